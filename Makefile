@@ -1,0 +1,52 @@
+# Paint Your Video — every target is listed by `make help`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OPENCV_DATA := /usr/share/doc/opencv-doc/examples/data
+
+# Options of the main targets (override on the command line: make stylize VIDEO=clip.mp4 STYLE=a.jpg,b.jpg)
+VIDEO ?= samples/tree.avi
+STYLE ?= samples/starry_night.jpg
+CONTENT ?= samples/building.jpg
+OUT ?=
+WIDTH ?= 256
+BACKBONE ?= auto
+BENCH ?= full
+
+.DEFAULT_GOAL := help
+.PHONY: help install test lint samples demo stylize-image bench clean
+
+help: ## list every target with what it does
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project with pinned dependencies (TensorFlow CPU, Keras 3, OpenCV contrib)
+
+test: $(STAMP) ## run the test suite (pytest; under 15 minutes on 2 CPU cores)
+	$(BIN)/pytest -q
+
+lint: $(STAMP) ## run ruff over the code
+	$(BIN)/ruff check .
+
+samples: ## put a real painting and real clips into samples/ (from Debian's opencv-doc)
+	@bash scripts/fetch_samples.sh samples
+
+demo: stylize-image ## the main job on the built-in sample (stylised image now; the video once `make stylize` exists)
+
+stylize-image: $(STAMP) samples ## stylise CONTENT with STYLE at WIDTH into out/ (a few minutes on 2 cores)
+	@mkdir -p out
+	$(BIN)/paintvid image $(CONTENT) $(subst ,, $(STYLE)) -o $(or $(OUT),out/$(basename $(notdir $(CONTENT)))_stylized.png) \
+		--width $(WIDTH) --iterations 200
+
+bench: $(STAMP) samples ## run the benchmarks and write bench/results.json (BENCH=quick for a short subset)
+	$(BIN)/python -m benchmarks.run --out bench/results.json --mode $(BENCH)
+
+clean: ## remove build artefacts (keeps .venv, samples/ and data/)
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache out

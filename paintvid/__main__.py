@@ -1,0 +1,5 @@
+import sys
+
+from paintvid.cli import main
+
+sys.exit(main())

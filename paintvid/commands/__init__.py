@@ -1,0 +1,1 @@
+"""One module per ``paintvid`` subcommand; each exposes ``register(subparsers)``."""

@@ -1,0 +1,71 @@
+"""CLI error paths: one line on stderr, exit code 2, no traceback; and a real subprocess run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from paintvid.cli import main
+from tests.conftest import stripes_image, textured_image
+
+
+@pytest.fixture
+def files(tmp_path):
+    content, style = tmp_path / "c.png", tmp_path / "s.png"
+    cv2.imwrite(str(content), textured_image(32, 32))
+    cv2.imwrite(str(style), stripes_image(32, 32))
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "text.jpg").write_text("<html>not an image</html>")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["image", "{d}/nope.png", "{d}/s.png"], "nope.png: no such file"),
+        (["image", "{d}/c.png", "{d}/text.jpg"], "text.jpg: not an image"),
+        (["image", "{d}/empty.jpg", "{d}/s.png"], "empty.jpg: file is empty"),
+        (["image", "{d}/c.png", "{d}/s.png", "--width", "100000"], "width 100000"),
+        (["image", "{d}/c.png", "{d}/s.png", "--weights", "{d}/none.weights.h5"], "none.weights.h5: weights file"),
+        (["image", "{d}/c.png", "{d}/s.png", "--blend", "1,2,3"], "3 blend weights given for 1 styles"),
+        (["image", "{d}/c.png", "{d}/s.png", "--init", "{d}/text.jpg"], "text.jpg: not an image"),
+    ],
+)
+def test_bad_input_one_line_exit_2(files, capsys, argv, needle):
+    code = main([a.format(d=files) for a in argv] + ["-o", str(files / "out.png"), "--iterations", "1", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert needle in err and err.count("\n") == 0 and "Traceback" not in err
+    assert not (files / "out.png").exists()
+
+
+def test_absurd_image_size_rejected_before_decoding(tmp_path, capsys):
+    from PIL import Image
+
+    # a PNG header that claims 30000 x 30000 pixels: refused from the header alone
+    big = tmp_path / "big.png"
+    Image.new("L", (30000, 30000)).save(big, optimize=False, compress_level=1)
+    style = tmp_path / "s.png"
+    cv2.imwrite(str(style), stripes_image(16, 16))
+    code = main(["image", str(big), str(style), "-o", str(tmp_path / "o.png"), "--quiet",
+                 "--iterations", "1"])
+    assert code == 2 and "too large" in capsys.readouterr().err
+
+
+def test_subprocess_end_to_end(files):
+    out = files / "o.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "paintvid", "image", str(files / "c.png"), str(files / "s.png"), "-o", str(out),
+         "--width", "32", "--iterations", "3", "--quiet"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists() and out.with_suffix(".json").exists()
+    assert np.asarray(cv2.imread(str(out))).shape == (32, 32, 3)
+    bad = subprocess.run([sys.executable, "-m", "paintvid", "image", "missing.png", str(files / "s.png"),
+                          "-o", str(out)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "missing.png" in bad.stderr

@@ -1,0 +1,101 @@
+"""Image <-> VGG input conversion and the feature extractor built once per run.
+
+Colour order and range per layer of the code:
+- files and OpenCV: ``(H, W, 3) uint8 BGR``;
+- everything that touches VGG: ``(1, H, W, 3) float32`` VGG-preprocessed, i.e. BGR in [0, 255] minus
+  :data:`VGG_MEAN_BGR`, so values lie in ``[-VGG_MEAN_BGR, 255 - VGG_MEAN_BGR]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+import numpy as np
+
+from transfer.backbone import VGG_MEAN_BGR
+
+#: Gatys et al.'s style layers and the default content layer.
+STYLE_LAYERS: tuple[str, ...] = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+CONTENT_LAYER = "block4_conv2"
+#: The original project's "layer 5" content option (conv5_2), kept for users who want looser content.
+CONTENT_LAYER_DEEP = "block5_conv2"
+
+
+class Precision(StrEnum):
+    """Compute dtype of the VGG pass; losses and the image itself always stay float32."""
+
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"
+
+
+def preprocess(image_bgr: np.ndarray) -> np.ndarray:
+    """Return ``(1, H, W, 3) float32`` VGG input from ``(H, W, 3)`` uint8 (or float in [0, 255]) BGR."""
+    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
+        raise ValueError(f"expected (H, W, 3) BGR image, got shape {image_bgr.shape}")
+    return (image_bgr.astype(np.float32) - VGG_MEAN_BGR)[None]
+
+
+def deprocess(x: np.ndarray) -> np.ndarray:
+    """Return ``(H, W, 3) uint8 BGR`` from a ``(1, H, W, 3)`` or ``(H, W, 3)`` VGG-preprocessed array."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 4:
+        x = x[0]
+    return np.clip(np.rint(x + VGG_MEAN_BGR), 0, 255).astype(np.uint8)
+
+
+def pixel_bounds() -> tuple[np.ndarray, np.ndarray]:
+    """Return per-channel (low, high) bounds of a VGG-preprocessed image, shape (3,) each."""
+    return -VGG_MEAN_BGR, 255.0 - VGG_MEAN_BGR
+
+
+class FeatureExtractor:
+    """Maps a VGG-preprocessed batch to ``{layer_name: activation}`` for the requested layers.
+
+    Build it once per run (never per frame); calling it is cheap. Truncates VGG16 after the deepest
+    requested layer.
+
+    Args:
+        backbone: a ``VGG16(include_top=False)`` from :func:`transfer.backbone.load_backbone`.
+        layers: layer names such as ``block4_conv2``.
+        precision: ``float32`` or ``bfloat16``. With ``bfloat16`` the convolutions run in bfloat16
+            (about 1.9x faster on CPUs with AVX-512 BF16) and activations are cast back to float32.
+
+    Call: ``extractor(x)`` with ``x`` of shape (B, H, W, 3) float32 VGG-preprocessed BGR returns a dict of
+    (B, h_l, w_l, C_l) float32 tensors.
+    """
+
+    def __init__(self, backbone, layers: Sequence[str], precision: Precision | str = Precision.FLOAT32):
+        import keras
+
+        self.layers = tuple(dict.fromkeys(layers))
+        self.precision = Precision(precision)
+        model = backbone
+        if self.precision is Precision.BFLOAT16:
+            model = _bfloat16_copy(backbone)
+        unknown = [name for name in self.layers if name not in {layer.name for layer in model.layers}]
+        if unknown:
+            raise ValueError(f"unknown VGG16 layers: {unknown}")
+        self.model = keras.Model(model.input, {name: model.get_layer(name).output for name in self.layers})
+
+    def __call__(self, x):
+        import tensorflow as tf
+
+        if self.precision is Precision.BFLOAT16:
+            x = tf.cast(x, tf.bfloat16)
+        out = self.model(x, training=False)
+        return {name: tf.cast(out[name], tf.float32) for name in self.layers}
+
+
+def _bfloat16_copy(backbone):
+    """Rebuild VGG16 under the ``mixed_bfloat16`` policy with the same weights."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = keras.applications.VGG16(include_top=False, weights=None, input_shape=backbone.input_shape[1:])
+    finally:
+        keras.config.set_dtype_policy(previous)
+    model.set_weights(backbone.get_weights())
+    return model

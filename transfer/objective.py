@@ -1,0 +1,113 @@
+"""The stylisation objective: Gatys content + style + TV, plus Ruder's temporal term, with its gradient.
+
+One :class:`StyleObjective` is built per run around one :class:`~transfer.features.FeatureExtractor`.
+Per-frame data (content target, style Grams, warped earlier frames, certainties, weights) is passed in as
+tensors, so the compiled ``tf.function`` is traced once and reused for every frame and every weight choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+from transfer import losses
+from transfer.features import FeatureExtractor
+
+LOSS_PARTS = ("content", "style", "tv", "temporal")
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the loss terms (defaults of ``artistic-videos``, rescaled to this project's TV term)."""
+
+    content: float = 5.0
+    style: float = 100.0
+    tv: float = 1e-3
+    temporal: float = 0.0
+
+    def as_tensor(self) -> tf.Tensor:
+        return tf.constant([self.content, self.style, self.tv, self.temporal], tf.float32)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What one image is optimised towards.
+
+    Attributes:
+        content: (1, h, w, C) features of the content image at the content layer.
+        grams: ``{layer: (1, C, C)}`` style Gram matrices (already blended across styles).
+        warped: (K, H, W, 3) earlier stylised frames warped into this frame, VGG-preprocessed; K may be 0.
+        certainty: (K, H, W, 1) their per-pixel weights in [0, 1].
+    """
+
+    content: tf.Tensor
+    grams: Mapping[str, tf.Tensor]
+    warped: tf.Tensor = field(default=None)  # type: ignore[assignment]
+    certainty: tf.Tensor = field(default=None)  # type: ignore[assignment]
+
+
+class StyleObjective:
+    """Loss and gradient of an image w.r.t. :class:`Targets`; holds no per-frame state.
+
+    Args:
+        extractor: built with (at least) ``content_layer`` and the keys of ``style_layer_weights``.
+        content_layer: e.g. ``block4_conv2``.
+        style_layer_weights: ``{layer: weight}``, e.g. 1.0 for each of ``block1_conv1..block5_conv1``.
+    """
+
+    def __init__(self, extractor: FeatureExtractor, content_layer: str, style_layer_weights: Mapping[str, float]):
+        self.extractor = extractor
+        self.content_layer = content_layer
+        self.style_layer_weights = dict(style_layer_weights)
+        self._value_and_grad = tf.function(self._value_and_grad_eager, reduce_retracing=True)
+
+    def content_features(self, x: np.ndarray | tf.Tensor) -> tf.Tensor:
+        """Return (1, h, w, C) content-layer features of a VGG-preprocessed (1, H, W, 3) image."""
+        return self.extractor(tf.convert_to_tensor(x, tf.float32))[self.content_layer]
+
+    def style_grams(self, x: np.ndarray | tf.Tensor) -> dict[str, tf.Tensor]:
+        """Return ``{layer: (1, C, C)}`` Gram matrices of a VGG-preprocessed (1, H, W, 3) style image."""
+        feats = self.extractor(tf.convert_to_tensor(x, tf.float32))
+        return {name: losses.gram_matrix(feats[name]) for name in self.style_layer_weights}
+
+    def targets(self, content: np.ndarray, grams: Mapping[str, tf.Tensor], warped=None, certainty=None) -> Targets:
+        """Bundle targets for a (1, H, W, 3) content image; ``warped``/``certainty`` default to K = 0."""
+        h, w = content.shape[1:3]
+        if warped is None:
+            warped = np.zeros((0, h, w, 3), np.float32)
+            certainty = np.zeros((0, h, w, 1), np.float32)
+        return Targets(
+            content=self.content_features(content),
+            grams=dict(grams),
+            warped=tf.convert_to_tensor(warped, tf.float32),
+            certainty=tf.convert_to_tensor(certainty, tf.float32),
+        )
+
+    def value_and_grad(
+        self, x: np.ndarray | tf.Tensor, targets: Targets, weights: LossWeights
+    ) -> tuple[float, np.ndarray, dict[str, float]]:
+        """Return (total loss, gradient (1, H, W, 3) float32, ``{part: weighted loss}``) at image ``x``."""
+        x = tf.convert_to_tensor(x, tf.float32)
+        total, grad, parts = self._value_and_grad(
+            x, targets.content, dict(targets.grams), targets.warped, targets.certainty, weights.as_tensor()
+        )
+        return float(total), grad.numpy(), {k: float(v) for k, v in zip(LOSS_PARTS, parts.numpy(), strict=True)}
+
+    def _value_and_grad_eager(self, x, content_target, grams, warped, certainty, w):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            feats = self.extractor(x)
+            own_grams = {name: losses.gram_matrix(feats[name]) for name in self.style_layer_weights}
+            parts = tf.stack(
+                [
+                    w[0] * losses.content_loss(feats[self.content_layer], content_target),
+                    w[1] * losses.style_loss(own_grams, grams, self.style_layer_weights),
+                    w[2] * losses.total_variation(x),
+                    w[3] * losses.temporal_loss(x, warped, certainty),
+                ]
+            )
+            total = tf.reduce_sum(parts)
+        return total, tape.gradient(total, x), parts
