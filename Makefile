@@ -16,7 +16,13 @@ BACKBONE ?= auto
 BENCH ?= full
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint samples demo stylize-image bench clean
+# Dataset and classifier
+DIR ?= data/flickr
+N ?= 20000
+DATA ?= $(DIR)/manifest.csv
+MODELS ?= models
+
+.PHONY: help install test lint samples demo stylize-image stylize scrape finetune evaluate train-style bench clean
 
 help: ## list every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}'
@@ -44,6 +50,18 @@ stylize-image: $(STAMP) samples ## stylise CONTENT with STYLE at WIDTH into out/
 	@mkdir -p out
 	$(BIN)/paintvid image $(CONTENT) $(subst ,, $(STYLE)) -o $(or $(OUT),out/$(basename $(notdir $(CONTENT)))_stylized.png) \
 		--width $(WIDTH) --iterations 200
+
+scrape: $(STAMP) ## collect N labelled Flickr images into DIR (needs FLICKR_API_KEY and FLICKR_API_SECRET)
+	@if [ -z "$$FLICKR_API_KEY" ] || [ -z "$$FLICKR_API_SECRET" ]; then \
+		echo "make scrape: set FLICKR_API_KEY and FLICKR_API_SECRET (get a key at https://www.flickr.com/services/apps/create/)" >&2; \
+		exit 2; fi
+	$(BIN)/paintvid scrape --out $(DIR) -n $(N)
+
+finetune: $(STAMP) ## fine-tune VGG16 block 5 on DATA (manifest or folder tree) into MODELS/
+	$(BIN)/paintvid finetune --data $(DATA) --out $(MODELS)
+
+evaluate: $(STAMP) ## evaluate MODELS/classifier.keras on the test split of DATA (JSON + PNGs in MODELS/eval/)
+	$(BIN)/paintvid evaluate --model $(MODELS)/classifier.keras --data $(DATA) --out $(MODELS)/eval
 
 bench: $(STAMP) samples ## run the benchmarks and write bench/results.json (BENCH=quick for a short subset)
 	$(BIN)/python -m benchmarks.run --out bench/results.json --mode $(BENCH)
