@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-OPENCV_DATA := /usr/share/doc/opencv-doc/examples/data
+comma := ,
 
 # Options of the main targets (override on the command line: make stylize VIDEO=clip.mp4 STYLE=a.jpg,b.jpg)
 VIDEO ?= samples/tree.avi
@@ -21,6 +21,10 @@ DIR ?= data/flickr
 N ?= 20000
 DATA ?= $(DIR)/manifest.csv
 MODELS ?= models
+
+# Video defaults: a few seconds of the sample clip at WIDTH
+SECONDS ?= 2
+STYLIZE_ARGS ?=
 
 .PHONY: help install test lint samples demo stylize-image stylize scrape finetune evaluate train-style bench clean
 
@@ -44,11 +48,19 @@ lint: $(STAMP) ## run ruff over the code
 samples: ## put a real painting and real clips into samples/ (from Debian's opencv-doc)
 	@bash scripts/fetch_samples.sh samples
 
-demo: stylize-image ## the main job on the built-in sample (stylised image now; the video once `make stylize` exists)
+demo: stylize ## the main job on the built-in sample: a few seconds of tree.avi in the Starry Night style
+
+stylize: $(STAMP) samples ## stylise VIDEO with STYLE (comma-separated for several) into out/; BACKBONE=bundled|imagenet|PATH
+	@mkdir -p out
+	$(BIN)/paintvid video $(VIDEO) $(subst $(comma), ,$(STYLE)) \
+		-o $(or $(OUT),out/$(basename $(notdir $(VIDEO)))_stylized.mp4) \
+		--width $(WIDTH) $(if $(filter tree.avi vtest.avi Megamind.avi,$(notdir $(VIDEO))),--seconds $(SECONDS)) \
+		--weights $(if $(filter auto,$(BACKBONE)),$(if $(wildcard $(MODELS)/backbone.weights.h5),$(MODELS)/backbone.weights.h5,bundled),$(BACKBONE)) \
+		--side-by-side $(STYLIZE_ARGS)
 
 stylize-image: $(STAMP) samples ## stylise CONTENT with STYLE at WIDTH into out/ (a few minutes on 2 cores)
 	@mkdir -p out
-	$(BIN)/paintvid image $(CONTENT) $(subst ,, $(STYLE)) -o $(or $(OUT),out/$(basename $(notdir $(CONTENT)))_stylized.png) \
+	$(BIN)/paintvid image $(CONTENT) $(subst $(comma), ,$(STYLE)) -o $(or $(OUT),out/$(basename $(notdir $(CONTENT)))_stylized.png) \
 		--width $(WIDTH) --iterations 200
 
 scrape: $(STAMP) ## collect N labelled Flickr images into DIR (needs FLICKR_API_KEY and FLICKR_API_SECRET)

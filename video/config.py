@@ -1,0 +1,82 @@
+"""Frozen configuration of a video stylisation run (``paintvid video`` / ``make stylize``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from paintvid.errors import UserError
+from transfer.objective import LossWeights
+from transfer.optimize import OptimizerKind
+from transfer.stylize import StyleSpec
+
+
+class Init(StrEnum):
+    """How frame i (i > 1) starts: Ruder et al.'s warped previous result, or the naive alternatives."""
+
+    PREV_WARPED = "prev-warped"
+    PREV = "prev"
+    CONTENT = "content"
+    RANDOM = "random"
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """Everything one video run needs.
+
+    Attributes:
+        video, output: input clip and output ``.mp4``; ``workdir`` defaults to ``OUTPUT.work/`` beside the output.
+        read: which frames, at which size and rate (``video.io.ReadOptions``).
+        flow: optical-flow method name (``deepflow``, ``dis``, ``farneback``); ``flow_dir`` a folder of
+            Middlebury ``.flo`` files to use instead (named ``000002_000001.flo`` for 2 -> 1, or the reference's
+            ``forward_1_2.flo`` / ``backward_2_1.flo``).
+        init: start of frames after the first; the first frame uses ``first_init`` (content or random).
+        loss: content/style/TV/temporal weights; ``loss.temporal = 0`` with ``init=content`` is the per-frame
+            independent baseline.
+        long_term: offsets of earlier frames in the temporal loss, e.g. (1,) short-term, (1, 2, 4) long-term.
+        passes: 1 for a single forward pass; N > 1 runs Ruder's multi-pass algorithm (alternating directions).
+        pass_blend: the multi-pass blend factor delta between the warped neighbour and the previous pass.
+        stall_tolerance: stop a frame early once the loss improved by less than this fraction in 20 iterations.
+    """
+
+    video: Path
+    output: Path
+    style: StyleSpec
+    read: object  # video.io.ReadOptions (kept untyped here so that importing the config stays light)
+    workdir: Path | None = None
+    flow: str = "deepflow"
+    flow_dir: Path | None = None
+    init: Init = Init.PREV_WARPED
+    first_init: str = "content"
+    loss: LossWeights = field(default_factory=lambda: LossWeights(temporal=1e3))
+    first_iterations: int = 300
+    iterations: int = 100
+    pass_iterations: int | None = None
+    optimizer: OptimizerKind = OptimizerKind.LBFGS
+    adam_learning_rate: float = 5.0
+    stall_tolerance: float = 0.0
+    long_term: tuple[int, ...] = (1,)
+    passes: int = 1
+    pass_blend: float = 0.5
+    side_by_side: bool = False
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.first_iterations < 0 or self.iterations < 0:
+            raise UserError("iterations must be non-negative")
+        if not self.long_term or min(self.long_term) < 1:
+            raise UserError(f"--long-term offsets must be positive integers, got {self.long_term}")
+        if 1 not in self.long_term:
+            raise UserError("--long-term must include 1 (the previous frame), e.g. 1,2,4")
+        if self.passes < 1:
+            raise UserError("--passes must be at least 1")
+        if not 0 <= self.pass_blend <= 1:
+            raise UserError("pass blend must lie in [0, 1]")
+        if Path(self.output).suffix.lower() not in (".mp4", ".m4v", ".mov"):
+            raise UserError(f"{self.output}: output must be an .mp4 file")
+
+    @property
+    def resolved_workdir(self) -> Path:
+        return Path(self.workdir) if self.workdir else Path(self.output).with_suffix(".work")
