@@ -1,0 +1,1 @@
+"""Video stage: frames, optical flow, warping, consistency weights, the temporally coherent pipeline, metrics."""

@@ -1,0 +1,108 @@
+"""Dense optical flow between two frames with OpenCV: ``estimate_flow(a, b, method) -> (H, W, 2) float32``.
+
+Convention (the project's): the flow from ``a`` to ``b`` is in pixels, x then y, and satisfies
+``a(p) ≈ b(p + flow(p))``. Hence the flow from frame t to frame t-1 is what :func:`video.warp.warp` needs to
+bring frame t-1 into frame t's coordinates.
+
+The three methods and why their parameters (measured by ``benchmarks/flow.py`` on Middlebury
+RubberWhale/Grove3/Urban2 and FlyingChairs pairs with ground truth):
+
+- ``deepflow`` (default): OpenCV contrib's DeepFlow (Weinzaepfel et al. 2013), the variational method the
+  paper uses, with its published defaults. OpenCV's version has no DeepMatching pre-step, so very large
+  motions are found by its coarse-to-fine pyramid only. Most accurate, about 1-2.5 s per 640x480 pair.
+- ``dis``: Dense Inverse Search (Kroeger et al. 2016), ``PRESET_MEDIUM`` with the finest scale lowered from 1 to
+  0 (patches searched at full resolution), which roughly halves the end-point error on Middlebury for about
+  three times the preset's time; still about ten times faster than DeepFlow.
+- ``farneback``: polynomial expansion (Farneback 2003), 6 pyramid levels at scale 0.5 (motions up to a few
+  tens of pixels), 13 px averaging window, 5 iterations, polynomial neighbourhood 5 with sigma 1.1 (OpenCV's
+  recommendation for that neighbourhood). The fastest-to-implement baseline; least accurate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+
+import cv2
+import numpy as np
+
+
+class FlowMethod(StrEnum):
+    """Optical flow algorithm used by :func:`estimate_flow`."""
+
+    DEEPFLOW = "deepflow"
+    DIS = "dis"
+    FARNEBACK = "farneback"
+
+
+#: The method of Ruder et al. (and the most accurate one here); what the pipeline uses unless told otherwise.
+DEFAULT_METHOD = FlowMethod.DEEPFLOW
+
+#: DIS: preset, then the finest pyramid level searched (0 = full resolution; the preset uses 1).
+DIS_PRESET = cv2.DISOpticalFlow_PRESET_MEDIUM
+DIS_FINEST_SCALE = 0
+
+#: Farneback parameters, in cv2.calcOpticalFlowFarneback's order (see the module docstring for the reasons).
+FARNEBACK_PARAMS = {
+    "pyr_scale": 0.5,
+    "levels": 6,
+    "winsize": 13,
+    "iterations": 5,
+    "poly_n": 5,
+    "poly_sigma": 1.1,
+    "flags": 0,
+}
+
+
+def estimate_flow(a: np.ndarray, b: np.ndarray, method: FlowMethod | str = DEFAULT_METHOD) -> np.ndarray:
+    """Return the (H, W, 2) float32 flow from ``a`` to ``b`` (pixels, x then y): ``a(p) ≈ b(p + flow(p))``.
+
+    Args:
+        a, b: frames of the same size, (H, W, 3) uint8 BGR (or (H, W) uint8 grey); at least 2x2 pixels.
+        method: a :class:`FlowMethod` or its value.
+    """
+    method = FlowMethod(method)
+    grey_a, grey_b = _to_grey(a, "a"), _to_grey(b, "b")
+    if grey_a.shape != grey_b.shape:
+        raise ValueError(f"frames differ in size: a is {grey_a.shape}, b is {grey_b.shape}")
+    flow = _ESTIMATORS[method](grey_a, grey_b)
+    return np.ascontiguousarray(flow, dtype=np.float32)
+
+
+def _to_grey(image: np.ndarray, name: str) -> np.ndarray:
+    """Return the (H, W) uint8 grey version of a (H, W, 3) uint8 BGR or (H, W) uint8 frame."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"frame {name} must be uint8, got {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    elif image.ndim != 2:
+        raise ValueError(f"frame {name} must be (H, W, 3) BGR or (H, W) grey, got shape {image.shape}")
+    if min(image.shape) < 2:
+        raise ValueError(f"frame {name} is too small for optical flow: {image.shape}")
+    return np.ascontiguousarray(image)
+
+
+def _deepflow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return cv2.optflow.createOptFlow_DeepFlow().calc(a, b, None)
+
+
+def _dis(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    dis = cv2.DISOpticalFlow.create(DIS_PRESET)
+    dis.setFinestScale(DIS_FINEST_SCALE)
+    return dis.calc(a, b, None)
+
+
+def _farneback(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    p = FARNEBACK_PARAMS
+    return cv2.calcOpticalFlowFarneback(
+        a, b, None, p["pyr_scale"], p["levels"], p["winsize"], p["iterations"], p["poly_n"], p["poly_sigma"],
+        p["flags"],
+    )
+
+
+_ESTIMATORS: dict[FlowMethod, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    FlowMethod.DEEPFLOW: _deepflow,
+    FlowMethod.DIS: _dis,
+    FlowMethod.FARNEBACK: _farneback,
+}
