@@ -21,10 +21,11 @@ import cv2
 import numpy as np
 
 from paintvid.errors import UserError
-from transfer.image_io import MAX_WIDTH, resize_to_width
+from transfer.image_io import MAX_WIDTH
 
 #: Output sides are rounded to this multiple (VGG pooling and the H.264 macroblocks both like it).
 SIZE_MULTIPLE = 8
+_VIDEO_STREAM = re.compile(r"^\s*Stream #\d+:\d+\S*: Video: ", re.MULTILINE)
 #: A measured frame rate this close (relative) to the container's nominal one is taken as that nominal rate.
 FPS_SNAP_TOLERANCE = 0.02
 
@@ -98,6 +99,10 @@ def ffmpeg_url(path: str | os.PathLike) -> str:
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Return the :class:`VideoInfo` of the video at ``path``; raise :class:`UserError` naming the problem."""
     path = _check_file(path)
+    header = _ffmpeg_header(path)
+    if not _VIDEO_STREAM.search(header):
+        # judged by the ffmpeg binary first: libav inside OpenCV would print its complaints to stderr
+        raise UserError(f"{path}: not a video OpenCV can read")
     with _quiet_opencv():
         cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
         try:
@@ -110,7 +115,6 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             container_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         finally:
             cap.release()
-    header = _ffmpeg_header(path)
     count, measured_fps = _packet_timing(path)
     if count is None:
         count = container_count if container_count > 0 else _count_by_decoding(path)
@@ -189,12 +193,29 @@ def _stream(path: Path, options: ReadOptions, skip: int, ratio: float, limit: in
                 return
             source += 1
             if options.width is not None:
-                frame = resize_to_width(frame, options.width, multiple=SIZE_MULTIPLE)
+                frame = resize_frame(frame, options.width)
             yield out, frame
             out += 1
             want = _source_index(out, ratio)
     finally:
         cap.release()
+
+
+def frame_size(width: int, height: int, target_width: int) -> tuple[int, int]:
+    """Return the (W, H) a (height, width) frame is resized to: ``target_width`` rounded down to a multiple of 8,
+    the height that keeps the aspect at that width rounded to the nearest multiple of 8 (at least 8 each)."""
+    w = max(SIZE_MULTIPLE, target_width // SIZE_MULTIPLE * SIZE_MULTIPLE)
+    h = max(SIZE_MULTIPLE, round(height * w / width / SIZE_MULTIPLE) * SIZE_MULTIPLE)
+    return w, h
+
+
+def resize_frame(frame: np.ndarray, target_width: int) -> np.ndarray:
+    """Return ``frame`` (H, W, 3) uint8 resized to :func:`frame_size` (INTER_AREA down, INTER_CUBIC up)."""
+    h, w = frame.shape[:2]
+    size = frame_size(w, h, target_width)
+    if size == (w, h):
+        return frame
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if size[0] < w else cv2.INTER_CUBIC)
 
 
 def read_frames(path: str | os.PathLike, options: ReadOptions = ReadOptions()) -> list[np.ndarray]:
