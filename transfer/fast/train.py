@@ -1,0 +1,300 @@
+"""Training a fast style network: ``train_style(TrainConfig) -> dict``.
+
+One run lives in a work directory (default ``OUT.train/`` beside the output ``.keras``):
+
+- ``checkpoints/ckpt-N.*`` — network + optimiser + step (``tf.train.CheckpointManager``); a rerun of the same
+  command resumes from the newest one. ``checkpoints/ckpt-N.json`` beside each holds the options and the loss
+  history up to step N.
+- ``logs/`` — TensorBoard scalars (every loss part, steps/s); ``previews/step_NNNNNN.png`` — fixed test frames
+  stylised every ``preview_every`` steps (originals on the top row).
+
+At the end the network is exported (float32 variables, precision chosen at load) to ``config.output`` and a
+JSON report is written beside it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from paintvid.atomic import atomic_write_json
+from paintvid.errors import UserError
+from transfer.backbone import BUNDLED, describe_weights
+from transfer.fast.data import PairOptions
+from transfer.fast.losses import PARTS, FastLossWeights
+from transfer.fast.network import NetworkSpec, Preset
+from transfer.features import CONTENT_LAYER, STYLE_LAYERS, Precision
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs.
+
+    Attributes:
+        style: the style painting; output: the ``.keras`` file to export.
+        content: folders/files of images and videos to train on.
+        workdir: checkpoints, logs and previews (default ``OUTPUT.train/``).
+        network: the network's shape (``NetworkSpec.preset("slim")`` for CPUs).
+        loss: term weights; ``loss.temporal = 0`` trains the non-temporal baseline of the ablation.
+        weights: VGG16 backbone of the loss (``bundled``, ``imagenet`` or a path).
+        precision: compute dtype of network and VGG during training (``bfloat16`` on CPUs with AVX-512 BF16).
+        pairs: crop size, motion ranges, real video pairs.
+        style_size: width the style image is resized to before its Gram matrices are taken.
+        batch_size: pairs per step (each pair is two images).
+        steps, learning_rate: Adam schedule (constant rate).
+        checkpoint_every, preview_every, log_every: in steps.
+    """
+
+    style: Path
+    output: Path
+    content: tuple[Path, ...]
+    workdir: Path | None = None
+    network: NetworkSpec = field(default_factory=lambda: NetworkSpec.preset(Preset.SLIM))
+    loss: FastLossWeights = field(default_factory=lambda: FastLossWeights(temporal=0.1))
+    weights: str = BUNDLED
+    precision: Precision = Precision.BFLOAT16
+    pairs: PairOptions = field(default_factory=PairOptions)
+    style_size: int = 256
+    content_layer: str = CONTENT_LAYER
+    style_layers: tuple[str, ...] = STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
+    batch_size: int = 2
+    steps: int = 3000
+    learning_rate: float = 1e-3
+    checkpoint_every: int = 200
+    preview_every: int = 200
+    log_every: int = 10
+    preview_frames: int = 4
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if Path(self.output).suffix != ".keras":
+            raise UserError(f"{self.output}: the model must be saved as a .keras file")
+        if self.pairs.size % self.network.stride:
+            raise UserError(f"training size {self.pairs.size} must be a multiple of {self.network.stride}")
+        if self.steps < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+            raise UserError("steps and batch size must be >= 1 and the learning rate > 0")
+        if len(self.style_layer_weights) != len(self.style_layers):
+            raise UserError("give one style layer weight per style layer")
+        if not self.content:
+            raise UserError("give --content: image folders, images or videos to train on")
+
+    @property
+    def resolved_workdir(self) -> Path:
+        return Path(self.workdir) if self.workdir else Path(self.output).with_suffix(".train")
+
+    @classmethod
+    def quick(cls, style: Path, output: Path, content: tuple[Path, ...], **overrides) -> TrainConfig:
+        """Return the ``FAST=1`` configuration: a narrow slim network on 128 px crops, a few minutes on 2 cores."""
+        base = cls(
+            style=style, output=output, content=content,
+            network=NetworkSpec.preset(Preset.SLIM, width=0.5),
+            pairs=PairOptions(size=128, video_pairs=24),
+            style_size=128, batch_size=2, steps=300, learning_rate=3e-3,
+            checkpoint_every=100, preview_every=100,
+        )
+        return replace(base, **overrides)
+
+
+def options_json(config: TrainConfig) -> dict:
+    """Return ``config`` as a JSON-friendly dict (paths and enums as strings)."""
+    from transfer.stylize import _jsonable
+
+    return _jsonable(asdict(config))
+
+
+def train_style(config: TrainConfig) -> dict:
+    """Train (or resume training) the network of ``config``; export it and return the JSON report."""
+    import tensorflow as tf
+    from tqdm.auto import tqdm
+
+    from paintvid.runtime import seed_everything
+    from transfer.fast.data import find_sources, pair_dataset, video_pairs
+    from transfer.fast.network import build_network, save_network, with_precision
+    from transfer.image_io import read_image
+
+    started = time.perf_counter()
+    style = read_image(config.style)
+    sources = find_sources(config.content)
+    seed_everything(config.seed)
+    workdir = config.resolved_workdir
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    net = build_network(config.network, config.precision, seed=config.seed)
+    extractor, grams = _loss_network(config, style)
+    real = video_pairs(sources.videos, config.pairs.video_pairs, config.pairs.size, config.pairs.flow_method,
+                       config.seed)
+    if not sources.images and not real:
+        raise UserError("content videos gave no frame pairs (need at least 2 frames each)")
+    dataset = pair_dataset(sources, config.pairs, config.batch_size, real)
+    preview_batch = _preview_frames(sources, config, real)
+    optimizer = _adam(config.learning_rate)
+    optimizer.build(net.trainable_variables)
+    step = tf.Variable(0, dtype=tf.int64, name="step")
+    ckpt = tf.train.Checkpoint(net=net, optimizer=optimizer, step=step)
+    manager = tf.train.CheckpointManager(ckpt, workdir / "checkpoints", max_to_keep=3)
+    history: list[dict] = []
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        history = _load_history(manager.latest_checkpoint)
+    resumed_from = int(step.numpy())
+    setup_seconds = time.perf_counter() - started
+
+    layer_weights = dict(zip(config.style_layers, config.style_layer_weights, strict=True))
+    train_step = _make_train_step(net, optimizer, extractor, grams, config.content_layer, layer_weights, config.loss)
+    writer = tf.summary.create_file_writer(str(workdir / "logs"))
+    bar = tqdm(total=config.steps, initial=resumed_from, desc=f"train {Path(config.style).name}",
+               disable=not config.progress, unit="step", dynamic_ncols=True)
+    loop_started = time.perf_counter()
+    batches = iter(dataset)
+    running: dict[str, list[float]] = {}
+    while int(step.numpy()) < config.steps:
+        prev, cur, flow, cert = next(batches)
+        total, parts = train_step(prev, cur, flow, cert)
+        step.assign_add(1)
+        n = int(step.numpy())
+        values = {"total": float(total), **{k: float(v) for k, v in parts.items()}}
+        for k, v in values.items():
+            running.setdefault(k, []).append(v)
+        bar.update(1)
+        if n % config.log_every == 0 or n == config.steps:
+            mean = {k: float(np.mean(v)) for k, v in running.items()}
+            running = {}
+            rate = (n - resumed_from) / max(time.perf_counter() - loop_started, 1e-9)
+            history.append({"step": n, **mean, "steps_per_second": rate})
+            with writer.as_default(step=n):
+                for k, v in mean.items():
+                    _scalar(f"loss/{k}", v, n)
+                _scalar("steps_per_second", rate, n)
+            bar.set_postfix(loss=f"{mean['total']:.4g}", style=f"{mean['style']:.3g}",
+                            temporal=f"{mean['temporal']:.3g}")
+        if n % config.preview_every == 0 or n == config.steps:
+            _write_preview(net, preview_batch, workdir / "previews" / f"step_{n:06d}.png")
+        if n % config.checkpoint_every == 0 or n == config.steps:
+            path = manager.save(checkpoint_number=n)
+            atomic_write_json(f"{path}.json", {"step": n, "options": options_json(config), "history": history})
+    bar.close()
+    writer.flush()
+
+    save_network(with_precision(net, "float32"), config.output)
+    finished = time.perf_counter()
+    report = {
+        "output": str(config.output),
+        "options": options_json(config),
+        "weights_used": describe_weights(config.weights),
+        "content": {"images": len(sources.images), "videos": len(sources.videos), "video_pairs": len(real)},
+        "parameters": int(net.count_params()),
+        "resumed_from_step": resumed_from,
+        "steps": config.steps,
+        "timings_seconds": {"setup": setup_seconds, "train": finished - loop_started,
+                            "total": finished - started},
+        "final_losses": history[-1] if history else {},
+        "history": history,
+    }
+    atomic_write_json(Path(config.output).with_suffix(".json"), report)
+    return report
+
+
+def _scalar(tag: str, value: float, step: int) -> None:
+    """Log one TensorBoard scalar with TensorFlow's own summary op (the tensorboard package is not needed
+    to write logs, only to view them)."""
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = "scalars"
+    metadata.data_class = summary_pb2.DATA_CLASS_SCALAR
+    tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=metadata.SerializeToString())
+
+
+def _adam(learning_rate: float):
+    import keras
+
+    return keras.optimizers.Adam(learning_rate)
+
+
+def _loss_network(config: TrainConfig, style: np.ndarray):
+    """Return the VGG feature extractor of the loss and the style's target Gram matrices (float32)."""
+    import tensorflow as tf
+
+    from transfer import losses
+    from transfer.backbone import load_backbone
+    from transfer.features import FeatureExtractor, preprocess
+    from transfer.image_io import resize_to_width
+
+    backbone = load_backbone(config.weights)
+    layers = (config.content_layer, *config.style_layers)
+    exact = FeatureExtractor(backbone, layers, Precision.FLOAT32)
+    feats = exact(tf.constant(preprocess(resize_to_width(style, config.style_size))))
+    grams = {name: losses.gram_matrix(feats[name]) for name in config.style_layers}
+    extractor = exact if config.precision is Precision.FLOAT32 else FeatureExtractor(backbone, layers, config.precision)
+    return extractor, grams
+
+
+def _make_train_step(net, optimizer, extractor, grams, content_layer, layer_weights, weights: FastLossWeights):
+    import tensorflow as tf
+
+    from transfer.fast.losses import pair_losses
+
+    @tf.function(reduce_retracing=True)
+    def train_step(prev, cur, flow, cert):
+        with tf.GradientTape() as tape:
+            total, parts = pair_losses(net, prev, cur, flow, cert, extractor, grams, content_layer, layer_weights,
+                                       weights)
+        variables = net.trainable_variables
+        gradients = tape.gradient(total, variables)
+        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+        return total, parts
+
+    return train_step
+
+
+def _preview_frames(sources, config: TrainConfig, real) -> np.ndarray:
+    """Return fixed (N, S, S, 3) float32 test frames: centre crops of the first images, else video frames."""
+    import cv2
+
+    from transfer.image_io import read_image
+
+    s = config.pairs.size
+    frames = []
+    for path in sources.images[: config.preview_frames]:
+        try:
+            image = read_image(path)
+        except UserError:
+            continue
+        h, w = image.shape[:2]
+        scale = s / min(h, w)
+        image = cv2.resize(image, (max(s, round(w * scale)), max(s, round(h * scale))), interpolation=cv2.INTER_AREA)
+        y, x = (image.shape[0] - s) // 2, (image.shape[1] - s) // 2
+        frames.append(image[y : y + s, x : x + s].astype(np.float32))
+    for pair in real[: max(0, config.preview_frames - len(frames))]:
+        frames.append(pair[1])
+    return np.stack(frames) if frames else np.zeros((0, s, s, 3), np.float32)
+
+
+def _write_preview(net, frames: np.ndarray, path: Path) -> None:
+    """Write originals (top row) above their stylisation (bottom row) as one PNG."""
+    from transfer.image_io import write_image
+
+    if not len(frames):
+        return
+    out = np.asarray(net(frames))
+    top = np.concatenate(list(frames), axis=1)
+    bottom = np.concatenate(list(out), axis=1)
+    write_image(path, np.clip(np.rint(np.concatenate([top, bottom], axis=0)), 0, 255).astype(np.uint8))
+
+
+def _load_history(checkpoint_prefix: str) -> list[dict]:
+    import json
+
+    path = Path(f"{checkpoint_prefix}.json")
+    if not path.is_file():
+        return []
+    return list(json.loads(path.read_text()).get("history", []))
+
+
+__all__ = ["PARTS", "TrainConfig", "options_json", "train_style"]
