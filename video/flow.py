@@ -4,18 +4,20 @@ Convention (the project's): the flow from ``a`` to ``b`` is in pixels, x then y,
 ``a(p) ≈ b(p + flow(p))``. Hence the flow from frame t to frame t-1 is what :func:`video.warp.warp` needs to
 bring frame t-1 into frame t's coordinates.
 
-The three methods and why their parameters (measured by ``benchmarks/flow.py`` on Middlebury
-RubberWhale/Grove3/Urban2 and FlyingChairs pairs with ground truth):
+The three methods and why their parameters. ``benchmarks/flow.py`` measured on 2 CPU cores, over 14 pairs with
+ground truth (Middlebury RubberWhale/Grove3/Urban2, nine FlyingChairs pairs, two mmflow crops), the average
+end-point error and time per pair shown in brackets:
 
-- ``deepflow`` (default): OpenCV contrib's DeepFlow (Weinzaepfel et al. 2013), the variational method the
-  paper uses, with its published defaults. OpenCV's version has no DeepMatching pre-step, so very large
-  motions are found by its coarse-to-fine pyramid only. Most accurate, about 1-2.5 s per 640x480 pair.
-- ``dis``: Dense Inverse Search (Kroeger et al. 2016), ``PRESET_MEDIUM`` with the finest scale lowered from 1 to
-  0 (patches searched at full resolution), which roughly halves the end-point error on Middlebury for about
-  three times the preset's time; still about ten times faster than DeepFlow.
-- ``farneback``: polynomial expansion (Farneback 2003), 6 pyramid levels at scale 0.5 (motions up to a few
-  tens of pixels), 13 px averaging window, 5 iterations, polynomial neighbourhood 5 with sigma 1.1 (OpenCV's
-  recommendation for that neighbourhood). The fastest-to-implement baseline; least accurate.
+- ``deepflow`` (default; 2.21 px, 0.8 s): OpenCV contrib's DeepFlow (Weinzaepfel et al. 2013), the variational
+  method the paper uses, with its published defaults. OpenCV's version has no DeepMatching pre-step, so large
+  motions are found by its coarse-to-fine pyramid only. Lowest error overall and on 8 of the 14 pairs.
+- ``dis`` (2.41 px, 0.11 s): Dense Inverse Search (Kroeger et al. 2016), ``PRESET_MEDIUM`` with the finest
+  scale lowered from 1 to 0 (patches searched at full resolution), which roughly halves the preset's error on
+  Middlebury (0.23 -> 0.12 px on RubberWhale) for about three times its time. As good as DeepFlow on Middlebury
+  (0.39 vs 0.40 px), worse on the large FlyingChairs motions; the choice when speed matters.
+- ``farneback`` (5.31 px, 0.06 s): polynomial expansion (Farneback 2003), 6 pyramid levels at scale 0.5, 13 px
+  averaging window, 5 iterations, polynomial neighbourhood 5 with sigma 1.1 (OpenCV's recommendation for that
+  neighbourhood); best of the settings tried on Middlebury. A baseline; least accurate.
 """
 
 from __future__ import annotations
