@@ -7,9 +7,12 @@ succeeded: an exception, Ctrl-C or a kill never leaves a half-written ``OUT.mp4`
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
+import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable
 from fractions import Fraction
@@ -37,6 +40,9 @@ class VideoWriter:
     audio_from: a file whose first audio stream is muxed in, from ``audio_start`` seconds for ``audio_duration``
     seconds (None: to its end; never longer than the video). Copied when MP4 holds the codec, else AAC. A file
     without audio gives an output without an audio stream.
+
+    ffmpeg starts at the first :meth:`write`; on Linux it is killed when the thread that started it ends, so
+    write from a thread that outlives the writer (the main thread, typically).
     """
 
     def __init__(
@@ -135,12 +141,14 @@ class VideoWriter:
             raise UserError(f"{self.path}: cannot create its directory ({e.strerror})") from None
         if not os.access(self.path.parent, os.W_OK):
             raise UserError(f"{self.path}: directory is not writable")
+        _remove_stale_temporaries(self.path)
         # ffmpeg creates the file itself (mkstemp's 0600 would survive the rename); the name is unique enough
         self._tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp.mp4")
         self._log = tempfile.TemporaryFile()
-        # a session of its own: Ctrl-C reaches Python (which aborts), not ffmpeg (which would finish the file)
+        # a session of its own: Ctrl-C reaches Python (which aborts), not ffmpeg (which would finish the file);
+        # and ffmpeg dies with Python, so a killed run leaves only a temporary, not a process still writing one
         self._proc = subprocess.Popen(self._command(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                      stderr=self._log, start_new_session=True)
+                                      stderr=self._log, start_new_session=True, preexec_fn=_die_with_parent)
 
     def _command(self) -> list[str]:
         w, h = self.output_size
@@ -180,6 +188,29 @@ class VideoWriter:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGKILL it when its parent dies (elsewhere: do nothing)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete temporaries of ``path`` left by writers that were killed (their process no longer exists)."""
+    for tmp in path.parent.glob(f".{glob.escape(path.stem)}.*.tmp.mp4"):
+        pid = tmp.name[len(path.stem) + 2:].split(".")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # alive but not ours: leave it
 
 
 def encode_frames(
