@@ -1,0 +1,160 @@
+"""On-disk cache of the frozen trunk's outputs, one row per image and augmentation variant.
+
+Blocks 1-4 never change during fine-tuning, so their output is computed once per (image, variant) and
+training then runs only block 5 and the head. Layout of ``root/<key>/``:
+
+- ``v{k}_block4.npy``: ``(N, S/16, S/16, 512) float16`` block4_pool activations (memory-mapped);
+- ``v{k}_texture.npy``: ``(N, 1920) float32`` texture statistics;
+- ``v{k}_done.npy``: ``(N,) bool``, which rows are filled; rewritten atomically after every chunk, so a killed
+  run recomputes at most one chunk.
+
+``key`` hashes the backbone description, image size, seed and every image's path, size and mtime: a change
+to any of them starts a fresh cache instead of reusing stale features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from classifier.model import TEXTURE_DIM
+from classifier.pipeline import Augment, image_dataset
+from paintvid.atomic import atomic_write_bytes, atomic_write_json
+
+
+def cache_key(paths: Sequence[str], image_size: int, seed: int, weights: str) -> str:
+    """Return a 16-hex-digit fingerprint of everything the cached features depend on."""
+    h = hashlib.sha256(json.dumps([weights, int(image_size), int(seed)]).encode())
+    for p in paths:
+        st = Path(p).stat()
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+class FeatureCache:
+    """Trunk outputs for the images ``paths``, filled on demand by :meth:`ensure`.
+
+    Args:
+        root: folder holding caches (one sub-folder per key).
+        trunk: the frozen trunk from :func:`classifier.model.build_trunk`.
+        paths: image files, in table order (row ``i`` of every array belongs to ``paths[i]``).
+        weights: description of the backbone weights (part of the key).
+    """
+
+    def __init__(self, root: str | Path, trunk, paths: Sequence[str], image_size: int, seed: int, weights: str,
+                 batch_size: int = 16, augment: Augment = Augment(), chunk: int = 256):
+        self.paths = list(paths)
+        self.image_size = int(image_size)
+        self.seed = int(seed)
+        self.trunk = trunk
+        self.batch_size = batch_size
+        self.augment = augment
+        self.chunk = chunk
+        self.key = cache_key(self.paths, image_size, seed, weights)
+        self.dir = Path(root) / self.key
+        self.grid = tuple(int(d) for d in trunk.output_shape[0][1:]) if trunk is not None else None
+        self.dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.dir / "info.json", {"weights": weights, "image_size": image_size, "seed": seed,
+                                                   "images": len(self.paths)})
+
+    def _files(self, variant: int) -> tuple[Path, Path, Path]:
+        return (self.dir / f"v{variant}_block4.npy", self.dir / f"v{variant}_texture.npy",
+                self.dir / f"v{variant}_done.npy")
+
+    def done(self, variant: int) -> np.ndarray:
+        """Return the ``(N,) bool`` mask of rows already computed for ``variant``."""
+        path = self._files(variant)[2]
+        return np.load(path) if path.exists() else np.zeros(len(self.paths), bool)
+
+    def _open(self, variant: int, mode: str):
+        block4_path, texture_path, _ = self._files(variant)
+        n = len(self.paths)
+        if mode == "w+" and not block4_path.exists():
+            # sparse files: rows of variants only computed for training images cost no disk for the others
+            np.lib.format.open_memmap(block4_path, "w+", np.float16, (n, *self.grid)).flush()
+            np.lib.format.open_memmap(texture_path, "w+", np.float32, (n, TEXTURE_DIM)).flush()
+        m = "r+" if mode == "w+" else "r"
+        return np.load(block4_path, mmap_mode=m), np.load(texture_path, mmap_mode=m)
+
+    def ensure(self, variant: int, indices: Sequence[int], progress=None) -> int:
+        """Compute the rows ``indices`` of ``variant`` that are missing; returns how many were computed.
+
+        ``progress`` (optional) is called with the number of images finished after each batch.
+        """
+        import tensorflow as tf
+
+        done = self.done(variant)
+        todo = np.array(sorted(set(int(i) for i in indices) - set(np.flatnonzero(done).tolist())), dtype=np.int64)
+        if len(todo) == 0:
+            return 0
+        block4, texture = self._open(variant, "w+")
+        spec = tf.TensorSpec((None, self.image_size, self.image_size, 3), tf.float32)
+        predict = tf.function(lambda x: self.trunk(x, training=False), input_signature=[spec])
+        for start in range(0, len(todo), self.chunk):
+            rows = todo[start:start + self.chunk]
+            ds = image_dataset([self.paths[i] for i in rows], self.image_size, self.batch_size, variant=variant,
+                               seed=self.seed, augment=self.augment, ids=rows)
+            offset = 0
+            for batch in ds:
+                b4, tex = predict(batch)
+                sel = rows[offset:offset + len(b4)]
+                block4[sel] = np.minimum(b4.numpy(), np.finfo(np.float16).max).astype(np.float16)
+                texture[sel] = tex.numpy()
+                offset += len(b4)
+                if progress is not None:
+                    progress(len(b4))
+            block4.flush()
+            texture.flush()
+            done[rows] = True
+            buf = io.BytesIO()
+            np.save(buf, done)
+            atomic_write_bytes(self._files(variant)[2], buf.getvalue())
+        return len(todo)
+
+    def load(self, variant: int, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(block4 float32 (n, h, w, 512), texture float32 (n, 1920))`` for rows ``indices``."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if not self.done(variant)[indices].all():
+            raise RuntimeError(f"cache {self.dir}: variant {variant} is missing rows; call ensure() first")
+        block4, texture = self._open(variant, "r")
+        return np.asarray(block4[indices], np.float32), np.asarray(texture[indices], np.float32)
+
+    def dataset(self, items: Sequence[tuple[int, int]], labels: Sequence[float] | None, batch_size: int,
+                shuffle: bool = False, seed: int = 0):
+        """Return a ``tf.data.Dataset`` of ``((block4, texture), label)`` batches read from the memory maps.
+
+        ``items`` lists ``(variant, row)`` pairs (all must be computed). With ``shuffle`` the order changes
+        every epoch, reproducibly for a given ``seed``. Without labels, elements are
+        ``((block4, texture),)`` (inputs only).
+        """
+        import tensorflow as tf
+
+        items = np.asarray(items, dtype=np.int64).reshape(-1, 2)
+        for variant in np.unique(items[:, 0]):
+            if not self.done(int(variant))[items[items[:, 0] == variant, 1]].all():
+                raise RuntimeError(f"cache {self.dir}: variant {variant} is missing rows; call ensure() first")
+        arrays = {int(v): self._open(int(v), "r") for v in np.unique(items[:, 0])}
+        y = np.zeros(len(items), np.float32) if labels is None else np.asarray(labels, np.float32)
+
+        def gather(ids: np.ndarray):
+            chosen = items[ids]
+            b4 = np.stack([arrays[int(v)][0][r] for v, r in chosen]).astype(np.float32)
+            tex = np.stack([arrays[int(v)][1][r] for v, r in chosen]).astype(np.float32)
+            return b4, tex, y[ids]
+
+        def load(ids):
+            b4, tex, lab = tf.numpy_function(gather, [ids], [tf.float32, tf.float32, tf.float32])
+            b4.set_shape((None, *self.grid))
+            tex.set_shape((None, TEXTURE_DIM))
+            lab.set_shape((None,))
+            return ((b4, tex), lab) if labels is not None else ((b4, tex),)
+
+        ds = tf.data.Dataset.range(len(items))
+        if shuffle:
+            ds = ds.shuffle(len(items), seed=seed, reshuffle_each_iteration=True)
+        return ds.batch(batch_size).map(load, num_parallel_calls=1, deterministic=True).prefetch(2)

@@ -1,0 +1,92 @@
+"""Evaluate a saved classifier on a held-out split: ``evaluate(EvaluateConfig)`` -> metrics.json + PNGs.
+
+Writes into ``out/``: ``metrics.json`` (accuracy with a Wilson interval, ROC AUC with a group bootstrap
+interval, per-class precision/recall/F1, confusion matrix, calibration, Brier score), ``predictions.csv``
+(``path, label, prob, correct, group``) and ``roc.png``, ``confusion.png``, ``calibration.png``, ``wrong.png``.
+``notebooks/evaluate_classifier.ipynb`` reads these files and redraws the figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from classifier.data import SPLITS, SplitFractions, load_dataset
+from classifier.metrics import binary_metrics, bootstrap_interval, roc_auc, wilson_interval
+from paintvid.atomic import atomic_write, atomic_write_json
+from paintvid.errors import UserError
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Which model, which data, where the report goes.
+
+    ``seed`` and ``fractions`` must match the ones used by ``finetune`` when ``data`` is a folder tree (its
+    split is recomputed); a manifest carries its own split.
+    """
+
+    model: Path
+    data: Path
+    out: Path
+    split: str = "test"
+    seed: int = 0
+    fractions: SplitFractions = field(default_factory=SplitFractions)
+    batch_size: int = 16
+    threshold: float = 0.5
+    n_wrong: int = 16
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise UserError(f"split {self.split!r} is not one of {', '.join(SPLITS)}")
+        if not 0 < self.threshold < 1:
+            raise UserError(f"threshold {self.threshold} must be in (0, 1)")
+
+
+def predict_paths(model, paths, batch_size: int = 16) -> np.ndarray:
+    """Return ``(N,)`` P(painting) for image files, through the evaluation view of :mod:`classifier.pipeline`."""
+    from classifier.pipeline import image_dataset
+
+    size = int(model.input_shape[1])
+    if len(paths) == 0:
+        return np.zeros(0, np.float32)
+    return model.predict(image_dataset(list(paths), size, batch_size), verbose=0).ravel()
+
+
+def evaluate(config: EvaluateConfig) -> dict:
+    """Predict the chosen split, compute metrics and figures, write them to ``config.out``; returns the metrics."""
+    from classifier import plots
+    from classifier.model import load_classifier
+
+    if not Path(config.model).is_file():
+        raise UserError(f"{config.model}: no such model file (run `make finetune` first)")
+    dataset = load_dataset(config.data, seed=config.seed, fractions=config.fractions)
+    table = dataset.table[dataset.table["split"] == config.split]
+    if table.empty:
+        raise UserError(f"{config.data}: the {config.split} split is empty")
+    try:
+        model = load_classifier(config.model)
+    except Exception as exc:  # noqa: BLE001 - any load failure becomes one line naming the file
+        raise UserError(f"{config.model}: cannot load classifier ({str(exc).splitlines()[0][:120]})") from None
+    prob = predict_paths(model, table["path"].tolist(), config.batch_size)
+    predictions = pd.DataFrame({"path": table["path"].to_numpy(), "label": table["label"].to_numpy(),
+                                "prob": prob.astype(float), "group": table["group"].to_numpy()})
+    predictions["correct"] = ((predictions["prob"] >= config.threshold).astype(int) == predictions["label"])
+    metrics = binary_metrics(predictions["label"], predictions["prob"], config.threshold)
+    y, p = predictions["label"].to_numpy(), predictions["prob"].to_numpy()
+    metrics["accuracy_ci95"] = wilson_interval(int(predictions["correct"].sum()), len(predictions))
+    if metrics["roc_auc"] is not None:
+        metrics["roc_auc_ci95"] = bootstrap_interval(y, p, roc_auc, groups=predictions["group"].to_numpy(),
+                                                     n_boot=500, seed=config.seed)
+    metrics.update(model=str(config.model), data=dataset.source, split=config.split, skipped=dataset.skipped)
+
+    out = Path(config.out)
+    atomic_write(out / "predictions.csv", lambda tmp: predictions.to_csv(tmp, index=False))
+    atomic_write_json(out / "metrics.json", metrics)
+    plots.save_figure(plots.roc_figure(predictions, metrics), out / "roc.png")
+    plots.save_figure(plots.confusion_figure(metrics), out / "confusion.png")
+    plots.save_figure(plots.calibration_figure(metrics), out / "calibration.png")
+    plots.save_figure(plots.wrong_grid_figure(predictions, config.n_wrong, config.threshold), out / "wrong.png")
+    return metrics

@@ -1,0 +1,358 @@
+"""Fine-tune VGG16's block 5 (plus a small head) to tell paintings from photos: ``finetune(FinetuneConfig)``.
+
+Recipe: blocks 1-4 frozen; stage 1 trains the head alone (``head_epochs``, ``head_learning_rate``), stage 2
+unfreezes block 5 at a lower ``learning_rate``. With ``cache=True`` (default) blocks 1-4 run once per image and
+augmentation variant (:mod:`classifier.cache`), and training runs only block 5 and the head.
+
+Outputs in ``out/``: ``classifier.keras`` (VGG input -> P(painting)), ``backbone.weights.h5`` (a
+``VGG16(include_top=False)`` for :func:`transfer.backbone.load_backbone`), ``finetune.json`` (config, data
+counts, history, timings, test metrics), ``train_log.csv``, ``tensorboard/``, ``checkpoints/`` (best weights
+by validation AUC and the per-epoch backup a rerun resumes from) and ``cache/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from classifier.data import CLASS_NAMES, Dataset, SplitFractions, load_dataset
+from classifier.metrics import binary_metrics
+from classifier.model import HeadConfig
+from classifier.pipeline import Augment
+from paintvid.atomic import atomic_write_json
+from paintvid.errors import UserError
+from transfer.backbone import BUNDLED, describe_weights
+
+log = logging.getLogger("classifier.finetune")
+
+#: Tie-break weight of validation loss in the checkpoint criterion ``val_auc - TIE_BREAK * val_loss``: on small
+#: validation sets AUC often saturates at 1.0 and the better-calibrated epoch should win.
+TIE_BREAK = 1e-3
+SELECTION = "val_selection"
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Everything ``paintvid finetune`` needs.
+
+    Attributes:
+        data: scraper ``manifest.csv`` or a ``DIR/{painting,photo}/`` tree (see :func:`classifier.data.load_dataset`).
+        out: output folder (``models/``).
+        weights: starting backbone, ``bundled`` / ``imagenet`` / a path.
+        image_size: square input side in pixels (multiple of 32, at least 32).
+        epochs: most epochs of stage 2 (block 5 + head); head_epochs: most epochs of stage 1 (0 skips it).
+        learning_rate / head_learning_rate: Adam step sizes of stage 2 / stage 1.
+        augment_variants: augmented views cached per training image (beside the un-augmented one).
+        cache: cache blocks 1-4 (fast); ``False`` runs the whole network every step (for comparison).
+        patience: early-stopping patience in epochs (on the checkpoint criterion).
+        seed: seeds splitting, augmentation, initialisation and shuffling.
+    """
+
+    data: Path
+    out: Path
+    weights: str = BUNDLED
+    image_size: int = 224
+    epochs: int = 8
+    head_epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    head_learning_rate: float = 1e-3
+    head: HeadConfig = field(default_factory=HeadConfig)
+    augment: Augment = field(default_factory=Augment)
+    augment_variants: int = 2
+    cache: bool = True
+    cache_dir: Path | None = None
+    patience: int = 3
+    seed: int = 0
+    fractions: SplitFractions = field(default_factory=SplitFractions)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.image_size < 32 or self.image_size % 32:
+            raise UserError(f"image size {self.image_size} must be a multiple of 32 and at least 32")
+        if self.epochs < 0 or self.head_epochs < 0 or self.epochs + self.head_epochs == 0:
+            raise UserError("epochs must be non-negative and not both zero")
+        if self.batch_size < 1:
+            raise UserError(f"batch size {self.batch_size} must be positive")
+        if not 0 <= self.head.dropout < 1:
+            raise UserError(f"dropout {self.head.dropout} must be in [0, 1)")
+        if self.augment_variants < 0:
+            raise UserError("augment variants must be non-negative")
+
+
+def finetune(config: FinetuneConfig) -> dict:
+    """Load and check the data of ``config``, train, export; returns the report also written to finetune.json."""
+    dataset = load_dataset(config.data, seed=config.seed, fractions=config.fractions)
+    return train(dataset, config)
+
+
+def train(dataset: Dataset, config: FinetuneConfig, callbacks: Sequence = ()) -> dict:
+    """Train on an already loaded :class:`Dataset` (its ``split`` column decides train/val/test).
+
+    ``callbacks`` are extra Keras callbacks (run after the built-in ones). Rerunning with the same config and
+    data after an interruption resumes from the last finished epoch.
+    """
+    import keras
+    import tensorflow as tf
+
+    from classifier import model as M
+    from classifier.cache import FeatureCache
+    from transfer.backbone import load_backbone
+
+    t_start = time.perf_counter()
+    table = dataset.table
+    rows = {s: np.flatnonzero(table["split"].to_numpy() == s) for s in ("train", "val", "test")}
+    labels = table["label"].to_numpy().astype(np.float32)
+    if len(rows["train"]) == 0 or len(np.unique(labels[rows["train"]])) < 2:
+        raise UserError(f"{dataset.source}: the training split needs images of both classes")
+    if len(rows["val"]) == 0:
+        raise UserError(f"{dataset.source}: the validation split is empty (more images or a val split needed)")
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    weights_desc = describe_weights(config.weights)
+    backbone = load_backbone(config.weights)
+    trunk = M.build_trunk(backbone, config.image_size)
+    grid = tuple(int(d) for d in trunk.output_shape[0][1:])
+    top = M.build_top(backbone, grid, config.head)
+    del backbone
+
+    ckpt = out / "checkpoints"
+    fingerprint = _fingerprint(config, table)
+    state = _load_state(ckpt, fingerprint, out)
+    timings: dict[str, float] = {}
+
+    # the frozen trunk's outputs: cached once per (image, variant), or sampled only to set the normalisation
+    variants = list(range(config.augment_variants + 1))
+    cache = None
+    if config.cache:
+        cache = FeatureCache(config.cache_dir or out / "cache", trunk, table["path"].tolist(), config.image_size,
+                             config.seed, weights_desc, augment=config.augment)
+        t0 = time.perf_counter()
+        _fill_cache(cache, {0: np.arange(len(table)), **{v: rows["train"] for v in variants[1:]}}, config.progress)
+        timings["cache_seconds"] = time.perf_counter() - t0
+        sample = rows["train"][:2048]
+        M.adapt_normalization(top, *cache.load(0, sample))
+        train_items = [(v, r) for v in variants for r in rows["train"]]
+        train_ds = cache.dataset(train_items, labels[[r for _, r in train_items]], config.batch_size, shuffle=True,
+                                 seed=config.seed)
+        val_ds = cache.dataset([(0, r) for r in rows["val"]], labels[rows["val"]], config.batch_size)
+        fitted = top
+        steps = math.ceil(len(train_items) / config.batch_size)
+    else:
+        from classifier.pipeline import image_dataset, training_image_dataset
+
+        paths = table["path"].to_numpy()
+        sample = rows["train"][:256]
+        b4, tex = trunk.predict(image_dataset(paths[sample], config.image_size, config.batch_size), verbose=0)
+        M.adapt_normalization(top, b4, tex)
+        train_ds = training_image_dataset(paths[rows["train"]], labels[rows["train"]], config.image_size,
+                                          config.batch_size, config.seed, config.augment)
+        val_ds = image_dataset(paths[rows["val"]], config.image_size, config.batch_size,
+                               labels=labels[rows["val"]])
+        fitted = M.build_classifier(trunk, top)
+        steps = math.ceil(len(rows["train"]) * len(variants) / config.batch_size)
+
+    class_weight = _class_weight(labels[rows["train"]])
+    common = dict(train_ds=train_ds, val_ds=val_ds, steps=steps, class_weight=class_weight, ckpt=ckpt, out=out,
+                  patience=config.patience, progress=config.progress, extra=callbacks)
+    history: list[dict] = _read_log(out / "train_log.csv")
+    t0 = time.perf_counter()
+    stage1_epochs = state.get("stage1_epochs")
+    if config.head_epochs and stage1_epochs is None:
+        M.set_block5_trainable(top, False)
+        _fit_stage(fitted, stage=1, first=0, epochs=config.head_epochs, lr=config.head_learning_rate, **common)
+        history = _read_log(out / "train_log.csv")
+        stage1_epochs = len(history)
+        M.save_weights_atomic(fitted, ckpt / "stage1.weights.h5")
+        state["stage1_epochs"] = stage1_epochs
+        _save_state(ckpt, state)
+    elif stage1_epochs:
+        fitted.load_weights(ckpt / "stage1.weights.h5")
+    stage1_epochs = stage1_epochs or 0
+    if config.epochs:
+        M.set_block5_trainable(top, True)
+        _fit_stage(fitted, stage=2, first=stage1_epochs, epochs=config.epochs, lr=config.learning_rate, **common)
+    timings["train_seconds"] = time.perf_counter() - t0
+    history = _read_log(out / "train_log.csv")
+
+    best = ckpt / "best.weights.h5"
+    if best.exists():
+        fitted.load_weights(best)
+    classifier = fitted if not config.cache else M.build_classifier(trunk, top)
+
+    test_metrics = None
+    if len(rows["test"]):
+        if cache is not None:
+            prob = top.predict(cache.dataset([(0, r) for r in rows["test"]], None, config.batch_size), verbose=0)
+        else:
+            from classifier.pipeline import image_dataset
+
+            prob = classifier.predict(image_dataset(table["path"].to_numpy()[rows["test"]], config.image_size,
+                                                    config.batch_size), verbose=0)
+        test_metrics = binary_metrics(labels[rows["test"]], prob.ravel())
+
+    M.save_model_atomic(classifier, out / "classifier.keras")
+    M.save_weights_atomic(M.backbone_from(trunk, top), out / "backbone.weights.h5")
+    state["complete"] = True
+    _save_state(ckpt, state)
+    epoch_seconds = [h["epoch_seconds"] for h in history if "epoch_seconds" in h]
+    report = {
+        "config": _config_dict(config),
+        "weights": weights_desc,
+        "data": {"source": dataset.source, "counts": dataset.counts(), "skipped": dataset.skipped,
+                 "class_weight": class_weight, "cache": str(cache.dir) if cache else None},
+        "history": history,
+        "stage1_epochs": stage1_epochs,
+        "best": _best_row(history),
+        "timings_seconds": {**timings, "mean_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else None,
+                            "total": time.perf_counter() - t_start},
+        "test": test_metrics,
+        "outputs": {"classifier": str(out / "classifier.keras"), "backbone": str(out / "backbone.weights.h5")},
+    }
+    atomic_write_json(out / "finetune.json", report)
+    log.info("finetune: test accuracy %s, outputs in %s",
+             "n/a" if test_metrics is None else f"{test_metrics['accuracy']:.3f}", out)
+    return report
+
+
+def _fill_cache(cache, needed: dict[int, np.ndarray], progress: bool) -> None:
+    from tqdm import tqdm
+
+    missing = {v: int((~cache.done(v)[idx]).sum()) for v, idx in needed.items()}
+    total = sum(missing.values())
+    if total == 0:
+        return
+    with tqdm(total=total, desc="caching blocks 1-4", unit="img", disable=not progress) as bar:
+        for variant, idx in needed.items():
+            cache.ensure(variant, idx, progress=bar.update)
+
+
+def _fit_stage(model, *, stage: int, first: int, epochs: int, lr: float, train_ds, val_ds, steps: int,
+               class_weight, ckpt: Path, out: Path, patience: int, progress: bool, extra: Sequence) -> None:
+    """Compile and fit one stage; epochs are numbered ``first .. first + epochs - 1`` across stages."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy",
+                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")])
+    best_so_far = _best_row(_read_log(out / "train_log.csv"))
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(ckpt / f"stage{stage}"), delete_checkpoint=True),
+        _StageInfo(stage),
+        keras.callbacks.ModelCheckpoint(str(ckpt / "best.weights.h5"), monitor=SELECTION, mode="max",
+                                        save_best_only=True, save_weights_only=True,
+                                        initial_value_threshold=best_so_far[SELECTION] if best_so_far else None),
+        keras.callbacks.EarlyStopping(monitor=SELECTION, mode="max", patience=patience),
+        keras.callbacks.CSVLogger(str(out / "train_log.csv"), append=True),
+        *_tensorboard(out / "tensorboard" / f"stage{stage}"),
+        *extra,
+    ]
+    model.fit(train_ds, validation_data=val_ds, epochs=first + epochs, initial_epoch=first, steps_per_epoch=steps,
+              class_weight=class_weight, callbacks=callbacks, shuffle=False, verbose=2 if progress else 0)
+
+
+def _tensorboard(log_dir: Path) -> list:
+    """Return ``[TensorBoard callback]``, or ``[]`` with a warning when the tensorboard package is missing."""
+    import importlib.util
+
+    import keras
+
+    if importlib.util.find_spec("tensorboard") is None:
+        log.warning("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
+        return []
+    return [keras.callbacks.TensorBoard(str(log_dir), write_graph=False)]
+
+
+def _stage_info_class():
+    import keras
+
+    class StageInfo(keras.callbacks.Callback):
+        """Adds ``stage``, ``epoch_seconds`` and the checkpoint criterion to the epoch logs (before CSVLogger)."""
+
+        def __init__(self, stage: int):
+            super().__init__()
+            self.stage = stage
+            self._t0 = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is None:
+                return
+            logs["stage"] = self.stage
+            logs["epoch_seconds"] = time.perf_counter() - self._t0
+            if "val_auc" in logs and "val_loss" in logs:
+                logs[SELECTION] = float(logs["val_auc"]) - TIE_BREAK * min(float(logs["val_loss"]), 10.0)
+
+    return StageInfo
+
+
+def _StageInfo(stage: int):  # noqa: N802 - reads like the class it builds (keras imported lazily)
+    return _stage_info_class()(stage)
+
+
+def _class_weight(train_labels: np.ndarray) -> dict[int, float] | None:
+    """Return balanced class weights when the training labels are imbalanced (minority below 45 %), else None."""
+    counts = np.bincount(train_labels.astype(int), minlength=2)
+    if counts.min() / counts.sum() >= 0.45:
+        return None
+    return {c: float(counts.sum() / (2 * counts[c])) for c in (0, 1)}
+
+
+def _read_log(path: Path) -> list[dict]:
+    if not path.exists() or path.stat().st_size == 0:
+        return []
+    return pd.read_csv(path).to_dict("records")
+
+
+def _best_row(history: list[dict]) -> dict | None:
+    rows = [h for h in history if SELECTION in h and not pd.isna(h[SELECTION])]
+    return max(rows, key=lambda h: h[SELECTION]) if rows else None
+
+
+def _config_dict(config: FinetuneConfig) -> dict:
+    d = asdict(config)
+    d["data"], d["out"] = str(config.data), str(config.out)
+    d["cache_dir"] = str(config.cache_dir) if config.cache_dir else None
+    return d
+
+
+def _fingerprint(config: FinetuneConfig, table: pd.DataFrame) -> str:
+    relevant = _config_dict(replace(config, progress=True))
+    payload = json.dumps([relevant, table[["path", "label", "split"]].to_numpy().tolist()], default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _load_state(ckpt: Path, fingerprint: str, out: Path) -> dict:
+    """Return the resume state; a different config/data or a finished run starts over (old logs removed)."""
+    path = ckpt / "state.json"
+    state = json.loads(path.read_text()) if path.exists() else {}
+    if state.get("fingerprint") == fingerprint and not state.get("complete"):
+        log.info("resuming training from %s", ckpt)
+        return state
+    shutil.rmtree(ckpt, ignore_errors=True)
+    shutil.rmtree(out / "tensorboard", ignore_errors=True)
+    (out / "train_log.csv").unlink(missing_ok=True)
+    state = {"fingerprint": fingerprint, "stage1_epochs": None, "complete": False}
+    _save_state(ckpt, state)
+    return state
+
+
+def _save_state(ckpt: Path, state: dict) -> None:
+    atomic_write_json(ckpt / "state.json", state)
+
+
+__all__ = ["CLASS_NAMES", "FinetuneConfig", "finetune", "train"]
