@@ -48,10 +48,12 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> None:
     require_files(args.video, *args.styles)
+    from video.io import ReadOptions, probe
+
+    probe(args.video)  # a bad video fails here, before TensorFlow starts and prints its banner
     from transfer.objective import LossWeights
     from transfer.optimize import OptimizerKind
     from video.config import Init, VideoConfig
-    from video.io import ReadOptions
     from video.pipeline import stylize_video
 
     config = VideoConfig(

@@ -1,0 +1,103 @@
+"""Optimisation path vs the per-frame independent baseline on the sample clip, side by side in one run.
+
+Both runs use the same frames, style, backbone and first-frame iterations; the independent baseline starts
+every frame from its content with no temporal loss and gets the first frame's iteration budget on every frame.
+All outputs are measured by :func:`video.evaluate.evaluate_frames` with the input's DeepFlow flow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from transfer.objective import LossWeights
+from transfer.stylize import StyleSpec
+from video.config import Init, VideoConfig
+
+SAMPLES = Path("samples")
+CLIP, STYLE = SAMPLES / "vtest.avi", SAMPLES / "starry_night.jpg"
+
+
+def _run(name: str, out_dir: Path, read, first: int, later: int, **kw) -> tuple[dict, Path]:
+    from video.pipeline import stylize_video
+
+    out = out_dir / "video" / f"{name}.mp4"
+    config = VideoConfig(video=CLIP, output=out, style=StyleSpec(styles=(STYLE,)), read=read, flow="deepflow",
+                         first_iterations=first, iterations=later, progress=False, **kw)
+    return stylize_video(config), out.with_suffix(".work")
+
+
+def run(quick: bool, out_dir: Path) -> dict:
+    from transfer.losses import blend_grams
+    from transfer.stylize import blend_weights, build_objective, load_styles, style_grams_for
+    from video.evaluate import evaluate_frames, load_workdir_frames
+    from video.flo import read_flo
+    from video.io import ReadOptions
+
+    if not CLIP.exists():
+        return {"skipped": f"{CLIP} missing (run make samples)"}
+    width, frames, first = (128, 6, 60) if quick else (256, 20, 300)
+    later = first // 3
+    read = ReadOptions(width=width, frames=frames)
+    methods = {
+        "independent": dict(first=first, later=first, init=Init.CONTENT, loss=LossWeights(temporal=0.0)),
+        "temporal": dict(first=first, later=later, init=Init.PREV_WARPED, loss=LossWeights(temporal=1e3)),
+    }
+    if not quick:
+        methods["multipass"] = dict(first=first, later=later, init=Init.PREV_WARPED, loss=LossWeights(temporal=1e3),
+                                    passes=3, pass_iterations=later // 2)
+    runs = {name: _run(name, out_dir, read, **kw) for name, kw in methods.items()}
+
+    spec = StyleSpec(styles=(STYLE,))
+    objective = build_objective(spec)
+    ref_workdir = runs["temporal"][1]
+    results = {}
+    for name, (report, workdir) in runs.items():
+        inputs, outputs = load_workdir_frames(workdir)
+        n = len(inputs)
+        back = [read_flo(ref_workdir / "flow" / f"{i:06d}_{i - 1:06d}.flo") for i in range(2, n + 1)]
+        fwd = [read_flo(ref_workdir / "flow" / f"{i - 1:06d}_{i:06d}.flo") for i in range(2, n + 1)]
+        grams = blend_grams(style_grams_for(objective, spec, load_styles(spec), inputs[0].shape[1]),
+                            blend_weights(spec))
+        m = evaluate_frames(inputs, outputs, back, fwd, objective, grams)
+        results[name] = {
+            "temporal_error": m["temporal_error"],
+            "input_temporal_error": m["input_temporal_error"],
+            "mean_style_loss": m["mean_style_loss"],
+            "mean_content_loss": m["mean_content_loss"],
+            "seconds_per_frame": report["summary"]["mean_seconds_per_frame"],
+            "first_frame_iterations": report["summary"]["first_frame_iterations"],
+            "mean_later_iterations": report["summary"]["mean_later_iterations"],
+            "per_frame_temporal_error": m["per_frame"]["temporal_error"],
+        }
+    base, ours = results["independent"], results["temporal"]
+    targets = {
+        "temporal_error_ratio": ours["temporal_error"] / base["temporal_error"],
+        "temporal_error_ratio_target": 0.15,
+        "style_loss_change": ours["mean_style_loss"] / base["mean_style_loss"] - 1,
+        "style_loss_change_target": 0.15,
+        "later_to_first_iterations": ours["mean_later_iterations"] / ours["first_frame_iterations"],
+        "later_to_first_iterations_target": 1 / 3,
+    }
+    _plot(results, out_dir / "video_temporal_error.png")
+    return {"clip": str(CLIP), "style": str(STYLE), "width": width, "frames": frames, "methods": results,
+            "targets": targets}
+
+
+def _plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for name, r in results.items():
+        ax.plot(np.arange(2, len(r["per_frame_temporal_error"]) + 2), r["per_frame_temporal_error"], label=name)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("warping error")
+    ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
