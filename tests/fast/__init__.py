@@ -1,0 +1,1 @@
+"""Tests of fast mode (transfer.fast)."""

@@ -1,0 +1,95 @@
+"""Training: a handful of steps on tiny images lower the loss; checkpoints resume; the CLI trains and exports."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from paintvid.cli import main
+from tests.conftest import stripes_image, textured_image
+from transfer.fast.data import PairOptions, find_sources
+from transfer.fast.losses import FastLossWeights
+from transfer.fast.network import NetworkSpec, load_network
+from transfer.fast.train import TrainConfig, train_style
+
+TINY = NetworkSpec(channels=(8, 16, 16), residual_blocks=1, separable=True, internal_scale=2, edge_kernel=3)
+
+
+@pytest.fixture
+def style_and_content(tmp_path):
+    style = tmp_path / "style.png"
+    cv2.imwrite(str(style), stripes_image(48, 48))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"p{i}.png"), textured_image(40, 48, seed=10 + i))
+    (folder / "notes.txt").write_text("ignored")
+    return style, folder
+
+
+def config(tmp_path, style, folder, **kw) -> TrainConfig:
+    base = dict(style=style, output=tmp_path / "out" / "m.keras", content=(folder,), network=TINY,
+                pairs=PairOptions(size=32, video_pairs=0), style_size=48, batch_size=1, steps=16,
+                learning_rate=1e-2, log_every=1, checkpoint_every=8, preview_every=8, preview_frames=2,
+                loss=FastLossWeights(temporal=0.1), progress=False)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_a_few_steps_lower_the_loss_and_export(tmp_path, style_and_content):
+    report = train_style(config(tmp_path, *style_and_content))
+    totals = [h["total"] for h in report["history"]]
+    assert len(totals) == 16
+    assert np.mean(totals[-4:]) < 0.7 * np.mean(totals[:4]), totals
+    out = tmp_path / "out"
+    assert (out / "m.keras").is_file() and (out / "m.json").is_file()
+    net = load_network(out / "m.keras")
+    assert net.spec == TINY
+    work = out / "m.train"
+    assert (work / "previews" / "step_000008.png").is_file()
+    assert cv2.imread(str(work / "previews" / "step_000016.png")).shape == (64, 64, 3)
+    saved = json.loads((work / "checkpoints" / "ckpt-16.json").read_text())
+    assert saved["step"] == 16 and len(saved["history"]) == 16 and saved["options"]["steps"] == 16
+    assert any(p.name.startswith("events.out.tfevents") for p in (work / "logs").iterdir())
+
+
+def test_resume_continues_from_checkpoint(tmp_path, style_and_content):
+    first = train_style(config(tmp_path, *style_and_content, steps=8))
+    assert first["resumed_from_step"] == 0
+    second = train_style(config(tmp_path, *style_and_content, steps=10))
+    assert second["resumed_from_step"] == 8
+    assert [h["step"] for h in second["history"]] == list(range(1, 11))
+
+
+def test_temporal_weight_zero_is_the_ablation(tmp_path, style_and_content):
+    report = train_style(config(tmp_path, *style_and_content, steps=2, loss=FastLossWeights(temporal=0.0)))
+    assert report["history"][-1]["temporal"] == 0.0
+
+
+def test_find_sources_and_errors(tmp_path, style_and_content):
+    _, folder = style_and_content
+    sources = find_sources([folder])
+    assert len(sources.images) == 3 and not sources.videos
+    from paintvid.errors import UserError
+
+    with pytest.raises(UserError, match="no such file"):
+        find_sources([tmp_path / "nope"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UserError, match="no images or videos"):
+        find_sources([empty])
+    with pytest.raises(UserError, match="multiple of 8"):
+        config(tmp_path, *style_and_content, pairs=PairOptions(size=36))
+
+
+def test_cli_train_style_fast(tmp_path, style_and_content, capsys):
+    style, folder = style_and_content
+    out = tmp_path / "cli.keras"
+    code = main(["train-style", str(style), "--out", str(out), "--content", str(folder), "--fast", "--steps", "3",
+                 "--size", "32", "--width-multiplier", "0.25", "--quiet"])
+    assert code == 0 and out.is_file()
+    assert load_network(out).spec.width == 0.25
+    assert main(["train-style", str(tmp_path / "missing.png"), "--out", str(out), "--content", str(folder)]) == 2
+    assert "missing.png: no such file" in capsys.readouterr().err
