@@ -7,24 +7,22 @@ PNGs and the notebook shows the same figures.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure  # the object API needs no GUI backend: same code on CI and in notebooks
 
-matplotlib.use("Agg")  # no display on servers and CI; notebooks render the returned Figure themselves
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from classifier.data import CLASS_NAMES  # noqa: E402
+from classifier.data import CLASS_NAMES
 
 
 def roc_figure(predictions: pd.DataFrame, metrics: dict):
     """Return the ROC curve of P(painting) with its AUC in the legend."""
     from sklearn.metrics import roc_curve
 
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig = Figure(figsize=(4.5, 4.5))
+    ax = fig.subplots()
     y, p = predictions["label"].to_numpy(), predictions["prob"].to_numpy()
     if len(np.unique(y)) == 2:
         fpr, tpr, _ = roc_curve(y, p)
@@ -40,7 +38,8 @@ def roc_figure(predictions: pd.DataFrame, metrics: dict):
 def confusion_figure(metrics: dict):
     """Return the confusion matrix (rows: true class, columns: predicted) with counts in the cells."""
     cm = np.asarray(metrics["confusion"])
-    fig, ax = plt.subplots(figsize=(4, 3.6))
+    fig = Figure(figsize=(4, 3.6))
+    ax = fig.subplots()
     ax.imshow(cm, cmap="Blues")
     for i in range(2):
         for j in range(2):
@@ -54,7 +53,8 @@ def confusion_figure(metrics: dict):
 def calibration_figure(metrics: dict):
     """Return the reliability curve: observed fraction of paintings against mean predicted probability."""
     cal = metrics["calibration"]
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig = Figure(figsize=(4.5, 4.5))
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="perfectly calibrated")
     ax.plot(cal["mean_predicted"], cal["fraction_painting"], "o-", label=f"model (ECE {cal['ece']:.3f})")
     for x, y, n in zip(cal["mean_predicted"], cal["fraction_painting"], cal["count"], strict=True):
@@ -81,7 +81,8 @@ def wrong_grid_figure(predictions: pd.DataFrame, n: int = 16, threshold: float =
     wrong = most_wrong(predictions, n, threshold)
     cols = max(1, min(4, len(wrong)))
     rows = max(1, int(np.ceil(len(wrong) / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.8 * rows), squeeze=False)
+    fig = Figure(figsize=(2.6 * cols, 2.8 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     if wrong.empty:
@@ -100,9 +101,14 @@ def wrong_grid_figure(predictions: pd.DataFrame, n: int = 16, threshold: float =
 
 
 def save_figure(fig, path: str | Path) -> Path:
-    """Save ``fig`` as PNG atomically and close it; returns ``path``."""
+    """Save ``fig`` as PNG atomically; returns ``path``."""
     from paintvid.atomic import atomic_write
 
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
-    return Path(path)
+    return atomic_write(path, lambda tmp: tmp.write_bytes(figure_png(fig)))
+
+
+def figure_png(fig) -> bytes:
+    """Return ``fig`` rendered as PNG bytes (what the notebook displays)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=110, format="png")
+    return buf.getvalue()
