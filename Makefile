@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 comma := ,
 
 # Options of the main targets (override on the command line: make stylize VIDEO=clip.mp4 STYLE=a.jpg,b.jpg)
-VIDEO ?= samples/tree.avi
+VIDEO ?= samples/vtest.avi
 STYLE ?= samples/starry_night.jpg
 CONTENT ?= samples/building.jpg
 OUT ?=
@@ -48,7 +48,7 @@ lint: $(STAMP) ## run ruff over the code
 samples: ## put a real painting and real clips into samples/ (from Debian's opencv-doc)
 	@bash scripts/fetch_samples.sh samples
 
-demo: stylize ## the main job on the built-in sample: a few seconds of tree.avi in the Starry Night style
+demo: stylize ## the main job on the built-in sample: 2 s of vtest.avi in the Starry Night style
 
 stylize: $(STAMP) samples ## stylise VIDEO with STYLE (comma-separated for several) into out/; BACKBONE=bundled|imagenet|PATH
 	@mkdir -p out

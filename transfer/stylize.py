@@ -135,11 +135,12 @@ def check_width(width: int | None) -> None:
         raise UserError(f"width {width} is outside [16, {MAX_WIDTH}]")
 
 
-def progress_bar(total: int, desc: str, enabled: bool):
-    """Return a tqdm bar (disabled when ``enabled`` is False) that shows loss numbers as postfix."""
+def progress_bar(total: int, desc: str, enabled: bool, position: int = 0):
+    """Return a tqdm bar over iterations (disabled when ``enabled`` is False); loss numbers go in its postfix."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=not enabled, unit="it", dynamic_ncols=True, leave=False)
+    return tqdm(total=total, desc=desc, disable=not enabled, unit="it", dynamic_ncols=True, leave=False,
+                position=position)
 
 
 def run_optimization(

@@ -26,6 +26,7 @@ from transfer.stylize import (
     build_objective,
     initial_image,
     load_styles,
+    progress_bar,
     run_optimization,
     style_grams_for,
 )
@@ -206,7 +207,8 @@ def _run_pass(config: VideoConfig, workdir: WorkDir, objective, grams, n: int, p
             options = OptimizeOptions(kind=config.optimizer, iterations=iterations,
                                       stall_tolerance=config.stall_tolerance,
                                       adam_learning_rate=config.adam_learning_rate)
-            result = run_optimization(objective, x0, targets, config.loss, options)
+            with progress_bar(iterations, f"frame {i}", config.progress, position=1) as inner:
+                result = run_optimization(objective, x0, targets, config.loss, options, inner)
             workdir.write_png(workdir.stylized(i, out_pass), deprocess(result.x))
             seconds = time.perf_counter() - t0
             run["frames"][f"{p}:{i:06d}"] = {"frame": i, "pass": p, "iterations": result.iterations,
