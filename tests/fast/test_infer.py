@@ -1,0 +1,82 @@
+"""Streaming inference: a 10-frame clip gives 10 stylised frames, run.json, resume, side by side, smoothing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from paintvid.errors import UserError
+from tests.synthetic import synthetic_clip
+from transfer.fast.infer import FastVideoConfig, smooth_frame, stylize_video_fast
+from transfer.fast.network import NetworkSpec, build_network, save_network
+from video.encode import encode_frames
+from video.io import ReadOptions, probe, read_frames
+
+TINY = NetworkSpec(channels=(4, 8, 8), residual_blocks=1, separable=True, internal_scale=2, edge_kernel=3)
+
+
+@pytest.fixture(scope="module")
+def clip_and_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fast_infer")
+    clip = synthetic_clip(n_frames=10, h=48, w=64, shift=(1.0, 0.5), patch_shift=(-1.0, 0.5), seed=0)
+    video = encode_frames(clip.frames, root / "clip.mp4", fps=10)
+    model = save_network(build_network(TINY, seed=0), root / "tiny.keras")
+    return root, video, model
+
+
+def test_streaming_writes_every_frame_and_reports_shares(clip_and_model):
+    root, video, model = clip_and_model
+    cfg = FastVideoConfig(video=video, model=model, output=root / "out.mp4", batch_size=4, side_by_side=True,
+                          progress=False)
+    report = stylize_video_fast(cfg)
+    info = probe(root / "out.mp4")
+    assert info.frame_count == 10 and (info.width, info.height) == (64, 48)
+    sbs = probe(root / "out_side_by_side.mp4")
+    assert sbs.frame_count == 10 and sbs.width == 128
+    saved = json.loads((root / "out.work" / "run.json").read_text())
+    assert saved["n_frames"] == 10 and saved["fps"] > 0
+    assert set(saved["time_share"]) == {"decode", "stylize", "smooth", "encode"}
+    assert abs(sum(saved["time_share"].values()) - 1) < 1e-6 and saved["time_share"]["stylize"] > 0
+    assert report["resumed"] is False
+    # stylised, not copied: the network changes the frames
+    out = np.stack(read_frames(root / "out.mp4")).astype(float)
+    src = np.stack(read_frames(video)).astype(float)
+    assert np.abs(out - src).mean() > 5
+
+    again = stylize_video_fast(cfg)
+    assert again["resumed"] is True and again["n_frames"] == 10
+
+
+def test_selection_and_bfloat16_and_smoothing(clip_and_model):
+    root, video, model = clip_and_model
+    cfg = FastVideoConfig(video=video, model=model, output=root / "sel.mp4", read=ReadOptions(frames=6, width=32),
+                          batch_size=4, precision="bfloat16", smoothing=0.5, progress=False)
+    report = stylize_video_fast(cfg)
+    assert report["n_frames"] == 6 and report["size"] == {"height": 24, "width": 32}
+    assert report["stage_seconds"]["smooth"] > 0
+    assert probe(root / "sel.mp4").frame_count == 6
+
+
+def test_smooth_frame_follows_the_motion():
+    """With exact motion and alpha 1, the smoothed frame is the previous output carried along the flow."""
+    clip = synthetic_clip(n_frames=2, h=48, w=64, shift=(2.0, 0.0), patch_shift=None, seed=1)
+    prev_out = clip.frames[0][:, :, ::-1].copy()  # any stylisation; here a channel swap
+    out = np.zeros_like(prev_out)
+    smoothed = smooth_frame(out, prev_out, clip.frames[1], clip.frames[0], 1.0, "dis")
+    expected = clip.frames[1][:, :, ::-1].astype(float)
+    inner = (slice(8, -8), slice(8, -8))
+    assert np.abs(smoothed[inner].astype(float) - expected[inner]).mean() < 12
+    untouched = smooth_frame(out, prev_out, clip.frames[1], clip.frames[0], 0.0, "dis")
+    assert not untouched.any()
+
+
+def test_config_errors(clip_and_model, tmp_path):
+    root, video, model = clip_and_model
+    with pytest.raises(UserError, match="must be an .mp4"):
+        FastVideoConfig(video=video, model=model, output=tmp_path / "x.gif")
+    with pytest.raises(UserError, match="smoothing"):
+        FastVideoConfig(video=video, model=model, output=tmp_path / "x.mp4", smoothing=2)
+    with pytest.raises(UserError, match="no such model"):
+        stylize_video_fast(FastVideoConfig(video=video, model=tmp_path / "none.keras", output=tmp_path / "x.mp4"))
