@@ -90,6 +90,7 @@ class ManifestStore:
         self._sha: dict[str, str] = {}          # sha256 of stored JPEG -> photo id
         self._phash = PhashIndex()              # payload: photo id
         self._ok: Counter[str] = Counter()      # usable images per label
+        self._pending: set[Key] = set()         # claimed, not yet admitted (in flight)
         self._since_save = 0
         self.root.mkdir(parents=True, exist_ok=True)
         self._load()
@@ -169,7 +170,7 @@ class ManifestStore:
         with ``retry`` an existing row of this candidate may be fetched again.
         """
         key = _key_of(candidate)
-        if key in self.rows and not retry:
+        if key in self._pending or (key in self.rows and not retry):
             return False
         owner = self._owner.get(candidate.id)
         if owner is not None and owner != key:
@@ -178,10 +179,12 @@ class ManifestStore:
                 self._write_row(candidate, Status.DUPLICATE, f"photo id already found {where} (label {owner[1]})")
             return False
         self._owner[candidate.id] = key
+        self._pending.add(key)
         return True
 
     def admit(self, candidate: Candidate, status: Status, error: str = "", image: ValidImage | None = None) -> Status:
         """Record the outcome of a fetched candidate; store its image unless it duplicates one. Returns the status."""
+        self._pending.discard(_key_of(candidate))
         if status == Status.OK:
             if image is None:
                 raise ValueError("an ok outcome needs its image")
