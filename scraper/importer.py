@@ -1,7 +1,8 @@
 """``import_folder(ImportConfig)``: add local images (WikiArt, your own photos) to a dataset's manifest.
 
-Files go through the same validation, conversion and deduplication as downloads. A file's id is
-``local-`` plus the first 16 hex digits of its SHA-256, so importing the same folder twice adds nothing.
+Files go through the same validation, conversion and deduplication as downloads. A file's id is ``local-`` plus
+16 hex digits of the SHA-256 of its folder name and relative path, so importing the same folder twice adds
+nothing, while the same picture under another name or folder gets a ``duplicate`` row.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def import_folder(config: ImportConfig) -> dict:
 
     def candidates() -> Iterator[Candidate]:
         for path in files:
-            digest = _file_digest(path)
+            digest = hashlib.sha256(f"{query}/{path.relative_to(source).as_posix()}".encode()).hexdigest()
             yield Candidate(id=f"local-{digest[:16]}", label=config.label.value, query=query,
                             url=path.resolve().as_uri())
 
@@ -90,11 +91,3 @@ def import_folder(config: ImportConfig) -> dict:
               "summary": format_summary(per_label)}
     atomic_write_json(config.out / "import_report.json", report)
     return report
-
-
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
