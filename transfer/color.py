@@ -119,7 +119,9 @@ def match_histogram(
     ``A = Sigma_C^(1/2) Sigma_S^(-1/2)`` with symmetric square roots from eigen-decompositions; with
     :attr:`HistogramMethod.CHOLESKY` ``A = L_C L_S^(-1)`` from Cholesky factors. Statistics are those of colours
     scaled to [0, 1]; the result is rounded and clipped to uint8, which moves the statistics slightly where the
-    map leaves the colour cube.
+    map leaves the colour cube. A style whose colours span less than three dimensions (a greyscale print, a
+    two-colour pattern) cannot take on a full covariance: its colours stay on their line or plane, mapped to the
+    content's, and the little 8-bit noise across the missing directions is what gets amplified.
 
     Args:
         style: (H, W, 3) uint8 BGR, the image to recolour.
