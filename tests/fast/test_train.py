@@ -96,3 +96,21 @@ def test_cli_train_style_fast(tmp_path, style_and_content, capsys):
     assert load_network(out).spec.width == 0.25
     assert main(["train-style", str(tmp_path / "missing.png"), "--out", str(out), "--content", str(folder)]) == 2
     assert "missing.png: no such file" in capsys.readouterr().err
+
+
+def test_video_pairs_have_flow_that_explains_the_motion(tmp_path):
+    """Real pairs from a clip panned by a known shift: estimated flow ≈ -shift, certainty mostly high."""
+    from tests.synthetic import synthetic_clip
+    from transfer.fast.data import video_pairs
+    from video.encode import encode_frames
+
+    clip = synthetic_clip(n_frames=6, h=64, w=80, shift=(2.0, 1.0), patch_shift=None, seed=2)
+    video = encode_frames(clip.frames, tmp_path / "pan.mp4", fps=10)
+    pairs = video_pairs([video], count=3, size=48, flow_method="dis", seed=0)
+    assert len(pairs) == 3
+    for prev, cur, flow, cert in pairs:
+        assert prev.shape == cur.shape == (48, 48, 3) and flow.shape == (48, 48, 2) and cert.shape == (48, 48, 1)
+        inner = flow[8:-8, 8:-8]
+        scale = 48 / 64  # crops are resized so that the short side is 48..72 px; flow scales with them
+        assert np.median(inner[..., 0]) < -2.0 * scale * 0.7 and np.median(inner[..., 1]) < -1.0 * scale * 0.5
+        assert cert.mean() > 0.5

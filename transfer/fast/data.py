@@ -82,12 +82,18 @@ def find_sources(paths: Sequence[str | Path]) -> ContentSources:
 
 
 def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Return a random (size, size, 3) crop after resizing the short side to between size and 1.5 * size."""
+    """Return a random (size, size, C) crop after resizing the short side to between size and 1.5 * size.
+
+    Any number of channels (two frames stacked as 6 channels get the same crop).
+    """
     h, w = image.shape[:2]
     short = rng.uniform(size, 1.5 * size)
     scale = short / min(h, w)
     nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    # cv2.resize takes at most 4 channels at a time
+    resized = np.concatenate([cv2.resize(image[..., i : i + 3], (nw, nh), interpolation=interp).reshape(nh, nw, -1)
+                              for i in range(0, image.shape[2], 3)], axis=2)
     y = int(rng.integers(0, nh - size + 1))
     x = int(rng.integers(0, nw - size + 1))
     return resized[y : y + size, x : x + size]

@@ -62,7 +62,7 @@ class TrainConfig:
     style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
     batch_size: int = 2
-    steps: int = 3000
+    steps: int = 1200
     learning_rate: float = 1e-3
     checkpoint_every: int = 200
     preview_every: int = 200

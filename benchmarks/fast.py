@@ -1,0 +1,200 @@
+"""Fast mode benchmark: real-time throughput at 640x360 and the temporal-loss ablation.
+
+``run(quick, out_dir)`` measures:
+- network only, batch 4, 640x360: the slim network in bfloat16 and float32 (and Johnson's in full mode);
+- end to end on a 640x360 clip (decode + network + encode overlapped): fps and the time share of each stage,
+  slim bfloat16 and float32, plus bfloat16 with inference-time smoothing;
+- the ablation: the same network trained with and without the temporal loss (tiny in quick mode), judged by
+  the warping error (Lai et al. 2018, ``video.metrics.warping_error``) of its output on a real clip, flows from
+  the input. Speed does not depend on the weights, so throughput uses a randomly initialised network.
+Writes ``fast_ablation.png`` (loss curves) and ``fast_throughput.png`` into ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+SIZE = (640, 360)
+
+
+def run(quick: bool, out_dir: Path) -> dict:
+    """Run the benchmark (see the module docstring); returns JSON-serialisable numbers."""
+    work = Path(out_dir) / "fast"
+    work.mkdir(parents=True, exist_ok=True)
+    clip = _clip_640x360(work / "clip_640x360.mp4", frames=48 if quick else 240)
+    results: dict = {"clip": {"path": str(clip), "size": list(SIZE)}}
+    results["network_only_fps"] = _network_only(quick)
+    results["end_to_end"] = _end_to_end(clip, work, quick)
+    results["ablation"] = _ablation(work, quick)
+    _plots(results, Path(out_dir))
+    return results
+
+
+def _clip_640x360(path: Path, frames: int) -> Path:
+    """Return a 640x360 H.264 clip made from the sample cartoon (cropped to 16:9), or a synthetic pan."""
+    import cv2
+
+    from video.encode import encode_frames
+    from video.io import ReadOptions, iter_frames
+
+    if path.is_file():
+        return path
+    source = SAMPLES / "Megamind.avi"
+    out = []
+    if source.is_file():
+        for _, frame in iter_frames(source, ReadOptions(width=SIZE[0], frames=frames)):
+            h = frame.shape[0]
+            if h >= SIZE[1]:
+                top = (h - SIZE[1]) // 2
+                frame = frame[top : top + SIZE[1]]
+            out.append(cv2.resize(frame, SIZE, interpolation=cv2.INTER_AREA))
+    else:
+        from tests.synthetic import synthetic_clip
+
+        clip = synthetic_clip(n_frames=frames, h=SIZE[1], w=SIZE[0], patch_shift=None, seed=0)
+        out = clip.frames
+    return encode_frames(out, path, fps=24)
+
+
+def _network_only(quick: bool) -> dict:
+    import tensorflow as tf
+
+    from transfer.fast.network import NetworkSpec, build_network
+
+    x = tf.constant(np.random.default_rng(0).uniform(0, 255, (4, SIZE[1], SIZE[0], 3)).astype(np.float32))
+    variants = [("slim", "bfloat16"), ("slim", "float32")]
+    if not quick:
+        variants += [("johnson", "bfloat16"), ("johnson", "float32")]
+    out = {}
+    for preset, precision in variants:
+        net = build_network(NetworkSpec.preset(preset), precision, seed=0)
+        f = tf.function(lambda v, net=net: net(v))
+        f(x)
+        f(x)
+        reps = 3 if preset == "johnson" or quick else 10
+        t = time.perf_counter()
+        for _ in range(reps):
+            f(x).numpy()
+        out[f"{preset}_{precision}"] = 4 * reps / (time.perf_counter() - t)
+    return out
+
+
+def _end_to_end(clip: Path, work: Path, quick: bool) -> dict:
+    from transfer.fast.infer import FastVideoConfig, stylize_video_fast
+    from transfer.fast.network import NetworkSpec, build_network, save_network
+
+    model = save_network(build_network(NetworkSpec.preset("slim"), seed=0), work / "slim_random.keras")
+    runs = {"slim_bfloat16": {"precision": "bfloat16"}, "slim_float32": {"precision": "float32"},
+            "slim_bfloat16_smoothing": {"precision": "bfloat16", "smoothing": 0.5}}
+    out = {}
+    for name, options in runs.items():
+        cfg = FastVideoConfig(video=clip, model=model, output=work / f"{name}.mp4", workdir=work / f"{name}.work",
+                              audio=False, progress=False, **options)
+        report = stylize_video_fast(cfg)
+        if report.get("resumed"):  # a rerun of the benchmark must measure again
+            (work / f"{name}.work" / "run.json").unlink()
+            report = stylize_video_fast(cfg)
+        out[name] = {k: report[k] for k in ("fps", "n_frames", "time_share", "busy_fraction_of_wall", "stage_seconds",
+                                            "encoder_process_cpu_seconds", "wall_seconds")}
+    return out
+
+
+def _ablation(work: Path, quick: bool) -> dict:
+    """Train with and without the temporal loss; compare their warping error on a real clip."""
+    from transfer.fast.data import PairOptions
+    from transfer.fast.infer import FastVideoConfig, stylize_video_fast
+    from transfer.fast.losses import FastLossWeights
+    from transfer.fast.network import NetworkSpec
+    from transfer.fast.train import TrainConfig, train_style
+    from video.io import ReadOptions
+
+    style = SAMPLES / "starry_night.jpg"
+    content = [p for p in (SAMPLES / "building.jpg", REPO.parent / "shared" / "data" / "images" / "photo",
+                           SAMPLES / "vtest.avi") if p.exists()]
+    eval_clip = SAMPLES / "tree.avi"
+    if not style.is_file() or not content or not eval_clip.is_file():
+        return {"skipped": "needs samples/ (make samples)"}
+    if quick:
+        base = dict(network=NetworkSpec.preset("slim", width=0.5), pairs=PairOptions(size=96, video_pairs=8),
+                    style_size=128, steps=80, learning_rate=3e-3, log_every=10)
+    else:
+        base = dict(network=NetworkSpec.preset("slim"), pairs=PairOptions(size=192, video_pairs=64),
+                    style_size=192, steps=600, learning_rate=2e-3, log_every=20)
+    out: dict = {"steps": base["steps"], "crop": base["pairs"].size}
+    for name, temporal in (("temporal", 0.1), ("no_temporal", 0.0)):
+        model = work / f"ablation_{name}.keras"
+        cfg = TrainConfig(style=style, output=model, content=tuple(content), loss=FastLossWeights(temporal=temporal),
+                          checkpoint_every=base["steps"], preview_every=base["steps"], progress=False, **base)
+        report = train_style(cfg)
+        video = work / f"ablation_{name}.mp4"
+        stylize_video_fast(FastVideoConfig(video=eval_clip, model=model, output=video, workdir=work / f"{name}.work",
+                                           read=ReadOptions(frames=30 if quick else 60),
+                                           audio=False, progress=False))
+        out[name] = {"train_seconds": report["timings_seconds"]["train"], "final_losses": report["final_losses"],
+                     "history": [{"step": h["step"], "total": h["total"], "temporal": h["temporal"],
+                                  "style": h["style"]} for h in report["history"]],
+                     "warping_error": _warping_error(video, eval_clip, 30 if quick else 60)}
+    t, n = out["temporal"]["warping_error"], out["no_temporal"]["warping_error"]
+    out["warping_error_ratio_temporal_over_no_temporal"] = t / n if n else None
+    return out
+
+
+def _warping_error(stylised: Path, source: Path, frames: int) -> float:
+    """Return the mean warping error of ``stylised`` with DIS flows (and occlusion) of the input ``source``."""
+    from video.flow import estimate_flow
+    from video.io import ReadOptions, read_frames
+    from video.metrics import warping_error
+
+    src = read_frames(source, ReadOptions(frames=frames))
+    out = read_frames(stylised)
+    n = min(len(src), len(out))
+    back = [estimate_flow(src[t], src[t - 1], "dis") for t in range(1, n)]
+    fwd = [estimate_flow(src[t - 1], src[t], "dis") for t in range(1, n)]
+    return float(np.nanmean(warping_error(out[:n], back, flows_forward=fwd)))
+
+
+def _plots(results: dict, out_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ab = results.get("ablation", {})
+    if "temporal" in ab:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+        for name in ("temporal", "no_temporal"):
+            steps = [h["step"] for h in ab[name]["history"]]
+            axes[0].plot(steps, [h["style"] for h in ab[name]["history"]], label=name)
+            axes[1].plot(steps, [h["total"] for h in ab[name]["history"]], label=name)
+        axes[0].set_title("weighted style loss")
+        axes[1].set_title("total loss")
+        for ax in axes:
+            ax.set_xlabel("step")
+            ax.set_yscale("log")
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(out_dir / "fast_ablation.png", dpi=100)
+        plt.close(fig)
+    e2e = results.get("end_to_end", {})
+    if e2e:
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        names = list(e2e)
+        bottom = np.zeros(len(names))
+        for stage in ("decode", "stylize", "smooth", "encode"):
+            values = np.array([e2e[n]["time_share"][stage] for n in names])
+            ax.bar(names, values, bottom=bottom, label=stage)
+            bottom += values
+        for i, n in enumerate(names):
+            ax.text(i, 1.02, f"{e2e[n]['fps']:.1f} fps", ha="center")
+        ax.set_ylim(0, 1.15)
+        ax.set_ylabel("share of busy time")
+        ax.set_title("640x360 end to end (decode, network, encode overlapped)")
+        ax.legend(loc="lower right")
+        fig.tight_layout()
+        fig.savefig(out_dir / "fast_throughput.png", dpi=100)
+        plt.close(fig)
