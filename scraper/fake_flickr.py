@@ -158,7 +158,8 @@ class FakeFlickr:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-flickr", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-flickr",
+                                        daemon=True)
         self._thread.start()
         return self
 
