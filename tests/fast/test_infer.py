@@ -80,3 +80,12 @@ def test_config_errors(clip_and_model, tmp_path):
         FastVideoConfig(video=video, model=model, output=tmp_path / "x.mp4", smoothing=2)
     with pytest.raises(UserError, match="no such model"):
         stylize_video_fast(FastVideoConfig(video=video, model=tmp_path / "none.keras", output=tmp_path / "x.mp4"))
+
+
+def test_smooth_frame_at_half_flow_resolution_still_follows_the_motion():
+    clip = synthetic_clip(n_frames=2, h=48, w=64, shift=(2.0, 0.0), patch_shift=None, seed=1)
+    prev_out = clip.frames[0][:, :, ::-1].copy()
+    smoothed = smooth_frame(np.zeros_like(prev_out), prev_out, clip.frames[1], clip.frames[0], 1.0, "dis", 0.5)
+    expected = clip.frames[1][:, :, ::-1].astype(float)
+    inner = (slice(8, -8), slice(8, -8))
+    assert np.abs(smoothed[inner].astype(float) - expected[inner]).mean() < 15
