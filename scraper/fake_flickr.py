@@ -156,7 +156,7 @@ class FakeFlickr:
         class Handler(_Handler):
             state = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server = _QuietServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-flickr",
                                         daemon=True)
@@ -298,6 +298,14 @@ class FakeFlickr:
         if not ok:
             self.signature_failures += 1
         return ok
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)  # clients that time out and leave are expected
 
 
 class _Handler(BaseHTTPRequestHandler):
