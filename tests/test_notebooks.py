@@ -114,6 +114,13 @@ def test_evaluate_video_notebook_executes(video_runs, monkeypatch):
     assert "error_over_input" in html and "multi-pass" in html
 
 
+def test_evaluate_video_notebook_says_when_there_is_nothing_to_show(tmp_path, monkeypatch):
+    outputs = _execute("evaluate_video.ipynb", {"PAINTVID_VIDEO_RUNS": "", "PAINTVID_RUNS_DIR": str(tmp_path)},
+                       monkeypatch)
+    text = _text(outputs)
+    assert f"no runs in {tmp_path.resolve()}" in text and "no run with stylised frames" in text
+
+
 def test_dataset_notebook_executes(manifest, monkeypatch):
     outputs = _execute("dataset.ipynb", {"PAINTVID_MANIFEST": str(manifest)}, monkeypatch)
     images = [o for o in outputs if "image/png" in o.get("data", {})]
