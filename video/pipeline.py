@@ -64,7 +64,7 @@ def _warp_into(workdir: WorkDir, image: np.ndarray, i: int, j: int) -> tuple[np.
     from video.flo import read_flo
     from video.warp import warp
 
-    warped, inside = warp(image.astype(np.float32), read_flo(workdir.flow(i, j)))
+    warped, inside = warp(image.astype(np.float32), read_flo(workdir.flow(i, j)), interpolation="cubic")
     c = workdir.read_certainty(i, j) * inside
     return warped, c.astype(np.float32)
 
