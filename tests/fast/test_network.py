@@ -69,3 +69,12 @@ def test_load_errors(tmp_path):
         load_network(bad)
     with pytest.raises(UserError, match=".keras"):
         save_network(build_network(TINY), tmp_path / "m.h5")
+
+
+def test_input_skip_network_starts_as_the_identity():
+    spec = NetworkSpec(channels=(4, 8, 8), residual_blocks=1, separable=True, internal_scale=2, edge_kernel=3,
+                       input_skip=True)
+    net = build_network(spec, seed=0)
+    x = textured_image(24, 40, seed=6)[None].astype(np.float32)
+    np.testing.assert_allclose(np.asarray(net(x)), np.clip(x, 0.5, 254.5), atol=0.01)
+    assert NetworkSpec.preset("slim").input_skip

@@ -9,10 +9,12 @@ Sizes that are not a multiple of the network's stride (4, times ``internal_scale
 bottom/right and cropped back, so every size works and divisible sizes see no padding at all.
 
 Architecture: k×k conv → two stride-2 3×3 convs → residual blocks → two (nearest ×2 upsample + 3×3 conv)
-"resize-convolutions" (no transposed convolution, hence no checkerboard) → k×k conv → ``255 * sigmoid``.
+"resize-convolutions" (no transposed convolution, hence no checkerboard) → k×k conv → ``255 * sigmoid``
+(with ``input_skip``, the sigmoid's argument also gets the input's logit; see :class:`NetworkSpec`).
 Every conv but the last is followed by instance normalisation and ReLU. The slim variant adds two things
 for CPUs: depthwise-separable residual blocks and an ``internal_scale`` of 2 — the network runs on a
-2×2 average-pooled frame and its output is bilinearly upsampled, which divides the work by about 4.
+2×2 average-pooled frame and its output is bilinearly upsampled, which divides the work by about 4 — and
+the input skip, which keeps the full-resolution detail the half-resolution core cannot produce.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import tensorflow as tf
 from paintvid.errors import UserError
 
 PACKAGE = "paintvid_fast"
+#: Input values are clamped to [eps, 1 - eps] before the logit of the input skip (keeps it finite at 0 and 255).
+LOGIT_EPS = 0.5 / 255.0
 
 
 class Preset(StrEnum):
@@ -47,6 +51,10 @@ class NetworkSpec:
         internal_scale: 1 (Johnson) or 2: run on a half-size frame, upsample the output bilinearly.
         edge_kernel: kernel size of the first and last convolution (9 in Johnson et al.).
         width: width multiplier applied to ``channels`` (rounded, at least 4).
+        input_skip: add the network's result to the input in logit space,
+            ``out = 255 * sigmoid(logit(x / 255) + z)``, with ``z`` upsampled from the internal resolution: the
+            input's fine detail survives the half-resolution core, and a zero ``z`` is the identity (the last
+            convolution starts at zero), so training starts from the content instead of from noise.
     """
 
     channels: tuple[int, int, int] = (32, 64, 128)
@@ -55,6 +63,7 @@ class NetworkSpec:
     internal_scale: int = 1
     edge_kernel: int = 9
     width: float = 1.0
+    input_skip: bool = False
 
     def __post_init__(self) -> None:
         if len(self.channels) != 3 or min(self.channels) < 1:
@@ -79,7 +88,8 @@ class NetworkSpec:
         """Return the spec of a named preset with a width multiplier."""
         base = {
             Preset.JOHNSON: cls(),
-            Preset.SLIM: cls(channels=(16, 32, 64), residual_blocks=5, separable=True, internal_scale=2, edge_kernel=5),
+            Preset.SLIM: cls(channels=(16, 32, 64), residual_blocks=5, separable=True, internal_scale=2, edge_kernel=5,
+                            input_skip=True),
         }[Preset(name)]
         return replace(base, width=width)
 
@@ -157,7 +167,8 @@ class StyleNet(keras.Model):
             (conv(c2, 3, name="up1"), norm("norm_up1")),
             (conv(c1, 3, name="up2"), norm("norm_up2")),
         ]
-        self.conv_out = conv(3, k, name="conv_out")
+        self.conv_out = keras.layers.Conv2D(3, k, padding="same", dtype=policy, name="conv_out",
+                                            kernel_initializer="zeros" if spec.input_skip else "glorot_uniform")
 
     def features(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Return (output, bottleneck features) for a ``(B, H, W, 3)`` float32 BGR [0, 255] batch.
@@ -185,10 +196,13 @@ class StyleNet(keras.Model):
             y = tf.image.resize(y, size, method="nearest")
             y = tf.nn.relu(n(c(y)))
         y = tf.cast(self.conv_out(y), tf.float32)
-        y = 255.0 * tf.sigmoid(y)
         if self.spec.internal_scale > 1:
             y = tf.image.resize(y, (h + pad_h, w + pad_w), method="bilinear")
-        return y[:, :h, :w, :], tf.cast(feats, tf.float32)
+        y = y[:, :h, :w, :]
+        if self.spec.input_skip:
+            p = tf.clip_by_value(x / 255.0, LOGIT_EPS, 1.0 - LOGIT_EPS)
+            y = y + tf.math.log(p / (1.0 - p))
+        return 255.0 * tf.sigmoid(y), tf.cast(feats, tf.float32)
 
     def call(self, x):
         """Return the stylised ``(B, H, W, 3) float32`` BGR in [0, 255] of a same-shaped input."""
