@@ -98,3 +98,25 @@ def test_bfloat16_precision_runs_and_lowers_loss(tmp_path, pair):
                         optimize=OptimizeOptions(iterations=20))
     report = stylize_image(cfg)
     assert report["final_losses"]["style"] < 0.3 * report["initial_losses"]["style"]
+
+
+@pytest.mark.parametrize("mode", ["luminance", "histogram"])
+def test_preserve_colors_keeps_content_chroma(tmp_path, pair, mode):
+    """The stripes style is blue/red; with colour preservation the output's chroma stays near the content's."""
+    content = cv2.imread(str(pair[0]))
+    plain = run(tmp_path, pair, "plain.png", optimize=OptimizeOptions(iterations=30))
+    kept = run(tmp_path, pair, "kept.png", optimize=OptimizeOptions(iterations=30), preserve_colors=mode)
+    assert kept["config"]["preserve_colors"] == mode and plain["config"]["preserve_colors"] == "none"
+
+    def chroma(name):
+        img = cv2.imread(str(tmp_path / name)) if name else content
+        return cv2.cvtColor(img, cv2.COLOR_BGR2YCrCb)[..., 1:].astype(float)
+
+    if mode == "luminance":  # per pixel: the content's own chroma
+        d_plain = np.abs(chroma("plain.png") - chroma(None)).mean()
+        d_kept = np.abs(chroma("kept.png") - chroma(None)).mean()
+        assert d_kept < 3.0 < d_plain
+    else:  # histogram: the colour distribution (mean chroma) of the content, not its pixels
+        d_plain = np.abs(chroma("plain.png").mean((0, 1)) - chroma(None).mean((0, 1))).max()
+        d_kept = np.abs(chroma("kept.png").mean((0, 1)) - chroma(None).mean((0, 1))).max()
+    assert d_kept < 0.5 * d_plain, (d_kept, d_plain)

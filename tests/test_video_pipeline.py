@@ -39,10 +39,10 @@ def clip(tmp_path_factory) -> tuple[Path, Path]:
     return video, style
 
 
-def make_config(video: Path, style: Path, out: Path, **kw) -> VideoConfig:
+def make_config(video: Path, style_path: Path, out: Path, **kw) -> VideoConfig:
     from video.io import ReadOptions
 
-    base = dict(video=video, output=out, style=StyleSpec(styles=(style,)), read=ReadOptions(width=W),
+    base = dict(video=video, output=out, style=StyleSpec(styles=(style_path,)), read=ReadOptions(width=W),
                 flow="dis", first_iterations=30, iterations=10, progress=False,
                 loss=LossWeights(temporal=1e3))
     base.update(kw)
@@ -183,3 +183,50 @@ def test_cli_errors_one_line(clip, tmp_path, capsys):
         code = main(["video", *argv, "-o", str(tmp_path / "o.mp4"), "--quiet"])
         err = capsys.readouterr().err.strip()
         assert code == 2 and needle in err and "\n" not in err, err
+
+
+def test_style_schedule_moves_from_first_to_second_style(clip, tmp_path):
+    from tests.conftest import textured_image
+    from transfer.features import preprocess
+    from transfer.stylize import build_objective
+    from video.evaluate import frame_losses
+    from video.pipeline import stylize_video
+
+    video, style_a = clip
+    style_b = tmp_path / "b.png"
+    cv2.imwrite(str(style_b), textured_image(64, 64, seed=9))
+    spec = StyleSpec(styles=(style_a, style_b))
+    out = tmp_path / "sched.mp4"
+    stylize_video(make_config(video, style_a, out, style=spec, style_schedule="0:0,1:0,4:1", first_iterations=30,
+                              iterations=15, loss=LossWeights(temporal=100.0)))
+    inputs = [cv2.imread(str(p)) for p in sorted((out.with_suffix(".work") / "frames").glob("*.png"))]
+    outputs = stylized_frames(out.with_suffix(".work"))
+    objective = build_objective(spec)
+    to_a = frame_losses(objective, objective.style_grams(preprocess(cv2.imread(str(style_a)))), inputs, outputs)
+    to_b = frame_losses(objective, objective.style_grams(preprocess(cv2.imread(str(style_b)))), inputs, outputs)
+    ratio = [a / b for a, b in zip(to_a["style"], to_b["style"], strict=True)]
+    assert ratio[0] < ratio[-1], ratio  # first frame nearer style a, last frame nearer style b
+
+
+def test_bad_schedule_fails_before_work(clip, tmp_path):
+    from paintvid.errors import UserError
+    from video.pipeline import stylize_video
+
+    with pytest.raises(UserError, match="style schedule"):
+        stylize_video(make_config(*clip, tmp_path / "o.mp4", style_schedule="0:0,4:3"))
+    assert not (tmp_path / "o.work" / "frames").exists()
+
+
+def test_luminance_mode_keeps_each_frames_colours(clip, tmp_path):
+    from video.pipeline import final_frame, stylize_video
+    from video.workdir import WorkDir
+
+    out = tmp_path / "lum.mp4"
+    config = make_config(*clip, out, preserve_colors="luminance", first_iterations=10, iterations=5)
+    stylize_video(config)
+    wd = WorkDir(out.with_suffix(".work"))
+    grey = wd.read_png(wd.stylized(3))
+    assert np.abs(grey[..., 0].astype(int) - grey[..., 2].astype(int)).mean() < 3  # optimiser saw luminance
+    final, original = final_frame(config, wd, 3), wd.read_png(wd.frame(3))
+    chroma = [cv2.cvtColor(x, cv2.COLOR_BGR2YCrCb)[..., 1:].astype(float) for x in (final, original)]
+    assert np.abs(chroma[0] - chroma[1]).mean() < 2.0

@@ -75,6 +75,8 @@ class StylizeConfig:
         width: output width in pixels (aspect kept); ``None`` keeps the content's width.
         init: ``content``, ``random`` or a path to an image to start from.
         seed: seeds NumPy/TensorFlow so that runs are reproducible.
+        preserve_colors: ``none``, ``luminance`` (stylise the luminance only and keep the content's colours) or
+            ``histogram`` (match the style's colours to the content first), after Gatys et al. 2016.
     """
 
     content: Path
@@ -85,6 +87,7 @@ class StylizeConfig:
     optimize: OptimizeOptions = field(default_factory=OptimizeOptions)
     init: str = InitMode.CONTENT.value
     seed: int = 0
+    preserve_colors: str = "none"
     progress: bool = True
 
 
@@ -165,8 +168,10 @@ def stylize_image(config: StylizeConfig) -> dict:
     check_width(config.width)
     started = time.perf_counter()
     seed_everything(config.seed)
-    content = resize_to_width(read_image(config.content), config.width)
-    styles = load_styles(config.style)
+    from transfer.color import prepare_inputs, restore_colors
+
+    original = resize_to_width(read_image(config.content), config.width)
+    content, styles = prepare_inputs(config.preserve_colors, original, load_styles(config.style))
     if config.init not in (InitMode.CONTENT.value, InitMode.RANDOM.value):
         read_image(config.init)  # fail early, before the backbone is built
     objective = build_objective(config.style)
@@ -182,7 +187,7 @@ def stylize_image(config: StylizeConfig) -> dict:
         result = run_optimization(objective, x0, targets, config.loss, config.optimize, bar)
     from transfer.features import deprocess
 
-    write_image(config.output, deprocess(result.x))
+    write_image(config.output, restore_colors(config.preserve_colors, deprocess(result.x), original))
     finished = time.perf_counter()
     report = {
         "output": str(config.output),

@@ -38,6 +38,11 @@ class VideoConfig:
         passes: 1 for a single forward pass; N > 1 runs Ruder's multi-pass algorithm (alternating directions).
         pass_blend: the multi-pass blend factor delta between the warped neighbour and the previous pass.
         stall_tolerance: stop a frame early once the loss improved by less than this fraction in 20 iterations.
+        style_schedule: ``"WHEN:STYLE,..."`` (see :mod:`video.schedule`): the style target of each frame
+            interpolates the styles' Gram matrices over time; ``None`` uses ``style.blend`` throughout.
+        preserve_colors: ``none``, ``luminance`` (stylise luminance, keep each frame's colours; ``stylized/``
+            then holds the luminance result and the colours are restored when encoding) or ``histogram``
+            (match the styles' colours to the first frame once per run, so the target does not flicker).
     """
 
     video: Path
@@ -59,6 +64,8 @@ class VideoConfig:
     long_term: tuple[int, ...] = (1,)
     passes: int = 1
     pass_blend: float = 0.5
+    style_schedule: str | None = None
+    preserve_colors: str = "none"
     side_by_side: bool = False
     seed: int = 0
     progress: bool = True

@@ -17,6 +17,7 @@ import numpy as np
 
 from paintvid.errors import UserError
 from transfer.backbone import BUNDLED, IMAGENET, describe_weights
+from transfer.color import prepare_inputs, restore_colors
 from transfer.features import deprocess, preprocess
 from transfer.losses import blend_grams
 from transfer.optimize import OptimizeOptions
@@ -54,6 +55,8 @@ def stage_keys(config: VideoConfig) -> dict[str, str]:
         "optimizer": [config.optimizer.value, config.adam_learning_rate, config.stall_tolerance],
         "long_term": list(config.long_term),
         "passes": [config.passes, config.pass_blend],
+        "schedule": config.style_schedule,
+        "preserve_colors": config.preserve_colors,
         "seed": config.seed,
     }
     return {"frames": fingerprint(frames), "flow": fingerprint(flow), "stylize": fingerprint(stylize)}
@@ -115,6 +118,7 @@ def stylize_video(config: VideoConfig) -> dict:
     started = time.perf_counter()
     info = probe(config.video)
     styles = load_styles(config.style)
+    _schedule(config, len(styles), output_fps(info, config.read))  # a bad schedule fails before any work
     seed_everything(config.seed)
     workdir = WorkDir(config.resolved_workdir)
     keys = stage_keys(config)
@@ -127,7 +131,14 @@ def stylize_video(config: VideoConfig) -> dict:
 
     objective = build_objective(config.style)
     first = workdir.read_png(workdir.frame(1))
-    grams = blend_grams(style_grams_for(objective, config.style, styles, first.shape[1]), blend_weights(config.style))
+    _, styles = prepare_inputs(config.preserve_colors, first, styles)  # once per run: a fixed style target
+    style_grams = style_grams_for(objective, config.style, styles, first.shape[1])
+    schedule = _schedule(config, len(styles), output_fps(info, config.read))
+
+    def grams_at(i: int) -> dict:
+        weights = schedule.weights_at(i - 1) if schedule is not None else blend_weights(config.style)
+        return blend_grams(style_grams, weights)
+
     run = workdir.load_run()
     if run.get("keys") != keys:
         run = {"keys": keys, "frames": {}}
@@ -141,7 +152,7 @@ def stylize_video(config: VideoConfig) -> dict:
     _log(config, f"weights: {run['weights_used']}; {n} frames at {first.shape[1]}x{first.shape[0]}; "
                  f"work directory {workdir.root}")
     for p in range(1, config.passes + 1):
-        _run_pass(config, workdir, objective, grams, n, p, run)
+        _run_pass(config, workdir, objective, grams_at, n, p, run)
     if config.passes > 1:
         for i in range(1, n + 1):
             if not workdir.stylized(i).exists():
@@ -160,7 +171,7 @@ def stylize_video(config: VideoConfig) -> dict:
     return run
 
 
-def _run_pass(config: VideoConfig, workdir: WorkDir, objective, grams, n: int, p: int, run: dict) -> None:
+def _run_pass(config: VideoConfig, workdir: WorkDir, objective, grams_at, n: int, p: int, run: dict) -> None:
     """Stylise every missing frame of pass ``p`` (odd passes run forward, even passes backward)."""
     forward = p % 2 == 1
     order = list(range(1, n + 1)) if forward else list(range(n, 0, -1))
@@ -174,7 +185,7 @@ def _run_pass(config: VideoConfig, workdir: WorkDir, objective, grams, n: int, p
               dynamic_ncols=True) as bar:
         for i in todo:
             t0 = time.perf_counter()
-            content = workdir.read_png(workdir.frame(i))
+            content = prepare_inputs(config.preserve_colors, workdir.read_png(workdir.frame(i)), [])[0]
             step = -1 if forward else 1  # the already-processed neighbour lies behind us
             neighbours = [i + step * k for k in sorted(config.long_term) if 1 <= i + step * k <= n]
             if p > 1:
@@ -203,7 +214,7 @@ def _run_pass(config: VideoConfig, workdir: WorkDir, objective, grams, n: int, p
                 x0 = previous
             if config.loss.temporal == 0:
                 warped = cert = None
-            targets = objective.targets(preprocess(content), grams, warped, cert)
+            targets = objective.targets(preprocess(content), grams_at(i), warped, cert)
             options = OptimizeOptions(kind=config.optimizer, iterations=iterations,
                                       stall_tolerance=config.stall_tolerance,
                                       adam_learning_rate=config.adam_learning_rate)
@@ -219,6 +230,20 @@ def _run_pass(config: VideoConfig, workdir: WorkDir, objective, grams, n: int, p
             bar.set_postfix(frame=i, loss=f"{result.loss:.4g}", s_per_frame=f"{seconds:.1f}")
 
 
+def final_frame(config: VideoConfig, workdir: WorkDir, i: int) -> np.ndarray:
+    """Return stylised frame i as it goes into the video (content colours restored in luminance mode)."""
+    return restore_colors(config.preserve_colors, workdir.read_png(workdir.stylized(i)),
+                          workdir.read_png(workdir.frame(i)))
+
+
+def _schedule(config: VideoConfig, n_styles: int, fps: float):
+    if not config.style_schedule:
+        return None
+    from video.schedule import parse_schedule
+
+    return parse_schedule(config.style_schedule, n_styles, fps)
+
+
 def _encode(config: VideoConfig, workdir: WorkDir, n: int, fps: float, start: float, duration: float) -> None:
     from video.encode import VideoWriter, side_by_side
 
@@ -227,13 +252,13 @@ def _encode(config: VideoConfig, workdir: WorkDir, n: int, fps: float, start: fl
     audio = {"audio_from": config.video, "audio_start": start, "audio_duration": duration}
     with VideoWriter(config.output, fps, size=size, **audio) as writer:
         for i in range(1, n + 1):
-            writer.write(workdir.read_png(workdir.stylized(i)))
+            writer.write(final_frame(config, workdir, i))
     if config.side_by_side:
         out = Path(config.output)
         sbs = out.with_name(f"{out.stem}_side_by_side{out.suffix}")
         with VideoWriter(sbs, fps, size=(2 * size[0], size[1]), **audio) as writer:
             for i in range(1, n + 1):
-                writer.write(side_by_side(workdir.read_png(workdir.frame(i)), workdir.read_png(workdir.stylized(i))))
+                writer.write(side_by_side(workdir.read_png(workdir.frame(i)), final_frame(config, workdir, i)))
 
 
 def _summary(frame_stats: list[dict], config: VideoConfig) -> dict:

@@ -37,6 +37,8 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tv-weight", type=float, default=1e-3)
     g.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs")
     g.add_argument("--learning-rate", type=float, default=5.0, help="Adam step size in pixel units")
+    g.add_argument("--preserve-colors", choices=["none", "luminance", "histogram"], default="none",
+                   help="keep the content's colours: stylise luminance only, or match the style's colours first")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--quiet", action="store_true", help="no progress bars")
 

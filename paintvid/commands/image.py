@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> None:
                                  stall_tolerance=args.stall_tolerance, adam_learning_rate=args.learning_rate),
         init=args.init,
         seed=args.seed,
+        preserve_colors=args.preserve_colors,
         progress=not args.quiet,
     )
     report = stylize_image(config)

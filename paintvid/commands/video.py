@@ -40,6 +40,9 @@ def register(sub) -> None:
     g.add_argument("--iterations", type=int, default=100, help="iterations for later frames")
     g.add_argument("--stall-tolerance", type=float, default=0.0,
                    help="stop a frame when the loss improves less than this fraction over 20 iterations")
+    p.add_argument("--style-schedule", default=None,
+                   help='style over time, "WHEN:STYLE,...": WHEN a 0-based frame (12) or seconds (4s), STYLE a 0-based '
+                        'index of the given styles; e.g. "0:0,4:0,8:1" holds style 0 to frame 4, fades to 1 by 8')
     p.add_argument("--workdir", default=None, help="work directory (default: OUT.work next to the output)")
     p.add_argument("--side-by-side", action="store_true", help="also write OUT_side_by_side.mp4 (original | stylised)")
     add_style_options(p)
@@ -76,6 +79,8 @@ def run(args: argparse.Namespace) -> None:
         long_term=args.long_term,
         passes=args.passes,
         side_by_side=args.side_by_side,
+        style_schedule=args.style_schedule,
+        preserve_colors=args.preserve_colors,
         seed=args.seed,
         progress=not args.quiet,
     )
