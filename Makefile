@@ -26,7 +26,7 @@ MODELS ?= models
 SECONDS ?= 2
 STYLIZE_ARGS ?=
 
-.PHONY: help install test lint samples demo stylize-image stylize scrape finetune evaluate train-style bench clean
+.PHONY: help install test lint samples demo stylize-image stylize scrape finetune evaluate train-style notebooks bench clean
 
 help: ## list every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}'
@@ -67,13 +67,19 @@ scrape: $(STAMP) ## collect N labelled Flickr images into DIR (needs FLICKR_API_
 	@if [ -z "$$FLICKR_API_KEY" ] || [ -z "$$FLICKR_API_SECRET" ]; then \
 		echo "make scrape: set FLICKR_API_KEY and FLICKR_API_SECRET (get a key at https://www.flickr.com/services/apps/create/)" >&2; \
 		exit 2; fi
-	$(BIN)/paintvid scrape --out $(DIR) -n $(N)
+	$(BIN)/paintvid scrape --out $(DIR) -n $(N) $(if $(API_URL),--api-url $(API_URL))
 
 finetune: $(STAMP) ## fine-tune VGG16 block 5 on DATA (manifest or folder tree) into MODELS/
 	$(BIN)/paintvid finetune --data $(DATA) --out $(MODELS)
 
 evaluate: $(STAMP) ## evaluate MODELS/classifier.keras on the test split of DATA (JSON + PNGs in MODELS/eval/)
 	$(BIN)/paintvid evaluate --model $(MODELS)/classifier.keras --data $(DATA) --out $(MODELS)/eval
+
+notebooks: $(STAMP) ## execute the video-evaluation (runs in out/, or RUNS=name=dir,...) and dataset (DATA) notebooks into out/notebooks/
+	mkdir -p out/notebooks
+	cp notebooks/evaluate_video.ipynb notebooks/dataset.ipynb out/notebooks/
+	PAINTVID_VIDEO_RUNS="$(RUNS)" PAINTVID_RUNS_DIR=$(CURDIR)/out $(BIN)/jupyter execute --inplace out/notebooks/evaluate_video.ipynb
+	PAINTVID_MANIFEST=$(abspath $(DATA)) $(BIN)/jupyter execute --inplace out/notebooks/dataset.ipynb
 
 bench: $(STAMP) samples ## run the benchmarks and write bench/results.json (BENCH=quick for a short subset)
 	$(BIN)/python -m benchmarks.run --out bench/results.json --mode $(BENCH)
