@@ -30,7 +30,11 @@ def test_report_and_logs(trained):
     log = pd.read_csv(out / "train_log.csv")
     assert {"loss", "val_auc", "val_selection", "epoch_seconds"} <= set(log.columns)
     assert len(log) == len(report["history"]) >= 1
-    assert list((out / "tensorboard").rglob("events.out.tfevents*"))
+    import importlib.util
+
+    events = list((out / "tensorboard").rglob("events.out.tfevents*"))
+    # TensorBoard logs need the tensorboard package; without it training still runs (and says so)
+    assert bool(events) == (importlib.util.find_spec("tensorboard") is not None)
     assert (out / "checkpoints" / "best.weights.h5").exists()
 
 
