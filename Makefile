@@ -22,6 +22,10 @@ N ?= 20000
 DATA ?= $(DIR)/manifest.csv
 MODELS ?= models
 
+# Fast mode: training content (scraped photos when present, else the samples)
+FAST ?=
+TRAIN_CONTENT ?= $(wildcard data/flickr/images/photo) samples/building.jpg samples/vtest.avi samples/Megamind.avi
+
 # Video defaults: a few seconds of the sample clip at WIDTH
 SECONDS ?= 2
 STYLIZE_ARGS ?=
@@ -74,6 +78,10 @@ finetune: $(STAMP) ## fine-tune VGG16 block 5 on DATA (manifest or folder tree) 
 
 evaluate: $(STAMP) ## evaluate MODELS/classifier.keras on the test split of DATA (JSON + PNGs in MODELS/eval/)
 	$(BIN)/paintvid evaluate --model $(MODELS)/classifier.keras --data $(DATA) --out $(MODELS)/eval
+
+train-style: $(STAMP) samples ## train a fast network for STYLE into OUT (default models/<style>[_fast].keras); FAST=1 = tiny demo in minutes
+	$(BIN)/paintvid train-style $(STYLE) --content $(TRAIN_CONTENT) $(if $(FAST),--fast) \
+		--out $(or $(OUT),$(MODELS)/$(basename $(notdir $(STYLE)))$(if $(FAST),_fast).keras)
 
 notebooks: $(STAMP) ## execute the video-evaluation (runs in out/, or RUNS=name=dir,...) and dataset (DATA) notebooks into out/notebooks/
 	mkdir -p out/notebooks

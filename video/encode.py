@@ -40,6 +40,7 @@ class VideoWriter:
     audio_from: a file whose first audio stream is muxed in, from ``audio_start`` seconds for ``audio_duration``
     seconds (None: to its end; never longer than the video). Copied when MP4 holds the codec, else AAC. A file
     without audio gives an output without an audio stream.
+    preset: x264 speed preset (same quality target ``-crf``; faster presets give larger files).
 
     ffmpeg starts at the first :meth:`write`; on Linux it is killed when the thread that started it ends, so
     write from a thread that outlives the writer (the main thread, typically).
@@ -53,8 +54,10 @@ class VideoWriter:
         audio_from: str | os.PathLike | None = None,
         audio_start: float = 0.0,
         audio_duration: float | None = None,
+        preset: str = PRESET,
     ) -> None:
         self.path = Path(path)
+        self.preset = preset
         if not (isinstance(fps, int | float) and 0 < fps < 1000):
             raise ValueError(f"fps must be in (0, 1000), got {fps}")
         w, h = (int(s) for s in size)
@@ -166,7 +169,7 @@ class VideoWriter:
             copy = self.audio_codec in MP4_AUDIO_CODECS
             audio = ["-c:a", "copy"] if copy else ["-c:a", "aac", "-b:a", AAC_BITRATE]
             audio += [] if duration else ["-shortest"]
-        return cmd + maps + ["-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF), "-pix_fmt", "yuv420p",
+        return cmd + maps + ["-c:v", "libx264", "-preset", self.preset, "-crf", str(CRF), "-pix_fmt", "yuv420p",
                              *audio, "-movflags", "+faststart", "-f", "mp4", ffmpeg_url(self._tmp)]
 
     def _ffmpeg_error(self) -> str:

@@ -18,8 +18,14 @@ def int_list(text: str) -> tuple[int, ...]:
 def register(sub) -> None:
     p = sub.add_parser("video", help="stylise a video without flicker (Ruder et al.)", description=__doc__)
     p.add_argument("video", help="input video (anything OpenCV reads)")
-    p.add_argument("styles", nargs="+", metavar="STYLE", help="style painting(s)")
+    p.add_argument("styles", nargs="*", metavar="STYLE", help="style painting(s) (not needed with --method fast)")
     p.add_argument("-o", "--output", required=True, help="output .mp4 (H.264, source audio copied)")
+    p.add_argument("--method", choices=["optimize", "fast"], default="optimize",
+                   help="optimize: Gatys + Ruder per frame (best quality); fast: a trained feed-forward network")
+    p.add_argument("--model", default=None, help="with --method fast: a .keras network from `paintvid train-style`")
+    p.add_argument("--batch-size", type=int, default=4, help="with --method fast: frames per network call")
+    p.add_argument("--smoothing", type=float, default=0.0,
+                   help="with --method fast: blend of the flow-warped previous output (0 = off)")
     g = p.add_argument_group("frames")
     g.add_argument("--start", type=float, default=0.0, help="start time in seconds")
     g.add_argument("--frames", type=int, default=None, help="number of frames to stylise")
@@ -50,6 +56,12 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from paintvid.errors import UserError
+
+    if args.method == "fast":
+        return run_fast(args)
+    if not args.styles:
+        raise UserError("give at least one STYLE image (or --method fast --model PATH)")
     require_files(args.video, *args.styles)
     from video.io import ReadOptions, probe
 
@@ -88,3 +100,32 @@ def run(args: argparse.Namespace) -> None:
     s = report["summary"]
     print(f"{report['output']}\t{report['n_frames']} frames\tmean style loss {s['mean_style_loss']:.4g}"
           f"\t{s['mean_seconds_per_frame']:.1f} s/frame")
+
+
+def run_fast(args: argparse.Namespace) -> None:
+    """``--method fast``: one forward pass of a trained network per frame, streamed."""
+    from paintvid.errors import UserError
+
+    if not args.model:
+        raise UserError("--method fast needs --model PATH.keras (train one with `make train-style STYLE=...`)")
+    require_files(args.video, args.model)
+    from video.io import ReadOptions, probe
+
+    probe(args.video)
+    from transfer.fast.infer import FastVideoConfig, stylize_video_fast
+    from transfer.features import Precision
+
+    config = FastVideoConfig(
+        video=Path(args.video),
+        model=Path(args.model),
+        output=Path(args.output),
+        workdir=Path(args.workdir) if args.workdir else None,
+        read=ReadOptions(start=args.start, frames=args.frames, seconds=args.seconds, width=args.width, fps=args.fps),
+        batch_size=args.batch_size,
+        precision=Precision(args.precision or "bfloat16"),
+        smoothing=args.smoothing,
+        side_by_side=args.side_by_side,
+        progress=not args.quiet,
+    )
+    report = stylize_video_fast(config)
+    print(f"{config.output}\t{report.get('frames', '?')} frames\t{report['fps']:.1f} fps")

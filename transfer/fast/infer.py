@@ -148,21 +148,10 @@ def smooth_frame(
 
 
 def video_writer(path: Path, fps: float, size: tuple[int, int], preset: str, **audio):
-    """Return a ``video.encode.VideoWriter`` whose x264 runs with ``preset`` instead of the module default.
-
-    ``VideoWriter`` has no preset argument yet; this subclass swaps the value after ``-preset`` in its ffmpeg
-    command (everything else, audio and the atomic rename included, is ``VideoWriter``'s own).
-    """
+    """Return a ``video.encode.VideoWriter`` whose x264 runs with ``preset``."""
     from video.encode import VideoWriter
 
-    class PresetWriter(VideoWriter):
-        def _command(self) -> list[str]:
-            cmd = super()._command()
-            if "-preset" in cmd:
-                cmd[cmd.index("-preset") + 1] = preset
-            return cmd
-
-    return PresetWriter(path, fps, size=size, **audio)
+    return VideoWriter(path, fps, size=size, preset=preset, **audio)
 
 
 def settings_key(config: FastVideoConfig) -> str:
