@@ -1,0 +1,52 @@
+"""The same frame stylised with the bundled and the fine-tuned backbone: losses side by side and one image.
+
+The fine-tuned backbone is ``models/backbone.weights.h5`` (from ``make finetune``); without it the benchmark
+reports that it was skipped. Both results are also measured with the bundled backbone, a common yardstick,
+since each backbone's own losses are not comparable across networks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SAMPLES = Path("samples")
+FINETUNED = Path("models") / "backbone.weights.h5"
+
+
+def run(quick: bool, out_dir: Path) -> dict:
+    import cv2
+
+    from transfer.features import preprocess
+    from transfer.optimize import OptimizeOptions
+    from transfer.stylize import StyleSpec, StylizeConfig, build_objective, stylize_image
+    from video.evaluate import frame_losses
+
+    content, style = SAMPLES / "building.jpg", SAMPLES / "starry_night.jpg"
+    if not FINETUNED.exists():
+        return {"skipped": f"{FINETUNED} missing (run make finetune first)"}
+    if not content.exists():
+        return {"skipped": "samples missing (run make samples)"}
+    width, iterations = (128, 40) if quick else (256, 200)
+    results, images = {}, []
+    yardstick = build_objective(StyleSpec(styles=(style,)))
+    for name, weights in (("bundled", "bundled"), ("finetuned", str(FINETUNED))):
+        out = out_dir / f"finetuned_compare_{name}.png"
+        report = stylize_image(StylizeConfig(content=content, output=out, style=StyleSpec(styles=(style,),
+                                                                                          weights=weights),
+                                             width=width, optimize=OptimizeOptions(iterations=iterations),
+                                             progress=False))
+        img = cv2.imread(str(out))
+        original = cv2.resize(cv2.imread(str(content)), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_AREA)
+        grams = yardstick.style_grams(preprocess(cv2.resize(cv2.imread(str(style)), (width, width))))
+        common = frame_losses(yardstick, grams, [original], [img])
+        results[name] = {"own_style_loss": report["final_losses"]["style"],
+                         "own_content_loss": report["final_losses"]["content"],
+                         "bundled_yardstick_style_loss": common["style"][0],
+                         "bundled_yardstick_content_loss": common["content"][0],
+                         "seconds": report["timings_seconds"]["optimize"]}
+        images.append(img)
+    cv2.imwrite(str(out_dir / "finetuned_side_by_side.png"), np.hstack(images))
+    return {"width": width, "iterations": iterations, "backbones": results,
+            "figure": str(out_dir / "finetuned_side_by_side.png")}
