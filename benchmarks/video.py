@@ -37,16 +37,16 @@ def run(quick: bool, out_dir: Path) -> dict:
 
     if not CLIP.exists():
         return {"skipped": f"{CLIP} missing (run make samples)"}
-    width, frames, first = (128, 6, 60) if quick else (256, 20, 300)
+    width, frames, first = (128, 6, 60) if quick else (256, 10, 200)
     later = first // 3
     read = ReadOptions(width=width, frames=frames)
     methods = {
         "independent": dict(first=first, later=first, init=Init.CONTENT, loss=LossWeights(temporal=0.0)),
-        "temporal": dict(first=first, later=later, init=Init.PREV_WARPED, loss=LossWeights(temporal=1e3)),
+        "temporal": dict(first=first, later=later, init=Init.PREV_WARPED, loss=LossWeights(temporal=5.0)),
     }
     if not quick:
-        methods["multipass"] = dict(first=first, later=later, init=Init.PREV_WARPED, loss=LossWeights(temporal=1e3),
-                                    passes=3, pass_iterations=later // 2)
+        methods["multipass"] = dict(first=first, later=later, init=Init.PREV_WARPED, loss=LossWeights(temporal=5.0),
+                                    passes=2, pass_iterations=later // 2)
     runs = {name: _run(name, out_dir, read, **kw) for name, kw in methods.items()}
 
     spec = StyleSpec(styles=(STYLE,))

@@ -35,7 +35,8 @@ def register(sub) -> None:
     g = p.add_argument_group("temporal coherence")
     g.add_argument("--init", choices=["prev-warped", "prev", "content", "random"], default="prev-warped",
                    help="start of frames after the first")
-    g.add_argument("--temporal-weight", type=float, default=1e3, help="0 with --init content = independent frames")
+    g.add_argument("--temporal-weight", type=float, default=5.0,
+                   help="weight of the temporal loss (0 with --init content = independent frames)")
     g.add_argument("--long-term", type=int_list, default=(1,), help="earlier frames in the temporal loss, e.g. 1,2,4")
     g.add_argument("--passes", type=int, default=1, help="multi-pass algorithm: number of alternating passes")
     g.add_argument("--pass-iterations", type=int, default=None, help="iterations per frame in passes after the first")
