@@ -22,7 +22,9 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="output .mp4 (H.264, source audio copied)")
     p.add_argument("--method", choices=["optimize", "fast"], default="optimize",
                    help="optimize: Gatys + Ruder per frame (best quality); fast: a trained feed-forward network")
-    p.add_argument("--model", default=None, help="with --method fast: a .keras network from `paintvid train-style`")
+    p.add_argument("--model", default=None,
+                   help="with --method fast: a .keras network from `paintvid train-style`; several (a.keras,b.keras) "
+                        "are blended over time by --style-schedule")
     p.add_argument("--batch-size", type=int, default=4, help="with --method fast: frames per network call")
     p.add_argument("--smoothing", type=float, default=0.0,
                    help="with --method fast: blend of the flow-warped previous output (0 = off)")
@@ -109,7 +111,8 @@ def run_fast(args: argparse.Namespace) -> None:
 
     if not args.model:
         raise UserError("--method fast needs --model PATH.keras (train one with `make train-style STYLE=...`)")
-    require_files(args.video, args.model)
+    models = [m for m in args.model.split(",") if m]
+    require_files(args.video, *models)
     from video.io import ReadOptions, probe
 
     probe(args.video)
@@ -118,7 +121,9 @@ def run_fast(args: argparse.Namespace) -> None:
 
     config = FastVideoConfig(
         video=Path(args.video),
-        model=Path(args.model),
+        model=Path(models[0]),
+        extra_models=tuple(Path(m) for m in models[1:]),
+        style_schedule=args.style_schedule,
         output=Path(args.output),
         workdir=Path(args.workdir) if args.workdir else None,
         read=ReadOptions(start=args.start, frames=args.frames, seconds=args.seconds, width=args.width, fps=args.fps),

@@ -89,3 +89,39 @@ def test_smooth_frame_at_half_flow_resolution_still_follows_the_motion():
     expected = clip.frames[1][:, :, ::-1].astype(float)
     inner = (slice(8, -8), slice(8, -8))
     assert np.abs(smoothed[inner].astype(float) - expected[inner]).mean() < 15
+
+
+def test_schedule_blends_network_outputs_per_frame():
+    """Two 'networks' (constant 0 and constant 200): the schedule fades from the first to the second over frames."""
+    import numpy as np
+
+    from transfer.fast.infer import scheduled_stylizer
+
+    calls = []
+
+    def constant(value):
+        def run(frames):
+            calls.append(value)
+            return np.full(frames.shape, value, np.uint8)
+
+        return run
+
+    f = scheduled_stylizer([constant(0), constant(200)], "0:0,2:0,6:1", fps=10.0)
+    frames = np.zeros((4, 2, 2, 3), np.uint8)
+    first = f(frames)  # frames 0..3: weights of style 1 are 0, 0, 0, 0.25
+    second = f(frames)  # frames 4..7: 0.5, 0.75, 1, 1
+    values = [int(x[0, 0, 0]) for x in (*first, *second)]
+    assert values == [0, 0, 0, 50, 100, 150, 200, 200]
+    calls.clear()
+    f(frames)  # frames 8..11: only the second network has weight, the first is skipped
+    assert calls == [200]
+
+
+def test_several_models_need_a_schedule():
+    import pytest
+
+    from paintvid.errors import UserError
+    from transfer.fast.infer import scheduled_stylizer
+
+    with pytest.raises(UserError, match="style-schedule"):
+        scheduled_stylizer([lambda f: f, lambda f: f], None, fps=10.0)

@@ -53,6 +53,10 @@ class FastVideoConfig:
         encoder_preset: x264 speed preset; the optimisation path's ``medium`` costs about as much CPU per
             640x360 frame as the slim network, so real time needs a faster one (same CRF quality target).
         queue_frames: frames each queue holds at most (bounds memory).
+        extra_models, style_schedule: style transitions in fast mode. One network is one style, so the models
+            (``model`` is style 0, ``extra_models`` styles 1, 2, ...) all run and their OUTPUTS are blended per frame
+            with the schedule's weights (:mod:`video.schedule`); a network whose weight is zero for a whole batch
+            is skipped, so a hard switch costs nothing extra.
     """
 
     video: Path
@@ -69,6 +73,8 @@ class FastVideoConfig:
     audio: bool = True
     encoder_preset: str = "veryfast"
     queue_frames: int = 16
+    extra_models: tuple[Path, ...] = ()
+    style_schedule: str | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -105,6 +111,40 @@ def compile_stylizer(net) -> Callable[[np.ndarray], np.ndarray]:
         return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
 
     return lambda frames: run(tf.convert_to_tensor(frames)).numpy()
+
+
+def scheduled_stylizer(stylizers: list, schedule_text: str | None, fps: float):
+    """Return ``f(frames) -> stylised frames`` for consecutive batches, blending several networks by a schedule.
+
+    With one network this is that network. With several, frame k of the video (counted across calls via the
+    ``next_index`` attribute) gets ``sum_j w_j(k) * net_j(frame)`` with ``w(k)`` from :mod:`video.schedule`.
+    """
+    from paintvid.errors import UserError
+
+    if len(stylizers) == 1 and not schedule_text:
+        def single(frames):
+            return stylizers[0](frames)
+
+        single.next_index = 0
+        return single
+    if not schedule_text:
+        raise UserError("several fast models need --style-schedule to say when each one is used")
+    from video.schedule import parse_schedule
+
+    schedule = parse_schedule(schedule_text, len(stylizers), fps)
+
+    def blended(frames):
+        start = blended.next_index
+        weights = np.array([schedule.weights_at(start + k) for k in range(len(frames))], np.float32)  # (B, S)
+        blended.next_index = start + len(frames)
+        total = np.zeros(frames.shape, np.float32)
+        for j, run in enumerate(stylizers):
+            if weights[:, j].max() > 0:
+                total += weights[:, j, None, None, None] * run(frames).astype(np.float32)
+        return np.clip(np.rint(total), 0, 255).astype(np.uint8)
+
+    blended.next_index = 0
+    return blended
 
 
 def smooth_frame(
@@ -159,7 +199,8 @@ def settings_key(config: FastVideoConfig) -> str:
     from video.workdir import file_digest, fingerprint
 
     keys = {k: v for k, v in _jsonable(asdict(config)).items() if k not in ("progress", "queue_frames", "workdir")}
-    return fingerprint({**keys, "model_digest": file_digest(config.model), "video_digest": file_digest(config.video)})
+    digests = [file_digest(p) for p in (config.model, *config.extra_models)]
+    return fingerprint({**keys, "model_digest": digests, "video_digest": file_digest(config.video)})
 
 
 def stylize_video_fast(config: FastVideoConfig) -> dict:
@@ -184,11 +225,15 @@ def stylize_video_fast(config: FastVideoConfig) -> dict:
             return {**previous, "resumed": True}
 
     net = load_network(config.model, config.precision)
-    stylize = compile_stylizer(net)
+    fps = output_fps(info, config.read)
+    stylize = scheduled_stylizer(
+        [compile_stylizer(net)] + [compile_stylizer(load_network(p, config.precision)) for p in config.extra_models],
+        config.style_schedule, fps,
+    )
     # trace the graph and let oneDNN build its kernels for this frame size before the clock starts
     w, h = frame_size(info.width, info.height, config.read.width) if config.read.width else (info.width, info.height)
     stylize(np.zeros((config.batch_size, h, w, 3), np.uint8))
-    fps = output_fps(info, config.read)
+    stylize.next_index = 0
     audio_start, audio_duration = selected_span(info, config.read)
     setup_seconds = time.perf_counter() - started
     stats = _stream(config, stylize, fps, audio_start, audio_duration)
