@@ -3,12 +3,16 @@
 Real evaluation on ``../shared/data/images`` (149 paintings, 228 photos): stratified cross-validation
 grouped by near-duplicate (perceptual hash; the same artwork at several sizes stays in one fold), so no
 fold is ever trained on a copy of what it is tested on. Per fold the training part is split again (grouped)
-into train and validation, :func:`classifier.finetune.train` fine-tunes block 5 + the head, and the held-out
-fold is predicted. Out-of-fold predictions of all folds give accuracy (Wilson 95 % interval) and ROC AUC
-(95 % bootstrap over near-duplicate groups). The frozen trunk is cached once and shared by all folds.
+into train and validation, :func:`classifier.finetune.train` runs the recipe ``paintvid finetune`` uses
+(``final``: the head on channel statistics of every conv layer, block 5 frozen, mirror test-time augmentation),
+and the held-out fold is predicted through the exported model's two views. Out-of-fold predictions of all
+folds give accuracy (Wilson 95 % interval) and ROC AUC (95 % bootstrap over near-duplicate groups). The frozen
+trunk is cached once and shared by all folds. Full mode adds the same recipe with a block-5 fine-tuning stage
+(``finetuned_block5``), which is only kept where it beats the head alone on validation.
 
-For comparison, linear probes (logistic regression, same folds) on frozen bundled features: pooled block 5
-alone, texture statistics of blocks 1-4 alone, and both.
+For comparison, logistic-regression probes (same folds, trained on both views, predicting their mean) on
+frozen bundled features: pooled block 5 alone, the old texture statistics (``block1..4_conv1``), and the
+final recipe's features.
 
 Speed: one epoch with the trunk cached against one epoch running the whole network, same examples.
 """
@@ -25,8 +29,10 @@ SHARED_IMAGES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" /
 
 def _settings(quick: bool) -> dict:
     if quick:
-        return {"folds": 3, "image_size": 128, "variants": 1, "head_epochs": 2, "epochs": 4, "timing_images": 32}
-    return {"folds": 5, "image_size": 224, "variants": 2, "head_epochs": 3, "epochs": 6, "timing_images": 64}
+        return {"folds": 5, "image_size": 224, "variants": 0, "head_epochs": 100, "block5_epochs": None,
+                "timing_size": 128, "timing_images": 32}
+    return {"folds": 5, "image_size": 224, "variants": 0, "head_epochs": 100, "block5_epochs": 4,
+            "timing_size": 224, "timing_images": 64}
 
 
 def run(quick: bool, out_dir: Path) -> dict:
@@ -44,10 +50,12 @@ def run(quick: bool, out_dir: Path) -> dict:
                                               "near_duplicate_groups": int(table["group"].nunique()),
                                               "skipped": len(dataset.skipped)}}
     folds = _folds(table, s["folds"])
-    result["finetuned"], oof = _cross_validate(dataset, folds, s, work)
+    result["final"], oof = _cross_validate(dataset, folds, s, work, block5_epochs=0)
+    if s["block5_epochs"]:
+        result["finetuned_block5"], _ = _cross_validate(dataset, folds, s, work, block5_epochs=s["block5_epochs"])
     result["probes"] = _probes(table, folds, s, work)
     result["epoch_timing"] = _timing(dataset, s, work)
-    _figures(table, oof, result["finetuned"], out_dir)
+    _figures(table, oof, result["final"], out_dir)
     return result
 
 
@@ -74,7 +82,7 @@ def _summary(y: np.ndarray, p: np.ndarray, groups: np.ndarray) -> dict:
             "ece": m["calibration"]["ece"], "per_class": m["per_class"]}
 
 
-def _cross_validate(dataset, folds: np.ndarray, s: dict, work: Path) -> tuple[dict, np.ndarray]:
+def _cross_validate(dataset, folds: np.ndarray, s: dict, work: Path, block5_epochs: int) -> tuple[dict, np.ndarray]:
     from classifier.data import Dataset, SplitFractions, split_groups
     from classifier.finetune import FinetuneConfig, train
 
@@ -88,15 +96,17 @@ def _cross_validate(dataset, folds: np.ndarray, s: dict, work: Path) -> tuple[di
         inner = split_groups(t["label"].to_numpy()[rest], t["group"].to_numpy()[rest], seed=k,
                              fractions=SplitFractions(val=0.15, test=0.0))
         t.loc[t.index[rest], "split"] = inner
-        config = FinetuneConfig(data=SHARED_IMAGES, out=work / f"fold{k}", image_size=s["image_size"],
-                                epochs=s["epochs"], head_epochs=s["head_epochs"], augment_variants=s["variants"],
-                                batch_size=32, cache_dir=work / "cache", progress=False, seed=0)
+        config = FinetuneConfig(data=SHARED_IMAGES, out=work / f"b5e{block5_epochs}_fold{k}",
+                                image_size=s["image_size"], epochs=block5_epochs, head_epochs=s["head_epochs"],
+                                augment_variants=s["variants"], batch_size=32, cache_dir=work / "cache",
+                                progress=False, seed=0)
         report = train(Dataset(table=t, source=str(SHARED_IMAGES)), config)
         held = np.flatnonzero(folds == k)
-        oof[held] = _predict_fold(work / f"fold{k}", t, held, config)
+        oof[held] = _predict_fold(config.out, t, held, config)
         per_fold.append({"fold": k, "test_accuracy": report["test"]["accuracy"], "test_auc": report["test"]["roc_auc"],
                          "epochs": len(report["history"]), "train_seconds": report["timings_seconds"]["train_seconds"],
-                         "mean_epoch_seconds": report["timings_seconds"]["mean_epoch"]})
+                         "mean_epoch_seconds": report["timings_seconds"]["mean_epoch"],
+                         "block5_changed": report["block5"]["changed"]})
     y = table["label"].to_numpy()
     summary = _summary(y, oof, table["group"].to_numpy())
     summary["folds"] = per_fold
@@ -104,15 +114,20 @@ def _cross_validate(dataset, folds: np.ndarray, s: dict, work: Path) -> tuple[di
 
 
 def _predict_fold(out: Path, table, rows: np.ndarray, config) -> np.ndarray:
-    """Out-of-fold P(painting) from the fold's saved classifier through the cached trunk (same numbers, faster)."""
+    """Out-of-fold P(painting) from the fold's saved classifier through the cached trunk (same numbers, faster):
+    the mean over the image and its mirror image, as the saved model computes it."""
     from classifier.cache import FeatureCache
     from classifier.model import load_classifier, parts_of
+    from classifier.pipeline import MIRROR
 
     trunk, top = parts_of(load_classifier(out / "classifier.keras"))
     cache = FeatureCache(config.cache_dir, trunk, table["path"].tolist(), config.image_size, config.seed,
                          _weights_desc(config.weights))
-    cache.ensure(0, rows)
-    return top.predict(cache.dataset([(0, r) for r in rows], None, 32), verbose=0).ravel()
+    views = []
+    for view in (0, MIRROR):
+        cache.ensure(view, rows)
+        views.append(top.predict(cache.dataset([(view, r) for r in rows], None, 32), verbose=0).ravel())
+    return np.mean(views, axis=0)
 
 
 def _weights_desc(weights: str) -> str:
@@ -122,35 +137,50 @@ def _weights_desc(weights: str) -> str:
 
 
 def _probes(table, folds: np.ndarray, s: dict, work: Path) -> dict:
-    """Logistic-regression probes on frozen bundled features (variant 0 of the shared cache), same folds."""
+    """Logistic-regression probes on frozen bundled features (views 0 and 1 of the shared cache), same folds."""
     import keras
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     from classifier.cache import FeatureCache
-    from classifier.model import build_top, build_trunk
+    from classifier.model import TEXTURE_LAYERS, HeadConfig, build_top, build_trunk
+    from classifier.pipeline import MIRROR
     from transfer.backbone import load_backbone
 
     backbone = load_backbone("bundled")
     trunk = build_trunk(backbone, s["image_size"])
-    top = build_top(backbone, tuple(int(d) for d in trunk.output_shape[0][1:]))
+    top = build_top(backbone, tuple(int(d) for d in trunk.output_shape[0][1:]), HeadConfig(pooled=True))
     cache = FeatureCache(work / "cache", trunk, table["path"].tolist(), s["image_size"], 0, _weights_desc("bundled"))
     rows = np.arange(len(table))
-    cache.ensure(0, rows)
-    block4, texture = cache.load(0, rows)
-    deep = keras.Model(top.inputs, top.get_layer("deep").output).predict([block4, texture], batch_size=32, verbose=0)
-    features = {"block5_pooled": deep[:, :512], "texture_blocks1_4": texture,
-                "block5_and_texture": np.concatenate([deep, texture], axis=1)}
+    views = []
+    for view in (0, MIRROR):
+        cache.ensure(view, rows)
+        block4, texture = cache.load(view, rows)
+        feats = keras.Model(top.inputs, top.get_layer("features").output).predict([block4, texture], batch_size=32,
+                                                                                  verbose=0)
+        views.append(feats)
+    x = np.stack(views, axis=1)  # (N, 2 views, D): texture, block5_conv1..3 stats, pooled block 5
+    widths = {"block1_conv": 64, "block2_conv": 128, "block3_conv": 256, "block4_conv": 512}
+    offsets, start = {}, 0
+    for name in TEXTURE_LAYERS:
+        offsets[name] = start
+        start += widths[name[:11]]
+    n_tex = start
+    # the old probe's texture: means and stds of block1..4_conv1 (stats are [all means, all stds] per layer)
+    conv1 = np.concatenate([np.arange(offsets[f"block{b}_conv1"] * 2, offsets[f"block{b}_conv1"] * 2
+                                      + 2 * widths[f"block{b}_conv"]) for b in (1, 2, 3, 4)])
+    features = {"block5_pooled": x[:, :, -512:], "texture_blocks1_4_conv1": x[:, :, conv1],
+                "all_conv_stats": x[:, :, :-512], "all_conv_stats_no_block5": x[:, :, :2 * n_tex]}
     y = table["label"].to_numpy()
     out = {}
-    for name, x in features.items():
+    for name, f in features.items():
         p = np.zeros(len(y))
         for k in range(s["folds"]):
             train, held = folds != k, folds == k
-            clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-            clf.fit(x[train], y[train])
-            p[held] = clf.predict_proba(x[held])[:, 1]
+            clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=3000))
+            clf.fit(f[train].reshape(-1, f.shape[-1]), np.repeat(y[train], f.shape[1]))
+            p[held] = clf.predict_proba(f[held].reshape(-1, f.shape[-1]))[:, 1].reshape(-1, f.shape[1]).mean(1)
         out[name] = _summary(y, p, table["group"].to_numpy())
         out[name].pop("per_class")
     return out
@@ -170,7 +200,7 @@ def _timing(dataset, s: dict, work: Path) -> dict:
     seconds = {}
     for cached in (True, False):
         config = FinetuneConfig(data=SHARED_IMAGES, out=work / f"timing_{'cached' if cached else 'uncached'}",
-                                image_size=s["image_size"], epochs=2, head_epochs=0, augment_variants=s["variants"],
+                                image_size=s["timing_size"], epochs=2, head_epochs=0, augment_variants=1,
                                 batch_size=16, cache=cached, cache_dir=work / "cache_timing", progress=False,
                                 patience=5)
         t0 = time.perf_counter()
@@ -179,7 +209,7 @@ def _timing(dataset, s: dict, work: Path) -> dict:
         seconds[cached] = {"epoch": report["history"][-1]["epoch_seconds"],
                            "cache_fill": report["timings_seconds"].get("cache_seconds", 0.0),
                            "total": time.perf_counter() - t0}
-    return {"images": int(len(sub)), "variants_per_image": s["variants"] + 1,
+    return {"images": int(len(sub)), "image_size": s["timing_size"], "views_per_image": 3,
             "cached_epoch_seconds": seconds[True]["epoch"], "uncached_epoch_seconds": seconds[False]["epoch"],
             "cache_fill_seconds": seconds[True]["cache_fill"],
             "speedup": seconds[False]["epoch"] / max(1e-9, seconds[True]["epoch"])}

@@ -4,12 +4,12 @@ Blocks 1-4 never change during fine-tuning, so their output is computed once per
 training then runs only block 5 and the head. Layout of ``root/<key>/``:
 
 - ``v{k}_block4.npy``: ``(N, S/16, S/16, 512) float16`` block4_pool activations (memory-mapped);
-- ``v{k}_texture.npy``: ``(N, 1920) float32`` texture statistics;
+- ``v{k}_texture.npy``: ``(N, TEXTURE_DIM) float32`` texture statistics;
 - ``v{k}_done.npy``: ``(N,) bool``, which rows are filled; rewritten atomically after every chunk, so a killed
   run recomputes at most one chunk.
 
-``key`` hashes the backbone description, image size, seed and every image's path, size and mtime: a change
-to any of them starts a fresh cache instead of reusing stale features.
+``key`` hashes a layout version, the backbone description, image size, seed and every image's path, size and
+mtime: a change to any of them starts a fresh cache instead of reusing stale features.
 """
 
 from __future__ import annotations
@@ -26,10 +26,13 @@ from classifier.model import TEXTURE_DIM
 from classifier.pipeline import Augment, image_dataset
 from paintvid.atomic import atomic_write_bytes, atomic_write_json
 
+#: Bumped whenever the views or the trunk's outputs change meaning (2: whole-image views, all-conv texture).
+CACHE_VERSION = 2
+
 
 def cache_key(paths: Sequence[str], image_size: int, seed: int, weights: str) -> str:
     """Return a 16-hex-digit fingerprint of everything the cached features depend on."""
-    h = hashlib.sha256(json.dumps([weights, int(image_size), int(seed)]).encode())
+    h = hashlib.sha256(json.dumps([CACHE_VERSION, weights, int(image_size), int(seed)]).encode())
     for p in paths:
         st = Path(p).stat()
         h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -117,7 +120,7 @@ class FeatureCache:
         return len(todo)
 
     def load(self, variant: int, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(block4 float32 (n, h, w, 512), texture float32 (n, 1920))`` for rows ``indices``."""
+        """Return ``(block4 float32 (n, h, w, 512), texture float32 (n, TEXTURE_DIM))`` for rows ``indices``."""
         indices = np.asarray(indices, dtype=np.int64)
         if not self.done(variant)[indices].all():
             raise RuntimeError(f"cache {self.dir}: variant {variant} is missing rows; call ensure() first")

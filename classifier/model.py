@@ -1,15 +1,20 @@
-"""The painting-vs-photo network: a frozen VGG16 trunk (blocks 1-4), a trainable block 5 and a small head.
+"""The painting-vs-photo network: a frozen VGG16 trunk (blocks 1-4), block 5 and a linear texture head.
 
 Split in two Keras models so that the frozen part can be cached (:mod:`classifier.cache`):
 
 - ``trunk``: ``(B, S, S, 3)`` VGG input -> ``block4_pool`` ``(B, S/16, S/16, 512)`` and ``texture``
-  ``(B, 1920)``: log1p of per-channel mean and standard deviation of ``block1..4_conv1`` (how "painted" the
-  strokes and surfaces look, largely independent of what is shown);
-- ``top``: ``(block4_pool, texture)`` -> block 5 (``block5_conv1..3``, ``block5_pool``) -> global average pooling
-  and block5_conv1's channel statistics, beside the (normalised) texture vector -> dropout -> dense -> sigmoid.
+  ``(B, 5376)``: log1p of per-channel mean and standard deviation of every conv layer of blocks 1-4 (how
+  "painted" strokes and surfaces look, largely independent of what is shown);
+- ``top``: ``(block4_pool, texture)`` -> block 5 (``block5_conv1..3``) -> channel statistics of the three block-5
+  convs (and, optionally, global average pooling of ``block5_pool``) beside the texture vector ->
+  ``features`` -> normalisation -> dropout -> dense -> sigmoid.
 
-``build_classifier`` chains them into one model from VGG input to P(painting); its ``block{b}_conv{c}``
-layers are what :func:`transfer.backbone.load_backbone` finds in a saved ``.keras`` file.
+Statistics of all conv layers beat pooled block-5 features by a wide margin on grouped cross-validation
+(``benchmarks/classifier.py``), and pooled block 5 is the most subject-bound cue, so it is off by default.
+
+``build_classifier`` chains them into one model from VGG input to P(painting), averaging the prediction of the
+image and its mirror image (test-time augmentation); its ``block{b}_conv{c}`` layers are what
+:func:`transfer.backbone.load_backbone` finds in a saved ``.keras`` file.
 """
 
 from __future__ import annotations
@@ -24,13 +29,14 @@ from keras import ops
 
 from paintvid.atomic import atomic_write
 
-TEXTURE_LAYERS: tuple[str, ...] = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1")
 TRUNK_OUTPUT = "block4_pool"
 BLOCK5_LAYERS: tuple[str, ...] = ("block5_conv1", "block5_conv2", "block5_conv3")
 FROZEN_LAYERS: tuple[str, ...] = tuple(
     f"block{b}_conv{c}" for b, n in ((1, 2), (2, 2), (3, 3), (4, 3)) for c in range(1, n + 1)
 )
-TEXTURE_DIM = 2 * (64 + 128 + 256 + 512)
+#: Layers whose channel statistics form the trunk's texture vector: every conv of blocks 1-4.
+TEXTURE_LAYERS: tuple[str, ...] = FROZEN_LAYERS
+TEXTURE_DIM = 2 * (64 * 2 + 128 * 2 + 256 * 3 + 512 * 3)
 
 
 @keras.saving.register_keras_serializable(package="paintvid")
@@ -52,11 +58,19 @@ class ChannelStats(keras.layers.Layer):
 
 @dataclass(frozen=True)
 class HeadConfig:
-    """Head options: dropout rate, L2 weight of the dense layer, and whether texture statistics are used."""
+    """Head options.
 
-    dropout: float = 0.5
+    Attributes:
+        dropout: dropout rate on the normalised features.
+        l2: L2 weight of the dense layer (with mean cross-entropy, ``1 / (2 C n)`` of a logistic regression).
+        texture: the head sees the blocks 1-4 texture statistics (besides block 5's).
+        pooled: the head also sees global average pooling of ``block5_pool`` (subject-bound; off by default).
+    """
+
+    dropout: float = 0.2
     l2: float = 1e-3
     texture: bool = True
+    pooled: bool = False
 
 
 def build_trunk(backbone, image_size: int) -> keras.Model:
@@ -74,32 +88,53 @@ def build_trunk(backbone, image_size: int) -> keras.Model:
 def build_top(backbone, trunk_shape: tuple[int, int, int], head: HeadConfig = HeadConfig()) -> keras.Model:
     """Return block 5 plus the head, mapping ``[block4_pool, texture]`` to ``(B, 1)`` P(painting).
 
-    Block 5 starts from ``backbone``'s weights. The two ``Normalization`` layers (``deep_norm``,
-    ``texture_norm``) start as identity; call :func:`adapt_normalization` before training.
+    Block 5 starts from ``backbone``'s weights. The ``Normalization`` layer ``feature_norm`` starts as identity;
+    call :func:`adapt_normalization` before training. The layer ``features`` is the head's input vector.
     """
     block4 = keras.Input(trunk_shape, name="block4_pool")
     texture = keras.Input((TEXTURE_DIM,), name="texture")
     x = block4
-    conv1 = None
+    parts = [texture] if head.texture else []
     for name in BLOCK5_LAYERS:
         source = backbone.get_layer(name)
         layer = keras.layers.Conv2D(source.filters, 3, padding="same", activation="relu", name=name)
         x = layer(x)
         layer.set_weights(source.get_weights())
-        conv1 = x if conv1 is None else conv1
-    x = keras.layers.MaxPooling2D(2, 2, name="block5_pool")(x)
-    deep = keras.layers.Concatenate(name="deep")([
-        keras.layers.GlobalAveragePooling2D(name="gap")(x),
-        ChannelStats(name="block5_conv1_stats")(conv1),
-    ])
-    parts = [keras.layers.Normalization(name="deep_norm")(deep)]
-    if head.texture:
-        parts.append(keras.layers.Normalization(name="texture_norm")(texture))
-    features = keras.layers.Concatenate(name="features")(parts) if len(parts) > 1 else parts[0]
-    features = keras.layers.Dropout(head.dropout, name="dropout")(features)
-    prob = keras.layers.Dense(1, activation="sigmoid", name="painting",
-                              kernel_regularizer=keras.regularizers.L2(head.l2))(features)
+        parts.append(ChannelStats(name=f"{name}_stats")(x))
+    if head.pooled:
+        x = keras.layers.MaxPooling2D(2, 2, name="block5_pool")(x)
+        parts.append(keras.layers.GlobalAveragePooling2D(name="gap")(x))
+    features = keras.layers.Concatenate(name="features")(parts)
+    prob = head_layers(head)(features)
     return keras.Model([block4, texture], prob, name="top")
+
+
+def head_layers(head: HeadConfig):
+    """Return a callable ``features -> P(painting)`` made of the named layers ``feature_norm``, ``dropout``,
+    ``painting`` (created once, so that a model over cached feature vectors shares their weights)."""
+    norm = keras.layers.Normalization(name="feature_norm")
+    drop = keras.layers.Dropout(head.dropout, name="dropout")
+    dense = keras.layers.Dense(1, activation="sigmoid", name="painting",
+                               kernel_regularizer=keras.regularizers.L2(head.l2))
+    return lambda features: dense(drop(norm(features)))
+
+
+def feature_model(top: keras.Model) -> keras.Model:
+    """Return ``[block4_pool, texture] -> features`` (the head's input) sharing ``top``'s layers."""
+    return keras.Model(top.inputs, top.get_layer("features").output, name="features")
+
+
+def head_model(top: keras.Model) -> keras.Model:
+    """Return ``features (B, D) -> P(painting)`` built from ``top``'s own head layers (weights shared).
+
+    Training it on cached feature vectors trains ``top``'s head without running block 5 at every step.
+    """
+    dim = int(top.get_layer("features").output.shape[-1])
+    features = keras.Input((dim,), name="features_in")
+    x = features
+    for name in ("feature_norm", "dropout", "painting"):
+        x = top.get_layer(name)(x)
+    return keras.Model(features, x, name="head")
 
 
 #: Smallest variance a normalised feature may have: a channel that happens to be silent on the adaptation
@@ -107,13 +142,13 @@ def build_top(backbone, trunk_shape: tuple[int, int, int], head: HeadConfig = He
 VARIANCE_FLOOR = 1e-2
 
 
-def adapt_normalization(top: keras.Model, block4: np.ndarray, texture: np.ndarray, batch_size: int = 32) -> None:
-    """Set the head's normalisation layers to the mean/variance of the given training features."""
-    deep_model = keras.Model(top.inputs, top.get_layer("deep").output)
-    deep = deep_model.predict([block4, texture], batch_size=batch_size, verbose=0)
-    _adapt(top.get_layer("deep_norm"), deep)
-    if "texture_norm" in {layer.name for layer in top.layers}:
-        _adapt(top.get_layer("texture_norm"), np.asarray(texture, np.float32))
+def adapt_normalization(top: keras.Model, block4: np.ndarray | None = None, texture: np.ndarray | None = None,
+                        batch_size: int = 32, features: np.ndarray | None = None) -> None:
+    """Set the head's normalisation to the mean/variance of training features (given, or computed from the
+    trunk outputs ``block4``, ``texture``)."""
+    if features is None:
+        features = feature_model(top).predict([block4, texture], batch_size=batch_size, verbose=0)
+    _adapt(top.get_layer("feature_norm"), np.asarray(features, np.float32))
 
 
 def _adapt(layer, values: np.ndarray) -> None:
@@ -128,11 +163,26 @@ def set_block5_trainable(top: keras.Model, trainable: bool) -> None:
         top.get_layer(name).trainable = trainable
 
 
-def build_classifier(trunk: keras.Model, top: keras.Model) -> keras.Model:
-    """Return the end-to-end model: ``(B, S, S, 3)`` VGG-preprocessed BGR -> ``(B, 1)`` P(painting)."""
+@keras.saving.register_keras_serializable(package="paintvid")
+class FlipLeftRight(keras.layers.Layer):
+    """``(B, H, W, C)`` -> the same images mirrored left-right."""
+
+    def call(self, x):
+        return ops.flip(x, axis=2)
+
+
+def build_classifier(trunk: keras.Model, top: keras.Model, tta: bool = True) -> keras.Model:
+    """Return the end-to-end model: ``(B, S, S, 3)`` VGG-preprocessed BGR -> ``(B, 1)`` P(painting).
+
+    With ``tta`` the output is the mean of the predictions for the image and its mirror image (so it is exactly
+    mirror-invariant, and matches the cached evaluation, which averages views 0 and 1).
+    """
     image = keras.Input(trunk.input_shape[1:], name="image")
-    block4, texture = trunk(image)
-    return keras.Model(image, top([block4, texture]), name="painting_classifier")
+    prob = top(list(trunk(image)))
+    if tta:
+        mirrored = top(list(trunk(FlipLeftRight(name="mirror")(image))))
+        prob = keras.layers.Average(name="tta")([prob, mirrored])
+    return keras.Model(image, prob, name="painting_classifier")
 
 
 def load_classifier(path: str | Path) -> keras.Model:

@@ -4,6 +4,10 @@ Every element leaving a pipeline is ``(S, S, 3) float32`` VGG-preprocessed BGR (
 ``VGG_MEAN_BGR``), the input contract of :mod:`transfer.backbone`. Augmentation uses stateless random ops
 seeded by ``(seed, variant, index)``, so variant ``k`` of image ``i`` is the same crop and jitter in every run:
 that is what lets :mod:`classifier.cache` store blocks 1-4 once per variant.
+
+Views: ``0`` is the whole image squashed to ``S x S`` (no crop: cropping a larger resize measured worse, and
+texture statistics want the whole picture), ``1`` (:data:`MIRROR`) is view 0 mirrored left-right (training
+data and the test-time augmentation of :func:`classifier.model.build_classifier`), ``2..`` are random crops.
 """
 
 from __future__ import annotations
@@ -15,9 +19,13 @@ import numpy as np
 
 from transfer.backbone import VGG_MEAN_BGR
 
-#: Images are first resized to ``size * ZOOM`` so that random crops (train) and the centre crop (eval) of
-#: ``size`` keep most of the picture.
+#: Images are resized to ``size * ZOOM`` before random crops of ``size`` (augmented views), so a crop keeps
+#: most of the picture.
 ZOOM = 8 / 7
+#: The view index of the mirrored whole image.
+MIRROR = 1
+#: The first view index of random augmented crops.
+FIRST_AUGMENTED = 2
 
 
 @dataclass(frozen=True)
@@ -30,12 +38,12 @@ class Augment:
     saturation: float = 0.12
 
 
-def decode_resized(path, size: int):
-    """Return ``(round(size*ZOOM),)*2 float32`` RGB in [0, 255] decoded from the file at ``path`` (a tf string)."""
+def decode_resized(path, size: int, zoom: float = ZOOM):
+    """Return ``(round(size*zoom),)*2 float32`` RGB in [0, 255] decoded from the file at ``path`` (a tf string)."""
     import tensorflow as tf
 
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    big = int(round(size * ZOOM))
+    big = int(round(size * zoom))
     image = tf.image.resize(tf.cast(image, tf.float32), (big, big), method="area", antialias=True)
     return tf.clip_by_value(image, 0.0, 255.0)
 
@@ -45,13 +53,6 @@ def to_vgg(image_rgb):
     import tensorflow as tf
 
     return tf.reverse(image_rgb, axis=[-1]) - tf.constant(VGG_MEAN_BGR)
-
-
-def center_view(image_rgb, size: int):
-    """Return the central ``size x size`` crop (the evaluation view)."""
-    import tensorflow as tf
-
-    return tf.image.resize_with_crop_or_pad(image_rgb, size, size)
 
 
 def augmented_view(image_rgb, size: int, seed, augment: Augment = Augment()):
@@ -77,9 +78,10 @@ def image_dataset(paths: Sequence[str], size: int, batch_size: int, variant: int
                   labels: Sequence[int] | None = None, augment: Augment = Augment(), ids: Sequence[int] | None = None):
     """Return a batched, prefetched ``tf.data.Dataset`` of VGG inputs ``(B, size, size, 3)`` (with labels if given).
 
-    ``variant == 0`` is the centre view used for validation, test and prediction; ``variant >= 1`` is the
-    ``variant``-th augmented view of each image (seeded by ``(seed, variant, id)``, ``ids`` defaulting to the
-    positions ``0..n-1``; pass the rows' table indices so that a subset gets the same views). Order is kept.
+    ``variant == 0`` is the whole image squashed to ``size`` (validation, test, prediction), ``variant == 1``
+    its mirror image; ``variant >= 2`` is a random augmented crop of each image (seeded by ``(seed, variant,
+    id)``, ``ids`` defaulting to the positions ``0..n-1``; pass the rows' table indices so that a subset gets
+    the same views). Order is kept.
     """
     import tensorflow as tf
 
@@ -92,11 +94,14 @@ def image_dataset(paths: Sequence[str], size: int, batch_size: int, variant: int
     files = tf.data.Dataset.from_tensor_slices(tf.constant(list(paths), dtype=tf.string))
 
     def load(i, path):
-        image = decode_resized(path, size)
-        if variant == 0:
-            view = center_view(image, size)
+        if variant < FIRST_AUGMENTED:
+            view = decode_resized(path, size, zoom=1.0)
+            if variant == MIRROR:
+                view = tf.reverse(view, axis=[1])
         else:
-            view = augmented_view(image, size, tf.stack([tf.constant(seed * 1000 + variant, tf.int64), i]), augment)
+            image = decode_resized(path, size)
+            view = augmented_view(image, size, tf.stack([tf.constant(seed * 1000 + variant, tf.int64), i]),
+                                  augment)
         return to_vgg(view)
 
     ds = tf.data.Dataset.zip(index, files).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

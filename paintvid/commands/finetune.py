@@ -1,4 +1,8 @@
-"""``paintvid finetune --data DIR_OR_MANIFEST --out DIR``: fine-tune VGG16 block 5 to tell paintings from photos."""
+"""``paintvid finetune --data DIR_OR_MANIFEST --out DIR``: train the painting-vs-photo classifier on VGG16.
+
+The default recipe trains a linear head on channel statistics of every conv layer (block 5 left as it is);
+``--epochs N`` adds a stage that fine-tunes block 5, kept only when it beats the head alone on validation.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +14,22 @@ from paintvid.commands.common import require_files
 
 
 def register(sub) -> None:
-    p = sub.add_parser("finetune", help="fine-tune VGG16 block 5 as a painting-vs-photo classifier",
+    p = sub.add_parser("finetune", help="train the painting-vs-photo classifier (optionally fine-tuning VGG16 block 5)",
                        description=__doc__)
     p.add_argument("--data", required=True, help="scraper manifest.csv, or a folder with painting/ and photo/")
     p.add_argument("--out", required=True, help="output folder (classifier.keras, backbone.weights.h5, ...)")
-    p.add_argument("--epochs", type=int, default=8, help="most epochs with block 5 unfrozen")
-    p.add_argument("--head-epochs", type=int, default=3, help="most head-only epochs before that (0 skips)")
+    p.add_argument("--epochs", type=int, default=0, help="most epochs with block 5 unfrozen (0: block 5 kept)")
+    p.add_argument("--head-epochs", type=int, default=100, help="most head-only epochs before that (0 skips)")
     p.add_argument("--image-size", type=int, default=224, help="square input side (multiple of 32)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--learning-rate", type=float, default=1e-4, help="Adam step of the block-5 stage")
     p.add_argument("--head-learning-rate", type=float, default=1e-3, help="Adam step of the head-only stage")
-    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--no-texture", action="store_true", help="head sees block 5 only, not blocks 1-4 statistics")
-    p.add_argument("--augment-variants", type=int, default=2, help="augmented views cached per training image")
+    p.add_argument("--augment-variants", type=int, default=0,
+                   help="random crops cached per training image (beside the image and its mirror image)")
     p.add_argument("--no-cache", action="store_true", help="run blocks 1-4 every step (slow; for comparison)")
-    p.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs")
+    p.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs")
     p.add_argument("--weights", default="bundled", help="starting VGG16 weights: bundled, imagenet or a path")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress output")

@@ -35,7 +35,7 @@ def test_report_and_logs(trained):
     events = list((out / "tensorboard").rglob("events.out.tfevents*"))
     # TensorBoard logs need the tensorboard package; without it training still runs (and says so)
     assert bool(events) == (importlib.util.find_spec("tensorboard") is not None)
-    assert (out / "checkpoints" / "best.weights.h5").exists()
+    assert (out / "checkpoints" / "best_stage2.weights.h5").exists()
 
 
 def test_exported_backbone_loads_and_differs_only_in_block5(trained):
