@@ -1,7 +1,9 @@
 """Train the painting-vs-photo classifier on VGG16 (optionally fine-tuning block 5): ``finetune(FinetuneConfig)``.
 
-Recipe: blocks 1-4 frozen; stage 1 trains the head alone (``head_epochs``, ``head_learning_rate``) on the
-channel statistics of every conv layer (see :mod:`classifier.model`); stage 2 (``epochs``, off by default)
+Recipe: blocks 1-4 frozen; stage 1 trains the head alone on the channel statistics of every conv layer (see
+:mod:`classifier.model`): by default an L2 logistic regression (scikit-learn, exact optimum, its ``C`` chosen
+from ``head_c`` by validation AUC) whose weights become the Keras head, or Adam (``head_epochs``,
+``head_learning_rate``; always used by the uncached path); stage 2 (``epochs``, off by default)
 unfreezes block 5 at a lower ``learning_rate`` and is kept only if it beats stage 1 on validation. Training
 views are the whole image and its mirror image (plus ``augment_variants`` random crops); predictions average
 the image and its mirror. With ``cache=True`` (default) blocks 1-4 run once per image and view
@@ -27,6 +29,7 @@ import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +51,13 @@ TIE_BREAK = 1e-3
 SELECTION = "val_selection"
 
 
+class HeadSolver(StrEnum):
+    """How stage 1 fits the head: ``logistic`` (scikit-learn L-BFGS on cached feature vectors) or ``adam``."""
+
+    LOGISTIC = "logistic"
+    ADAM = "adam"
+
+
 @dataclass(frozen=True)
 class FinetuneConfig:
     """Everything ``paintvid finetune`` needs.
@@ -60,6 +70,8 @@ class FinetuneConfig:
         epochs: most epochs of stage 2 (block 5 + head; 0 skips it); head_epochs: most epochs of stage 1 (0 skips
             it; epochs there are cheap, feature vectors only).
         learning_rate / head_learning_rate: Adam step sizes of stage 2 / stage 1.
+        head_solver: stage 1's fitting method (:class:`HeadSolver`); head_c: inverse L2 strengths tried by the
+            logistic solver (the one with the best validation AUC, then log-loss, is kept).
         augment_variants: random augmented crops cached per training image (beside the whole image and its
             mirror image).
         cache: cache blocks 1-4 (fast); ``False`` runs the whole network every step (for comparison).
@@ -76,6 +88,8 @@ class FinetuneConfig:
     batch_size: int = 32
     learning_rate: float = 1e-4
     head_learning_rate: float = 1e-3
+    head_solver: HeadSolver = HeadSolver.LOGISTIC
+    head_c: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
     head: HeadConfig = field(default_factory=HeadConfig)
     augment: Augment = field(default_factory=Augment)
     augment_variants: int = 0
@@ -97,6 +111,8 @@ class FinetuneConfig:
             raise UserError(f"dropout {self.head.dropout} must be in [0, 1)")
         if self.augment_variants < 0:
             raise UserError("augment variants must be non-negative")
+        if not self.head_c or min(self.head_c) <= 0:
+            raise UserError(f"head C values {self.head_c} must be positive")
 
 
 def finetune(config: FinetuneConfig) -> dict:
@@ -194,26 +210,32 @@ def train(dataset: Dataset, config: FinetuneConfig, callbacks: Sequence = ()) ->
                   progress=config.progress, extra=callbacks)
     t0 = time.perf_counter()
     stage1_epochs = state.get("stage1_epochs")
+    stage1_file = ckpt / "stage1.weights.h5"
     if config.head_epochs and stage1_epochs is None:
         M.set_block5_trainable(top, False)
-        train_ds, val_ds, steps = stage_data[1]
-        _fit_stage(stage_models[1], stage=1, first=0, epochs=config.head_epochs, lr=config.head_learning_rate,
-                   train_ds=train_ds, val_ds=val_ds, steps=steps, **common)
-        _load_best(stage_models[1], ckpt, 1)
-        stage1_epochs = len(_read_log(out / "train_log.csv"))
-        M.save_weights_atomic(top, ckpt / "stage1.weights.h5")
+        if cache is not None and config.head_solver == HeadSolver.LOGISTIC:
+            state["head_fit"] = _fit_logistic(top, train_x, train_y, val_items, val_x, val_y, config.head_c,
+                                              class_weight)
+            stage1_epochs = 0
+        else:
+            train_ds, val_ds, steps = stage_data[1]
+            _fit_stage(stage_models[1], stage=1, first=0, epochs=config.head_epochs, lr=config.head_learning_rate,
+                       train_ds=train_ds, val_ds=val_ds, steps=steps, **common)
+            _load_best(stage_models[1], ckpt, 1)
+            stage1_epochs = len(_read_log(out / "train_log.csv"))
+        M.save_weights_atomic(top, stage1_file)
         state["stage1_epochs"] = stage1_epochs
         _save_state(ckpt, state)
-    elif stage1_epochs:
-        top.load_weights(ckpt / "stage1.weights.h5")
+    elif stage1_epochs is not None and stage1_file.exists():
+        top.load_weights(stage1_file)
     stage1_epochs = stage1_epochs or 0
     if config.epochs:
         M.set_block5_trainable(top, True)
         train_ds, val_ds, steps = stage_data[2]
         _fit_stage(stage_models[2], stage=2, first=stage1_epochs, epochs=config.epochs, lr=config.learning_rate,
                    train_ds=train_ds, val_ds=val_ds, steps=steps, **common)
-        if not _load_best(stage_models[2], ckpt, 2) and stage1_epochs:
-            top.load_weights(ckpt / "stage1.weights.h5")  # block 5 never beat the head alone: undo it
+        if not _load_best(stage_models[2], ckpt, 2) and stage1_file.exists():
+            top.load_weights(stage1_file)  # block 5 never beat the head alone: undo it
     timings["train_seconds"] = time.perf_counter() - t0
     history = _read_log(out / "train_log.csv")
     classifier = M.build_classifier(trunk, top)
@@ -245,6 +267,7 @@ def train(dataset: Dataset, config: FinetuneConfig, callbacks: Sequence = ()) ->
                  "class_weight": class_weight, "cache": str(cache.dir) if cache else None},
         "history": history,
         "stage1_epochs": stage1_epochs,
+        "head_fit": state.get("head_fit"),
         "best": _best_row(history),
         "block5": {"max_weight_change": block5_change, "changed": block5_change > 0,
                    "note": ("block 5 fine-tuned" if block5_change > 0 else
@@ -259,6 +282,41 @@ def train(dataset: Dataset, config: FinetuneConfig, callbacks: Sequence = ()) ->
     log.info("finetune: test accuracy %s, outputs in %s",
              "n/a" if test_metrics is None else f"{test_metrics['accuracy']:.3f}", out)
     return report
+
+
+def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_x: np.ndarray,
+                  val_y: np.ndarray, cs: Sequence[float], class_weight) -> dict:
+    """Fit the head as an L2 logistic regression on normalised features; set ``top``'s dense layer to it.
+
+    Each ``C`` in ``cs`` is fitted on the training rows; the one with the best validation AUC (of the view-averaged
+    probability per image), then lowest validation log-loss, is kept. Returns the candidates' scores.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    norm = top.get_layer("feature_norm")
+    xt = np.asarray(norm(np.asarray(train_x, np.float32)))
+    xv = np.asarray(norm(np.asarray(val_x, np.float32)))
+    image_of = np.array([r for _, r in val_items])
+    images, inverse = np.unique(image_of, return_inverse=True)
+    y_img = np.zeros(len(images))
+    y_img[inverse] = val_y
+    candidates, best = [], None
+    for c in cs:
+        fit = LogisticRegression(C=float(c), max_iter=5000, class_weight=class_weight).fit(xt, train_y)
+        p = np.bincount(inverse, fit.predict_proba(xv)[:, 1]) / np.bincount(inverse)
+        row = {"C": float(c), "train_log_loss": float(log_loss(train_y, fit.predict_proba(xt)[:, 1], labels=[0, 1])),
+               "val_log_loss": float(log_loss(y_img, p, labels=[0, 1])),
+               "val_auc": float(roc_auc_score(y_img, p)) if len(np.unique(y_img)) == 2 else None,
+               "val_accuracy": float(((p >= 0.5) == y_img).mean())}
+        candidates.append(row)
+        key = (row["val_auc"] or 0.0, -row["val_log_loss"])
+        if best is None or key > best[0]:
+            best = (key, row, fit)
+    _, chosen, fit = best
+    top.get_layer("painting").set_weights([fit.coef_.T.astype(np.float32), fit.intercept_.astype(np.float32)])
+    log.info("logistic head: C=%g (validation AUC %s)", chosen["C"], chosen["val_auc"])
+    return {"solver": HeadSolver.LOGISTIC.value, "chosen": chosen, "candidates": candidates}
 
 
 def _vector_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = False, seed: int = 0):
@@ -406,4 +464,4 @@ def _save_state(ckpt: Path, state: dict) -> None:
     atomic_write_json(ckpt / "state.json", state)
 
 
-__all__ = ["CLASS_NAMES", "FinetuneConfig", "finetune", "train"]
+__all__ = ["CLASS_NAMES", "FinetuneConfig", "HeadSolver", "finetune", "train"]

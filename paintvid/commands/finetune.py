@@ -24,7 +24,9 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--learning-rate", type=float, default=1e-4, help="Adam step of the block-5 stage")
     p.add_argument("--head-learning-rate", type=float, default=1e-3, help="Adam step of the head-only stage")
-    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--head-solver", choices=["logistic", "adam"], default="logistic",
+                   help="stage-1 head fit: logistic regression on cached features (default) or Adam epochs")
+    p.add_argument("--dropout", type=float, default=0.2, help="head dropout (Adam training only)")
     p.add_argument("--no-texture", action="store_true", help="head sees block 5 only, not blocks 1-4 statistics")
     p.add_argument("--augment-variants", type=int, default=0,
                    help="random crops cached per training image (beside the image and its mirror image)")
@@ -39,13 +41,14 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> None:
     require_files(args.data)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(name)s: %(message)s")
-    from classifier.finetune import FinetuneConfig, finetune
+    from classifier.finetune import FinetuneConfig, HeadSolver, finetune
     from classifier.model import HeadConfig
 
     config = FinetuneConfig(
         data=Path(args.data), out=Path(args.out), weights=args.weights, image_size=args.image_size,
         epochs=args.epochs, head_epochs=args.head_epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, head_learning_rate=args.head_learning_rate,
+        head_solver=HeadSolver(args.head_solver),
         head=HeadConfig(dropout=args.dropout, texture=not args.no_texture),
         augment_variants=args.augment_variants, cache=not args.no_cache, patience=args.patience,
         seed=args.seed, progress=not args.quiet,
@@ -53,4 +56,6 @@ def run(args: argparse.Namespace) -> None:
     report = finetune(config)
     test = report["test"]
     summary = "no test split" if test is None else f"test accuracy {test['accuracy']:.3f}, AUC {test['roc_auc']}"
+    if not report["block5"]["changed"]:
+        summary += " (block 5 unchanged: backbone.weights.h5 equals the starting weights)"
     print(f"{report['outputs']['classifier']}\t{summary}\t{report['timings_seconds']['total']:.1f}s")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from classifier.data import load_dataset
-from classifier.finetune import FinetuneConfig, train
+from classifier.finetune import FinetuneConfig, HeadSolver, train
 from tests.classifier.conftest import IMAGE_SIZE
 
 
@@ -27,6 +27,7 @@ def test_two_stage_run_resumes_after_interruption(tiny_manifest, tmp_path):
     dataset = load_dataset(tiny_manifest)
     config = FinetuneConfig(data=tiny_manifest, out=tmp_path, image_size=IMAGE_SIZE, head_epochs=2, epochs=3,
                             batch_size=16, augment_variants=1, patience=10, progress=False,
+                            head_solver=HeadSolver.ADAM,
                             cache_dir=tmp_path / "cache")
     with pytest.raises(KeyboardInterrupt):
         train(dataset, config, callbacks=[Interrupt(at_epoch=3)])  # stage 2's second epoch
