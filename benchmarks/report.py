@@ -31,10 +31,13 @@ def _section(name: str, value) -> list[str]:
         if isinstance(sub, list) and sub and all(isinstance(r, dict) for r in sub):
             out += [f"### {key}", "", _table(sub), ""]
         elif isinstance(sub, dict) and sub:
-            if all(isinstance(v, dict) for v in sub.values()):
-                out += [f"### {key}", "", _table([{"": k, **v} for k, v in sub.items()]), ""]
-            else:
-                out += [f"### {key}", "", _table([sub]), ""]
+            nested = {k: v for k, v in sub.items() if isinstance(v, dict)}
+            flat = {k: v for k, v in sub.items() if not isinstance(v, dict | list)}
+            out += [f"### {key}", ""]
+            if flat:
+                out += [_table([flat]), ""]
+            if nested:
+                out += [_table([{"": k, **v} for k, v in nested.items()]), ""]
     return out
 
 
