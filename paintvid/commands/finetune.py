@@ -26,6 +26,8 @@ def register(sub) -> None:
     p.add_argument("--head-learning-rate", type=float, default=1e-3, help="Adam step of the head-only stage")
     p.add_argument("--head-solver", choices=["logistic", "adam"], default="logistic",
                    help="stage-1 head fit: logistic regression on cached features (default) or Adam epochs")
+    p.add_argument("--head-block5", action="store_true",
+                   help="let the logistic head weigh block 5's statistics too (default: blocks 1-4 texture only)")
     p.add_argument("--dropout", type=float, default=0.2, help="head dropout (Adam training only)")
     p.add_argument("--no-texture", action="store_true", help="head sees block 5 only, not blocks 1-4 statistics")
     p.add_argument("--augment-variants", type=int, default=0,
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> None:
         data=Path(args.data), out=Path(args.out), weights=args.weights, image_size=args.image_size,
         epochs=args.epochs, head_epochs=args.head_epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, head_learning_rate=args.head_learning_rate,
-        head_solver=HeadSolver(args.head_solver),
+        head_solver=HeadSolver(args.head_solver), head_block5=args.head_block5,
         head=HeadConfig(dropout=args.dropout, texture=not args.no_texture),
         augment_variants=args.augment_variants, cache=not args.no_cache, patience=args.patience,
         seed=args.seed, progress=not args.quiet,

@@ -34,6 +34,13 @@ def test_head_only_learns_and_keeps_backbone(head_only):
     assert fit["chosen"]["train_log_loss"] < 0.7 * np.log(2)  # well below chance
     # the chosen C has the best validation AUC of the candidates
     assert fit["chosen"]["val_auc"] == max(c["val_auc"] for c in fit["candidates"])
+    # by default only the blocks 1-4 texture statistics carry weight; block 5's get exactly 0
+    from classifier.model import TEXTURE_DIM, load_classifier, parts_of
+
+    assert fit["features_used"] == TEXTURE_DIM < fit["features_total"]
+    kernel = parts_of(load_classifier(out / "classifier.keras"))[1].get_layer("painting").get_weights()[0]
+    assert kernel.shape == (fit["features_total"], 1)
+    assert not kernel[TEXTURE_DIM:].any() and np.count_nonzero(kernel[:TEXTURE_DIM]) > TEXTURE_DIM // 2
     assert report["test"]["accuracy"] >= 0.75 and report["test"]["roc_auc"] >= 0.8
     saved = json.loads((out / "finetune.json").read_text())
     assert saved["block5"]["changed"] is False and "left as in the starting weights" in saved["block5"]["note"]
