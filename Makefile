@@ -73,7 +73,7 @@ scrape: $(STAMP) ## collect N labelled Flickr images into DIR (needs FLICKR_API_
 		exit 2; fi
 	$(BIN)/paintvid scrape --out $(DIR) -n $(N) $(if $(API_URL),--api-url $(API_URL))
 
-finetune: $(STAMP) ## fine-tune VGG16 block 5 on DATA (manifest or folder tree) into MODELS/
+finetune: $(STAMP) ## train the painting-vs-photo classifier on DATA (manifest or folder tree) into MODELS/
 	$(BIN)/paintvid finetune --data $(DATA) --out $(MODELS)
 
 evaluate: $(STAMP) ## evaluate MODELS/classifier.keras on the test split of DATA (JSON + PNGs in MODELS/eval/)
