@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from enum import Enum, StrEnum
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
-from paintvid.atomic import atomic_write_json
+from paintvid.atomic import atomic_write_json, jsonable
 from paintvid.errors import UserError
 from transfer.backbone import BUNDLED, describe_weights, load_backbone
 from transfer.features import CONTENT_LAYER, STYLE_LAYERS, FeatureExtractor, Precision, pixel_bounds, preprocess
@@ -191,7 +191,7 @@ def stylize_image(config: StylizeConfig) -> dict:
     finished = time.perf_counter()
     report = {
         "output": str(config.output),
-        "config": _jsonable(asdict(config)),
+        "config": jsonable(asdict(config)),
         "weights_used": describe_weights(config.style.weights),
         "size": {"height": int(content.shape[0]), "width": int(content.shape[1])},
         "timings_seconds": {"setup": loaded - started, "optimize": finished - loaded, "total": finished - started},
@@ -203,15 +203,3 @@ def stylize_image(config: StylizeConfig) -> dict:
     }
     atomic_write_json(Path(config.output).with_suffix(".json"), report)
     return report
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, Enum):
-        return obj.value
-    return obj

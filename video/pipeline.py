@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from paintvid.atomic import jsonable
 from paintvid.errors import UserError
 from transfer.backbone import BUNDLED, IMAGENET, describe_weights
 from transfer.color import prepare_inputs, restore_colors
@@ -22,7 +23,6 @@ from transfer.features import deprocess, preprocess
 from transfer.losses import blend_grams
 from transfer.optimize import OptimizeOptions
 from transfer.stylize import (
-    _jsonable,
     blend_weights,
     build_objective,
     initial_image,
@@ -47,7 +47,7 @@ def stage_keys(config: VideoConfig) -> dict[str, str]:
     stylize = {
         "flow": flow,
         "styles": [file_digest(p) for p in spec.styles],
-        "style": {**_jsonable(asdict(spec)), "styles": None, "weights": weights_id},
+        "style": {**jsonable(asdict(spec)), "styles": None, "weights": weights_id},
         "loss": asdict(config.loss),
         "init": config.init.value,
         "first_init": config.first_init,
@@ -143,7 +143,7 @@ def stylize_video(config: VideoConfig) -> dict:
     if run.get("keys") != keys:
         run = {"keys": keys, "frames": {}}
     run.update(
-        config=_jsonable(asdict(config)),
+        config=jsonable(asdict(config)),
         weights_used=describe_weights(config.style.weights),
         n_frames=n,
         size={"height": int(first.shape[0]), "width": int(first.shape[1])},

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paintvid.atomic import atomic_write_json
+from paintvid.atomic import atomic_write_json, jsonable
 from paintvid.errors import UserError
 from transfer.features import Precision
 from video.io import ReadOptions
@@ -198,7 +198,7 @@ def settings_key(config: FastVideoConfig) -> str:
     """Return a fingerprint of everything that determines the output (model file content included)."""
     from video.workdir import file_digest, fingerprint
 
-    keys = {k: v for k, v in _jsonable(asdict(config)).items() if k not in ("progress", "queue_frames", "workdir")}
+    keys = {k: v for k, v in jsonable(asdict(config)).items() if k not in ("progress", "queue_frames", "workdir")}
     digests = [file_digest(p) for p in (config.model, *config.extra_models)]
     return fingerprint({**keys, "model_digest": digests, "video_digest": file_digest(config.video)})
 
@@ -247,7 +247,7 @@ def stylize_video_fast(config: FastVideoConfig) -> dict:
         "method": "fast",
         "output": str(config.output),
         "side_by_side": str(config.side_by_side_path) if config.side_by_side else None,
-        "config": _jsonable(asdict(config)),
+        "config": jsonable(asdict(config)),
         "model": {"path": str(config.model), "spec": asdict(net.spec), "parameters": int(net.count_params())},
         "n_frames": n,
         "size": stats["size"],
@@ -417,8 +417,3 @@ def _drain(q: queue.Queue) -> None:
     except queue.Empty:
         pass
 
-
-def _jsonable(obj):
-    from transfer.stylize import _jsonable as convert
-
-    return convert(obj)
