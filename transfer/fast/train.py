@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paintvid.atomic import atomic_write_json
+from paintvid.atomic import atomic_write_json, jsonable
 from paintvid.errors import UserError
 from transfer.backbone import BUNDLED, describe_weights
 from transfer.fast.data import PairOptions
@@ -102,9 +102,7 @@ class TrainConfig:
 
 def options_json(config: TrainConfig) -> dict:
     """Return ``config`` as a JSON-friendly dict (paths and enums as strings)."""
-    from transfer.stylize import _jsonable
-
-    return _jsonable(asdict(config))
+    return jsonable(asdict(config))
 
 
 def train_style(config: TrainConfig) -> dict:
