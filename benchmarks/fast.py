@@ -6,7 +6,9 @@
   slim bfloat16 and float32, plus bfloat16 with inference-time smoothing;
 - the ablation: the same network trained with and without the temporal loss (tiny in quick mode), judged by
   the warping error (Lai et al. 2018, ``video.metrics.warping_error``) of its output on a real clip, flows from
-  the input. Speed does not depend on the weights, so throughput uses a randomly initialised network.
+  the input. Speed does not depend on the weights, so throughput uses a randomly initialised network;
+- the fast networks (ablation pair, and the ``make train-style`` model when present) against the optimisation
+  path: the warping error of their output on the video benchmark's frames with its flows, as a ratio.
 Writes ``fast_ablation.png`` (loss curves) and ``fast_throughput.png`` into ``out_dir``.
 """
 
@@ -31,6 +33,7 @@ def run(quick: bool, out_dir: Path) -> dict:
     results["network_only_fps"] = _network_only(quick)
     results["end_to_end"] = _end_to_end(clip, work, quick)
     results["ablation"] = _ablation(work, quick)
+    results["versus_optimization"] = _versus_optimization(work, Path(out_dir))
     _plots(results, Path(out_dir))
     return results
 
@@ -108,14 +111,15 @@ def _ablation(work: Path, quick: bool) -> dict:
     """Train with and without the temporal loss; compare their warping error on a real clip."""
     from transfer.fast.data import PairOptions
     from transfer.fast.infer import FastVideoConfig, stylize_video_fast
-    from transfer.fast.losses import FastLossWeights
+    from transfer.fast.losses import TEMPORAL_WEIGHT, FastLossWeights
     from transfer.fast.network import NetworkSpec
     from transfer.fast.train import TrainConfig, train_style
     from video.io import ReadOptions
 
     style = SAMPLES / "starry_night.jpg"
-    content = [p for p in (SAMPLES / "building.jpg", REPO.parent / "shared" / "data" / "images" / "photo",
-                           SAMPLES / "vtest.avi") if p.exists()]
+    # the kind of content `make train-style` uses: photographs (here the shared real ones) and video
+    content = [p for p in (REPO.parent / "shared" / "data" / "images" / "photo", SAMPLES / "vtest.avi",
+                           SAMPLES / "Megamind.avi") if p.exists()]
     eval_clip = SAMPLES / "tree.avi"
     if not style.is_file() or not content or not eval_clip.is_file():
         return {"skipped": "needs samples/ (make samples)"}
@@ -123,10 +127,11 @@ def _ablation(work: Path, quick: bool) -> dict:
         base = dict(network=NetworkSpec.preset("slim", width=0.5), pairs=PairOptions(size=96, video_pairs=8),
                     style_size=128, steps=80, learning_rate=3e-3, log_every=10)
     else:
+        # = paintvid train-style STYLE --content ... --size 192 --style-size 192 --steps 500 --video-pairs 64
         base = dict(network=NetworkSpec.preset("slim"), pairs=PairOptions(size=192, video_pairs=64),
-                    style_size=192, steps=600, learning_rate=2e-3, log_every=20)
+                    style_size=192, steps=500, learning_rate=1e-3)
     out: dict = {"steps": base["steps"], "crop": base["pairs"].size}
-    for name, temporal in (("temporal", 0.1), ("no_temporal", 0.0)):
+    for name, temporal in (("temporal", TEMPORAL_WEIGHT), ("no_temporal", 0.0)):
         model = work / f"ablation_{name}.keras"
         cfg = TrainConfig(style=style, output=model, content=tuple(content), loss=FastLossWeights(temporal=temporal),
                           checkpoint_every=base["steps"], preview_every=base["steps"], progress=False, **base)
@@ -135,12 +140,53 @@ def _ablation(work: Path, quick: bool) -> dict:
         stylize_video_fast(FastVideoConfig(video=eval_clip, model=model, output=video, workdir=work / f"{name}.work",
                                            read=ReadOptions(frames=30 if quick else 60),
                                            audio=False, progress=False))
-        out[name] = {"train_seconds": report["timings_seconds"]["train"], "final_losses": report["final_losses"],
+        out[name] = {"train_seconds": report["timings_seconds"]["train"],
+                     "resumed_from_step": report["resumed_from_step"], "final_losses": report["final_losses"],
                      "history": [{"step": h["step"], "total": h["total"], "temporal": h["temporal"],
                                   "style": h["style"]} for h in report["history"]],
                      "warping_error": _warping_error(video, eval_clip, 30 if quick else 60)}
     t, n = out["temporal"]["warping_error"], out["no_temporal"]["warping_error"]
     out["warping_error_ratio_temporal_over_no_temporal"] = t / n if n else None
+    return out
+
+
+def _versus_optimization(work: Path, out_dir: Path) -> dict:
+    """The fast networks on exactly the frames, flows and metric of the video benchmark's optimisation run.
+
+    Every ``.keras`` of the ablation, plus ``models/starry_night.keras`` when ``make train-style`` has made it
+    (the default recipe), stylises the input frames of ``out_dir/video/temporal.work`` without and with
+    inference-time smoothing (0.5); the warping error is divided by the optimisation path's.
+    """
+    from benchmarks.video import measure, reference
+    from transfer.fast.infer import compile_stylizer, smooth_frame
+    from transfer.fast.network import load_network
+    from video.evaluate import load_workdir_frames
+
+    ref_workdir = out_dir / "video" / "temporal.work"
+    if not (ref_workdir / "stylized").is_dir():
+        return {"skipped": "needs the video benchmark's run (benchmarks.run --only video,fast)"}
+    ref = reference(ref_workdir)
+    optimisation = measure(ref, load_workdir_frames(ref_workdir)[1])
+    models = {name: work / f"ablation_{name}.keras" for name in ("temporal", "no_temporal")}
+    models["make_train_style"] = REPO / "models" / "starry_night.keras"
+    out: dict = {"frames": len(ref["inputs"]), "size": list(ref["inputs"][0].shape[1::-1]),
+                 "optimisation": {k: optimisation[k] for k in ("temporal_error", "input_temporal_error",
+                                                               "mean_style_loss", "mean_content_loss")}}
+    for name, path in models.items():
+        if not path.is_file():
+            continue
+        stylize = compile_stylizer(load_network(path, "bfloat16"))
+        plain = list(stylize(np.stack(ref["inputs"])))
+        smoothed = [plain[0]]
+        for t in range(1, len(plain)):
+            smoothed.append(smooth_frame(plain[t], smoothed[-1], ref["inputs"][t], ref["inputs"][t - 1], 0.5, "dis",
+                                         0.5))
+        for label, frames in ((name, plain), (f"{name}_smoothing", smoothed)):
+            m = measure(ref, frames)
+            out[label] = {"temporal_error": m["temporal_error"], "mean_style_loss": m["mean_style_loss"],
+                          "mean_content_loss": m["mean_content_loss"],
+                          "temporal_error_over_optimisation": m["temporal_error"] / optimisation["temporal_error"]}
+    out["target_ratio"] = 1.5
     return out
 
 

@@ -29,10 +29,6 @@ def _run(name: str, out_dir: Path, read, first: int, later: int, **kw) -> tuple[
 
 
 def run(quick: bool, out_dir: Path) -> dict:
-    from transfer.losses import blend_grams
-    from transfer.stylize import blend_weights, build_objective, load_styles, style_grams_for
-    from video.evaluate import evaluate_frames, load_workdir_frames
-    from video.flo import read_flo
     from video.io import ReadOptions
 
     if not CLIP.exists():
@@ -49,18 +45,12 @@ def run(quick: bool, out_dir: Path) -> dict:
                                     passes=2, pass_iterations=later // 2)
     runs = {name: _run(name, out_dir, read, **kw) for name, kw in methods.items()}
 
-    spec = StyleSpec(styles=(STYLE,))
-    objective = build_objective(spec)
-    ref_workdir = runs["temporal"][1]
+    from video.evaluate import load_workdir_frames
+
+    ref = reference(runs["temporal"][1])
     results = {}
     for name, (report, workdir) in runs.items():
-        inputs, outputs = load_workdir_frames(workdir)
-        n = len(inputs)
-        back = [read_flo(ref_workdir / "flow" / f"{i:06d}_{i - 1:06d}.flo") for i in range(2, n + 1)]
-        fwd = [read_flo(ref_workdir / "flow" / f"{i - 1:06d}_{i:06d}.flo") for i in range(2, n + 1)]
-        grams = blend_grams(style_grams_for(objective, spec, load_styles(spec), inputs[0].shape[1]),
-                            blend_weights(spec))
-        m = evaluate_frames(inputs, outputs, back, fwd, objective, grams)
+        m = measure(ref, load_workdir_frames(workdir)[1])
         results[name] = {
             "temporal_error": m["temporal_error"],
             "input_temporal_error": m["input_temporal_error"],
@@ -83,6 +73,32 @@ def run(quick: bool, out_dir: Path) -> dict:
     _plot(results, out_dir / "video_temporal_error.png")
     return {"clip": str(CLIP), "style": str(STYLE), "width": width, "frames": frames, "methods": results,
             "targets": targets}
+
+
+def reference(ref_workdir: Path) -> dict:
+    """Return what every method is measured against: the input frames of a run's work directory, its DeepFlow
+    flows between them (``back``/``fwd``, frame t -> t-1 and t-1 -> t) and the objective with the style's Grams."""
+    from transfer.losses import blend_grams
+    from transfer.stylize import blend_weights, build_objective, load_styles, style_grams_for
+    from video.evaluate import load_workdir_frames
+    from video.flo import read_flo
+
+    inputs, _ = load_workdir_frames(ref_workdir)
+    n = len(inputs)
+    spec = StyleSpec(styles=(STYLE,))
+    objective = build_objective(spec)
+    grams = blend_grams(style_grams_for(objective, spec, load_styles(spec), inputs[0].shape[1]), blend_weights(spec))
+    return {"inputs": inputs, "objective": objective, "grams": grams,
+            "back": [read_flo(ref_workdir / "flow" / f"{i:06d}_{i - 1:06d}.flo") for i in range(2, n + 1)],
+            "fwd": [read_flo(ref_workdir / "flow" / f"{i - 1:06d}_{i:06d}.flo") for i in range(2, n + 1)]}
+
+
+def measure(ref: dict, outputs: list) -> dict:
+    """Return :func:`video.evaluate.evaluate_frames` of ``outputs`` ((H, W, 3) uint8 BGR, one per input frame) on
+    the frames, flows and style of ``ref`` (from :func:`reference`)."""
+    from video.evaluate import evaluate_frames
+
+    return evaluate_frames(ref["inputs"], outputs, ref["back"], ref["fwd"], ref["objective"], ref["grams"])
 
 
 def _plot(results: dict, path: Path) -> None:

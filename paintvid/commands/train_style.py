@@ -39,7 +39,9 @@ def register(sub) -> None:
     g.add_argument("--content-weight", type=float, default=5.0)
     g.add_argument("--style-weight", type=float, default=100.0)
     g.add_argument("--tv-weight", type=float, default=1e-3)
-    g.add_argument("--temporal-weight", type=float, default=0.1, help="0 trains without the temporal loss")
+    g.add_argument("--temporal-weight", type=float, default=None,
+                   help="weight of the output temporal loss (default: transfer.fast.losses.TEMPORAL_WEIGHT, 30); "
+                        "0 trains without it")
     g.add_argument("--temporal-feature-weight", type=float, default=0.0,
                    help="temporal loss on the network's bottleneck features (ReCoNet)")
     g.add_argument("--style-size", type=int, default=None, help="style image width for its Gram matrices")
@@ -55,13 +57,14 @@ def run(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
     from transfer.fast.data import PairOptions
-    from transfer.fast.losses import FastLossWeights
+    from transfer.fast.losses import TEMPORAL_WEIGHT, FastLossWeights
     from transfer.fast.network import NetworkSpec
     from transfer.fast.train import TrainConfig, train_style
     from transfer.features import Precision
 
     loss = FastLossWeights(content=args.content_weight, style=args.style_weight, tv=args.tv_weight,
-                           temporal=args.temporal_weight, temporal_features=args.temporal_feature_weight)
+                           temporal=TEMPORAL_WEIGHT if args.temporal_weight is None else args.temporal_weight,
+                           temporal_features=args.temporal_feature_weight)
     common = {"workdir": Path(args.workdir) if args.workdir else None, "loss": loss, "weights": args.weights,
               "precision": Precision(args.precision), "style_layer_weights": tuple(args.style_layer_weights),
               "seed": args.seed, "progress": not args.quiet}

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from paintvid.cli import main
+from paintvid.errors import UserError
 from tests.conftest import stripes_image, textured_image
 from transfer.fast.data import PairOptions, find_sources
 from transfer.fast.losses import FastLossWeights
@@ -66,13 +67,15 @@ def test_resume_continues_from_checkpoint(tmp_path, style_and_content):
     second = train_style(config(tmp_path, *style_and_content, steps=10))
     assert second["resumed_from_step"] == 8
     assert [h["step"] for h in second["history"]] == list(range(1, 11))
+    # other losses must not silently continue these checkpoints
+    with pytest.raises(UserError, match=r"m\.train: its checkpoints were trained with other options \(loss\)"):
+        train_style(config(tmp_path, *style_and_content, steps=12, loss=FastLossWeights(temporal=0.0)))
 
 
 def test_find_sources_and_errors(tmp_path, style_and_content):
     _, folder = style_and_content
     sources = find_sources([folder])
     assert len(sources.images) == 3 and not sources.videos
-    from paintvid.errors import UserError
 
     with pytest.raises(UserError, match="no such file"):
         find_sources([tmp_path / "nope"])

@@ -24,7 +24,7 @@ from paintvid.atomic import atomic_write_json, jsonable
 from paintvid.errors import UserError
 from transfer.backbone import BUNDLED, describe_weights
 from transfer.fast.data import PairOptions
-from transfer.fast.losses import PARTS, FastLossWeights
+from transfer.fast.losses import PARTS, TEMPORAL_WEIGHT, FastLossWeights
 from transfer.fast.network import NetworkSpec, Preset
 from transfer.features import CONTENT_LAYER, STYLE_LAYERS, Precision
 
@@ -53,7 +53,7 @@ class TrainConfig:
     content: tuple[Path, ...]
     workdir: Path | None = None
     network: NetworkSpec = field(default_factory=lambda: NetworkSpec.preset(Preset.SLIM))
-    loss: FastLossWeights = field(default_factory=lambda: FastLossWeights(temporal=0.1))
+    loss: FastLossWeights = field(default_factory=lambda: FastLossWeights(temporal=TEMPORAL_WEIGHT))
     weights: str = BUNDLED
     precision: Precision = Precision.BFLOAT16
     pairs: PairOptions = field(default_factory=PairOptions)
@@ -137,6 +137,7 @@ def train_style(config: TrainConfig) -> dict:
     manager = tf.train.CheckpointManager(ckpt, workdir / "checkpoints", max_to_keep=3)
     history: list[dict] = []
     if manager.latest_checkpoint:
+        _check_resume(manager.latest_checkpoint, config)
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         history = _load_history(manager.latest_checkpoint)
     resumed_from = int(step.numpy())
@@ -284,6 +285,38 @@ def _write_preview(net, frames: np.ndarray, path: Path) -> None:
     top = np.concatenate(list(frames), axis=1)
     bottom = np.concatenate(list(out), axis=1)
     write_image(path, np.clip(np.rint(np.concatenate([top, bottom], axis=0)), 0, 255).astype(np.uint8))
+
+
+#: Options that may change between a run and its resumption (more steps continue training).
+_RESUMABLE_CHANGES = ("steps", "checkpoint_every", "preview_every", "log_every", "progress", "workdir", "output")
+
+
+def _comparable_options(options: dict) -> dict:
+    out = {k: v for k, v in options.items() if k not in _RESUMABLE_CHANGES}
+    out["style"] = str(Path(out["style"]).resolve())
+    out["content"] = sorted(str(Path(c).resolve()) for c in out["content"])
+    return out
+
+
+def _check_resume(checkpoint_prefix: str, config: TrainConfig) -> None:
+    """Refuse to resume checkpoints that were trained with other options (style, content, losses, network...).
+
+    Raises:
+        UserError: naming the work directory and the options that differ.
+    """
+    import json
+
+    path = Path(f"{checkpoint_prefix}.json")
+    if not path.is_file():
+        return
+    saved = json.loads(path.read_text()).get("options")
+    if not saved:
+        return
+    old, new = _comparable_options(saved), _comparable_options(options_json(config))
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if changed:
+        raise UserError(f"{config.resolved_workdir}: its checkpoints were trained with other options "
+                        f"({', '.join(changed)}); give another --workdir, or delete it to start over")
 
 
 def _load_history(checkpoint_prefix: str) -> list[dict]:
