@@ -9,3 +9,18 @@ class UserError(Exception):
     The CLI prints ``paintvid: <message>`` and exits with code 2, never a traceback. Messages name
     the file and the problem, e.g. ``style.jpg: not an image OpenCV can decode``.
     """
+
+
+def check_input_file(path, kind: str):
+    """Return ``path`` as a :class:`~pathlib.Path` if it is a non-empty file; else raise :class:`UserError`
+    naming it and the problem (missing, a directory, 0 bytes). ``kind`` names what was expected ("image")."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, expected {'an' if kind[0] in 'aeiou' else 'a'} {kind} file")
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: file is empty (0 bytes)")
+    return path

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from paintvid.atomic import atomic_write
-from paintvid.errors import UserError
+from paintvid.errors import UserError, check_input_file
 
 #: Refuse images whose decoded size would be absurd (about 1.2 GB of pixels).
 MAX_PIXELS = 400_000_000
@@ -18,13 +18,7 @@ MAX_WIDTH = 4096
 
 def read_image(path: str | Path) -> np.ndarray:
     """Return a (H, W, 3) uint8 BGR image read from ``path``; raise :class:`UserError` naming the problem."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: no such file")
-    if path.is_dir():
-        raise UserError(f"{path}: is a directory, expected an image file")
-    if path.stat().st_size == 0:
-        raise UserError(f"{path}: file is empty (0 bytes)")
+    path = check_input_file(path, "image")
     data = np.fromfile(path, dtype=np.uint8)
     ok, header_shape = _peek_size(data)
     if ok and header_shape[0] * header_shape[1] > MAX_PIXELS:

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from paintvid.errors import UserError
+from paintvid.errors import UserError, check_input_file
 from transfer.image_io import MAX_WIDTH
 
 #: Output sides are rounded to this multiple (VGG pooling and the H.264 macroblocks both like it).
@@ -98,7 +98,7 @@ def ffmpeg_url(path: str | os.PathLike) -> str:
 
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Return the :class:`VideoInfo` of the video at ``path``; raise :class:`UserError` naming the problem."""
-    path = _check_file(path)
+    path = check_input_file(path, "video")
     header = _ffmpeg_header(path)
     if not _VIDEO_STREAM.search(header):
         # judged by the ffmpeg binary first: libav inside OpenCV would print its complaints to stderr
@@ -225,7 +225,7 @@ def read_frames(path: str | os.PathLike, options: ReadOptions = ReadOptions()) -
 
 def audio_codec(path: str | os.PathLike) -> str | None:
     """Return the codec name of the first audio stream of ``path`` (e.g. ``"aac"``), None when it has none."""
-    return audio_codec_of_header(_ffmpeg_header(_check_file(path)))
+    return audio_codec_of_header(_ffmpeg_header(check_input_file(path, "video")))
 
 
 def audio_codec_of_header(header: str) -> str | None:
@@ -235,17 +235,6 @@ def audio_codec_of_header(header: str) -> str | None:
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
-
-
-def _check_file(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: no such file")
-    if path.is_dir():
-        raise UserError(f"{path}: is a directory, expected a video file")
-    if path.stat().st_size == 0:
-        raise UserError(f"{path}: file is empty (0 bytes)")
-    return path
 
 
 def _ratio(info: VideoInfo, options: ReadOptions) -> float:
