@@ -161,10 +161,10 @@ def _versus_optimization(work: Path, out_dir: Path) -> dict:
     flows it never saw (DIS and Farneback on the input frames). Each is also given as a multiple of the
     optimisation path's error under the same flows.
     """
-    from benchmarks.video import measure, reference
+    from benchmarks.video import reference
     from transfer.fast.infer import compile_stylizer, smooth_frame
     from transfer.fast.network import load_network
-    from video.evaluate import evaluate_frames, load_workdir_frames
+    from video.evaluate import evaluate_frames, frame_losses, load_workdir_frames
     from video.flow import estimate_flow
 
     ref_workdir = out_dir / "video" / "temporal.work"
@@ -190,15 +190,15 @@ def _versus_optimization(work: Path, out_dir: Path) -> dict:
     out: dict = {"frames": len(inputs), "size": list(inputs[0].shape[1::-1]), "target_ratio": 1.5,
                  "losses": {}}
     for name, frames in outputs.items():
-        m = measure(ref, frames)
-        out["losses"][name] = {"mean_style_loss": m["mean_style_loss"], "mean_content_loss": m["mean_content_loss"]}
+        losses = frame_losses(ref["objective"], ref["grams"], inputs, frames)
+        out["losses"][name] = {"mean_style_loss": float(np.mean(losses["style"])),
+                               "mean_content_loss": float(np.mean(losses["content"]))}
     for flow_name, (back, fwd) in flows.items():
-        errors = {name: evaluate_frames(inputs, frames, back, fwd)["temporal_error"]
-                  for name, frames in outputs.items()}
-        table = {name: {"temporal_error": e, "over_optimisation": e / errors["optimisation"]}
-                 for name, e in errors.items()}
-        table["input"] = {"temporal_error": evaluate_frames(inputs, inputs, back, fwd)["temporal_error"],
-                          "over_optimisation": None}
+        reports = {name: evaluate_frames(inputs, frames, back, fwd) for name, frames in outputs.items()}
+        base = reports["optimisation"]["temporal_error"]
+        table = {name: {"temporal_error": r["temporal_error"], "over_optimisation": r["temporal_error"] / base}
+                 for name, r in reports.items()}
+        table["input"] = {"temporal_error": reports["optimisation"]["input_temporal_error"], "over_optimisation": None}
         out[f"flows_{flow_name}"] = table
     return out
 

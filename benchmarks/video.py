@@ -29,6 +29,7 @@ def _run(name: str, out_dir: Path, read, first: int, later: int, **kw) -> tuple[
 
 
 def run(quick: bool, out_dir: Path) -> dict:
+    from video.evaluate import load_workdir_frames
     from video.io import ReadOptions
 
     if not CLIP.exists():
@@ -44,8 +45,6 @@ def run(quick: bool, out_dir: Path) -> dict:
         methods["multipass"] = dict(first=first, later=later, init=Init.PREV_WARPED, loss=LossWeights(temporal=5.0),
                                     passes=2, pass_iterations=later // 2)
     runs = {name: _run(name, out_dir, read, **kw) for name, kw in methods.items()}
-
-    from video.evaluate import load_workdir_frames
 
     ref = reference(runs["temporal"][1])
     results = {}

@@ -18,7 +18,7 @@ MAX_WIDTH = 4096
 
 def read_image(path: str | Path) -> np.ndarray:
     """Return a (H, W, 3) uint8 BGR image read from ``path``; raise :class:`UserError` naming the problem."""
-    path = check_input_file(path, "image")
+    path = check_input_file(path, "an image file")
     data = np.fromfile(path, dtype=np.uint8)
     ok, header_shape = _peek_size(data)
     if ok and header_shape[0] * header_shape[1] > MAX_PIXELS:

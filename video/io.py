@@ -98,7 +98,7 @@ def ffmpeg_url(path: str | os.PathLike) -> str:
 
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Return the :class:`VideoInfo` of the video at ``path``; raise :class:`UserError` naming the problem."""
-    path = check_input_file(path, "video")
+    path = check_input_file(path, "a video file")
     header = _ffmpeg_header(path)
     if not _VIDEO_STREAM.search(header):
         # judged by the ffmpeg binary first: libav inside OpenCV would print its complaints to stderr
@@ -225,7 +225,7 @@ def read_frames(path: str | os.PathLike, options: ReadOptions = ReadOptions()) -
 
 def audio_codec(path: str | os.PathLike) -> str | None:
     """Return the codec name of the first audio stream of ``path`` (e.g. ``"aac"``), None when it has none."""
-    return audio_codec_of_header(_ffmpeg_header(check_input_file(path, "video")))
+    return audio_codec_of_header(_ffmpeg_header(check_input_file(path, "a video file")))
 
 
 def audio_codec_of_header(header: str) -> str | None:

@@ -137,9 +137,10 @@ def train_style(config: TrainConfig) -> dict:
     manager = tf.train.CheckpointManager(ckpt, workdir / "checkpoints", max_to_keep=3)
     history: list[dict] = []
     if manager.latest_checkpoint:
-        _check_resume(manager.latest_checkpoint, config)
+        saved = _checkpoint_json(manager.latest_checkpoint)
+        _check_resume(saved.get("options"), config)
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        history = _load_history(manager.latest_checkpoint)
+        history = list(saved.get("history", []))
     resumed_from = int(step.numpy())
     setup_seconds = time.perf_counter() - started
 
@@ -298,34 +299,27 @@ def _comparable_options(options: dict) -> dict:
     return out
 
 
-def _check_resume(checkpoint_prefix: str, config: TrainConfig) -> None:
+def _check_resume(saved_options: dict | None, config: TrainConfig) -> None:
     """Refuse to resume checkpoints that were trained with other options (style, content, losses, network...).
 
     Raises:
         UserError: naming the work directory and the options that differ.
     """
-    import json
-
-    path = Path(f"{checkpoint_prefix}.json")
-    if not path.is_file():
+    if not saved_options:
         return
-    saved = json.loads(path.read_text()).get("options")
-    if not saved:
-        return
-    old, new = _comparable_options(saved), _comparable_options(options_json(config))
+    old, new = _comparable_options(saved_options), _comparable_options(options_json(config))
     changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
     if changed:
         raise UserError(f"{config.resolved_workdir}: its checkpoints were trained with other options "
                         f"({', '.join(changed)}); give another --workdir, or delete it to start over")
 
 
-def _load_history(checkpoint_prefix: str) -> list[dict]:
+def _checkpoint_json(checkpoint_prefix: str) -> dict:
+    """Return the options and loss history saved beside a checkpoint (empty when there is no JSON)."""
     import json
 
     path = Path(f"{checkpoint_prefix}.json")
-    if not path.is_file():
-        return []
-    return list(json.loads(path.read_text()).get("history", []))
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 __all__ = ["PARTS", "TrainConfig", "options_json", "train_style"]
