@@ -153,11 +153,15 @@ def test_long_term_and_multipass_run(clip, tmp_path):
     from video.pipeline import stylize_video
 
     out = tmp_path / "lt.mp4"
-    report = stylize_video(make_config(*clip, out, long_term=(1, 2, 4), passes=2, first_iterations=5, iterations=3))
+    report = stylize_video(make_config(*clip, out, long_term=(1, 2, 4), passes=2, first_iterations=5, iterations=3,
+                                       pass_iterations=2))
     workdir = out.with_suffix(".work")
     assert (workdir / "flow" / f"{5:06d}_{1:06d}.flo").exists()
     assert len(list((workdir / "pass2").glob("*.png"))) == N == len(stylized_frames(workdir))
     assert {f["pass"] for f in report["frames"].values()} == {1, 2}
+    # a later frame's cost is its iterations in both passes
+    assert report["summary"]["mean_later_iterations"] == 3 + 2
+    assert report["summary"]["first_frame_iterations"] == 5
 
 
 @pytest.mark.parametrize(

@@ -268,12 +268,22 @@ def _summary(frame_stats: list[dict], config: VideoConfig) -> dict:
     return {
         "mean_style_loss": float(np.mean([f["losses"]["style"] for f in last_pass])),
         "mean_content_loss": float(np.mean([f["losses"]["content"] for f in last_pass])),
-        "mean_seconds_per_frame": float(np.mean([f["seconds"] for f in frame_stats])),
+        # per output frame, all passes included
+        "mean_seconds_per_frame": sum(f["seconds"] for f in frame_stats) / len({f["frame"] for f in frame_stats}),
         "first_frame_iterations": next((f["iterations"] for f in frame_stats if f["frame"] == 1 and f["pass"] == 1),
                                        None),
-        "mean_later_iterations": float(np.mean([f["iterations"] for f in frame_stats if f["pass"] == 1
-                                                and f["frame"] != 1] or [0])),
+        # every pass counts: with --passes 2 a later frame costs its first-pass and its second-pass iterations
+        "mean_later_iterations": _mean_later_iterations(frame_stats),
     }
+
+
+def _mean_later_iterations(frame_stats: list[dict]) -> float:
+    """Return the mean over frames 2..n of the iterations each received, summed over all passes."""
+    per_frame: dict[int, int] = {}
+    for f in frame_stats:
+        if f["frame"] != 1:
+            per_frame[f["frame"]] = per_frame.get(f["frame"], 0) + f["iterations"]
+    return float(np.mean(list(per_frame.values()))) if per_frame else 0.0
 
 
 def _log(config: VideoConfig, message: str) -> None:

@@ -37,8 +37,8 @@ def register(sub) -> None:
     g = p.add_argument_group("temporal coherence")
     g.add_argument("--init", choices=["prev-warped", "prev", "content", "random"], default="prev-warped",
                    help="start of frames after the first")
-    g.add_argument("--temporal-weight", type=float, default=5.0,
-                   help="weight of the temporal loss (0 with --init content = independent frames)")
+    g.add_argument("--temporal-weight", type=float, default=None,
+                   help="weight of the temporal loss (default 1; 0 with --init content = independent frames)")
     g.add_argument("--long-term", type=int_list, default=(1,), help="earlier frames in the temporal loss, e.g. 1,2,4")
     g.add_argument("--passes", type=int, default=1, help="multi-pass algorithm: number of alternating passes")
     g.add_argument("--pass-iterations", type=int, default=None, help="iterations per frame in passes after the first")
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> None:
     probe(args.video)  # a bad video fails here, before TensorFlow starts and prints its banner
     from transfer.objective import LossWeights
     from transfer.optimize import OptimizerKind
-    from video.config import Init, VideoConfig
+    from video.config import DEFAULT_TEMPORAL_WEIGHT, Init, VideoConfig
     from video.pipeline import stylize_video
 
     config = VideoConfig(
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> None:
         flow_dir=Path(args.flow_dir) if args.flow_dir else None,
         init=Init(args.init),
         loss=LossWeights(content=args.content_weight, style=args.style_weight, tv=args.tv_weight,
-                         temporal=args.temporal_weight),
+                         temporal=DEFAULT_TEMPORAL_WEIGHT if args.temporal_weight is None else args.temporal_weight),
         first_iterations=args.first_iterations,
         iterations=args.iterations,
         pass_iterations=args.pass_iterations,
