@@ -9,7 +9,8 @@
   the input. Speed does not depend on the weights, so throughput uses a randomly initialised network;
 - the fast networks (ablation pair, and the ``make train-style`` model when present) against the optimisation
   path on the video benchmark's frames: warping error as a multiple of the optimisation path's, under the path's
-  own DeepFlow flows and under flows it never saw (DIS, Farneback).
+  own DeepFlow flows and under flows it never saw (DIS, Farneback);
+- the same comparison on a photograph filmed by a virtual camera (exact flow, no estimate favours anyone).
 Writes ``fast_ablation.png`` (loss curves) and ``fast_throughput.png`` into ``out_dir``.
 """
 
@@ -35,6 +36,7 @@ def run(quick: bool, out_dir: Path) -> dict:
     results["end_to_end"] = _end_to_end(clip, work, quick)
     results["ablation"] = _ablation(work, quick)
     results["versus_optimization"] = _versus_optimization(work, Path(out_dir))
+    results["known_motion"] = _known_motion(work, quick)
     _plots(results, Path(out_dir))
     return results
 
@@ -151,20 +153,72 @@ def _ablation(work: Path, quick: bool) -> dict:
     return out
 
 
+#: Inference-time smoothing variants compared with the optimisation path: (blend, flow method, flow scale).
+#: The first is ``--smoothing 0.5`` as shipped (DIS at half resolution); the second aligns to DeepFlow, the flow
+#: the optimisation path aligns to.
+SMOOTHINGS = {"smoothing": (0.5, "dis", 0.5), "smoothing_deepflow": (0.8, "deepflow", 1.0)}
+
+
+def _fast_outputs(work: Path, inputs: list) -> tuple[dict, dict]:
+    """Stylise ``inputs`` ((H, W, 3) uint8 BGR) with every available fast network, plain and with each of
+    :data:`SMOOTHINGS`; returns {name: frames} and, under ``"seconds"``, smoothing seconds per frame by variant."""
+    from transfer.fast.infer import compile_stylizer, smooth_frame
+    from transfer.fast.network import load_network
+
+    models = {name: work / f"ablation_{name}.keras" for name in ("temporal", "no_temporal")}
+    models["make_train_style"] = REPO / "models" / "starry_night.keras"
+    outputs: dict = {}
+    seconds = {k: [] for k in SMOOTHINGS}
+    for name, path in models.items():
+        if not path.is_file():
+            continue
+        outputs[name] = plain = list(compile_stylizer(load_network(path, "bfloat16"))(np.stack(inputs)))
+        for variant, (alpha, method, scale) in SMOOTHINGS.items():
+            smoothed = [plain[0]]
+            for t in range(1, len(plain)):
+                t0 = time.perf_counter()
+                smoothed.append(smooth_frame(plain[t], smoothed[-1], inputs[t], inputs[t - 1], alpha, method, scale))
+                seconds[variant].append(time.perf_counter() - t0)
+            outputs[f"{name}_{variant}"] = smoothed
+    return outputs, {k: float(np.mean(v)) if v else None for k, v in seconds.items()}
+
+
+def _comparison(ref: dict, outputs: dict, flows: dict) -> dict:
+    """Losses of every output sequence and, for each entry ``{flow name: (back, fwd, masks or None)}`` of
+    ``flows``, its warping error and that error as a multiple of the ``"optimisation"`` sequence's."""
+    from video.evaluate import frame_losses
+    from video.metrics import warping_error
+
+    inputs = ref["inputs"]
+    out: dict = {"frames": len(inputs), "size": list(inputs[0].shape[1::-1]), "target_ratio": 1.5, "losses": {}}
+    for name, frames in outputs.items():
+        losses = frame_losses(ref["objective"], ref["grams"], inputs, frames)
+        out["losses"][name] = {"mean_style_loss": float(np.mean(losses["style"])),
+                               "mean_content_loss": float(np.mean(losses["content"]))}
+    for flow_name, (back, fwd, masks) in flows.items():
+        def error(frames, back=back, fwd=fwd, masks=masks):
+            return float(np.nanmean(warping_error(frames, back, masks, flows_forward=fwd)))
+
+        errors = {name: error(frames) for name, frames in outputs.items()}
+        base = errors["optimisation"]
+        table = {name: {"temporal_error": e, "over_optimisation": e / base} for name, e in errors.items()}
+        table["input"] = {"temporal_error": error(inputs), "over_optimisation": None}
+        out[f"flows_{flow_name}"] = table
+    return out
+
+
 def _versus_optimization(work: Path, out_dir: Path) -> dict:
     """The fast networks against the optimisation path on the video benchmark's frames (``out_dir/video``).
 
     Every ``.keras`` of the ablation, plus ``models/starry_night.keras`` when ``make train-style`` has made it
-    (the default recipe), stylises the input frames of the optimisation run without and with inference-time
-    smoothing (0.5). Warping errors are measured twice: with the DeepFlow flows the optimisation path itself was
+    (the default recipe), stylises the input frames of the optimisation run, plain and with each of
+    :data:`SMOOTHINGS`. Warping errors are measured with the DeepFlow flows the optimisation path itself was
     optimised against (its temporal loss pulls its output onto exactly those warps, so this favours it), and with
-    flows it never saw (DIS and Farneback on the input frames). Each is also given as a multiple of the
+    flows it never saw (DIS and Farneback on the input frames); each is also given as a multiple of the
     optimisation path's error under the same flows.
     """
     from benchmarks.video import reference
-    from transfer.fast.infer import compile_stylizer, smooth_frame
-    from transfer.fast.network import load_network
-    from video.evaluate import evaluate_frames, frame_losses, load_workdir_frames
+    from video.evaluate import load_workdir_frames
     from video.flow import estimate_flow
 
     ref_workdir = out_dir / "video" / "temporal.work"
@@ -172,35 +226,64 @@ def _versus_optimization(work: Path, out_dir: Path) -> dict:
         return {"skipped": "needs the video benchmark's run (benchmarks.run --only video,fast)"}
     ref = reference(ref_workdir)
     inputs = ref["inputs"]
-    flows = {"deepflow_of_optimisation": (ref["back"], ref["fwd"])}
+    flows = {"deepflow_of_optimisation": (ref["back"], ref["fwd"], None)}
     for method in ("dis", "farneback"):
         flows[method] = ([estimate_flow(inputs[t], inputs[t - 1], method) for t in range(1, len(inputs))],
-                         [estimate_flow(inputs[t - 1], inputs[t], method) for t in range(1, len(inputs))])
-    outputs = {"optimisation": load_workdir_frames(ref_workdir)[1]}
-    models = {name: work / f"ablation_{name}.keras" for name in ("temporal", "no_temporal")}
-    models["make_train_style"] = REPO / "models" / "starry_night.keras"
-    for name, path in models.items():
-        if not path.is_file():
-            continue
-        plain = list(compile_stylizer(load_network(path, "bfloat16"))(np.stack(inputs)))
-        smoothed = [plain[0]]
-        for t in range(1, len(plain)):
-            smoothed.append(smooth_frame(plain[t], smoothed[-1], inputs[t], inputs[t - 1], 0.5, "dis", 0.5))
-        outputs[name], outputs[f"{name}_smoothing"] = plain, smoothed
-    out: dict = {"frames": len(inputs), "size": list(inputs[0].shape[1::-1]), "target_ratio": 1.5,
-                 "losses": {}}
-    for name, frames in outputs.items():
-        losses = frame_losses(ref["objective"], ref["grams"], inputs, frames)
-        out["losses"][name] = {"mean_style_loss": float(np.mean(losses["style"])),
-                               "mean_content_loss": float(np.mean(losses["content"]))}
-    for flow_name, (back, fwd) in flows.items():
-        reports = {name: evaluate_frames(inputs, frames, back, fwd) for name, frames in outputs.items()}
-        base = reports["optimisation"]["temporal_error"]
-        table = {name: {"temporal_error": r["temporal_error"], "over_optimisation": r["temporal_error"] / base}
-                 for name, r in reports.items()}
-        table["input"] = {"temporal_error": reports["optimisation"]["input_temporal_error"], "over_optimisation": None}
-        out[f"flows_{flow_name}"] = table
+                         [estimate_flow(inputs[t - 1], inputs[t], method) for t in range(1, len(inputs))], None)
+    fast, seconds = _fast_outputs(work, inputs)
+    out = _comparison(ref, {"optimisation": load_workdir_frames(ref_workdir)[1], **fast}, flows)
+    out["smoothing_seconds_per_frame"] = seconds
     return out
+
+
+def _known_motion(work: Path, quick: bool) -> dict:
+    """The fast networks against the optimisation path on a clip whose flow is known exactly.
+
+    A photograph (``samples/building.jpg``) filmed by a virtual camera that pans, zooms and turns
+    (:mod:`benchmarks.known_motion`), stored losslessly; the optimisation path stylises it with its defaults
+    (DeepFlow, 200 / 66 iterations at 256x192), the fast networks as in :func:`_versus_optimization`. Warping
+    errors under the exact flow and occlusion are a referee that no method under test estimated; the
+    optimisation path's own DeepFlow flows are reported beside them.
+    """
+    import cv2
+
+    from benchmarks.known_motion import camera_clip
+    from benchmarks.video import optimise, reference
+    from video.evaluate import load_workdir_frames
+    from video.io import ReadOptions
+
+    photo = SAMPLES / "building.jpg"
+    if not photo.is_file():
+        return {"skipped": "needs samples/building.jpg (make samples)"}
+    size, n, first = ((128, 96), 6, 60) if quick else ((256, 192), 10, 200)
+    clip = camera_clip(cv2.imread(str(photo)), n, size)
+    video = _lossless_clip(clip.frames, work / f"known_motion_{size[0]}.mkv")
+    _, workdir = optimise(video, work / f"known_motion_{size[0]}_optimisation.mp4", ReadOptions(), first, first // 3)
+    ref = reference(workdir)
+    if any(not np.array_equal(a, b) for a, b in zip(ref["inputs"], clip.frames, strict=True)):
+        raise RuntimeError(f"{video}: decoded frames differ from the rendered ones")
+    fast, seconds = _fast_outputs(work, ref["inputs"])
+    flows = {"exact": (clip.flows_back, clip.flows_forward, clip.masks),
+             "deepflow_of_optimisation": (ref["back"], ref["fwd"], None)}
+    out = _comparison(ref, {"optimisation": load_workdir_frames(workdir)[1], **fast}, flows)
+    out["smoothing_seconds_per_frame"] = seconds
+    return out
+
+
+def _lossless_clip(frames: list, path: Path, fps: float = 25.0) -> Path:
+    """Write (H, W, 3) uint8 BGR ``frames`` as a lossless FFV1 ``.mkv`` (once) and return its path."""
+    import subprocess
+
+    from video.io import ffmpeg_exe
+
+    if not path.is_file():
+        h, w = frames[0].shape[:2]
+        tmp = path.with_name(f".{path.name}")
+        subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "bgr24",
+                        "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", "-c:v", "ffv1", "-f", "matroska", str(tmp)],
+                       input=b"".join(f.tobytes() for f in frames), check=True)
+        tmp.replace(path)
+    return path
 
 
 def _warping_error(stylised: Path, source: Path, frames: int) -> float:

@@ -21,11 +21,12 @@ SAMPLES = Path("samples")
 CLIP, STYLE = SAMPLES / "vtest.avi", SAMPLES / "starry_night.jpg"
 
 
-def _run(name: str, out_dir: Path, read, first: int, later: int, **kw) -> tuple[dict, Path]:
+def optimise(video: Path, out: Path, read, first: int, later: int, **kw) -> tuple[dict, Path]:
+    """Stylise ``video`` with the optimisation path into ``out`` (DeepFlow, the sample style, ``first`` / ``later``
+    iterations, other :class:`VideoConfig` fields from ``kw``); return its report and work directory."""
     from video.pipeline import stylize_video
 
-    out = out_dir / "video" / f"{name}.mp4"
-    config = VideoConfig(video=CLIP, output=out, style=StyleSpec(styles=(STYLE,)), read=read, flow="deepflow",
+    config = VideoConfig(video=video, output=out, style=StyleSpec(styles=(STYLE,)), read=read, flow="deepflow",
                          first_iterations=first, iterations=later, progress=False, **kw)
     return stylize_video(config), out.with_suffix(".work")
 
@@ -48,7 +49,7 @@ def run(quick: bool, out_dir: Path) -> dict:
         # the same budget per later frame as one pass: two thirds of it forward, one third on the way back
         methods["multipass"] = dict(first=first, later=2 * later // 3, init=Init.PREV_WARPED, loss=default,
                                     passes=2, pass_iterations=later - 2 * later // 3)
-    runs = {name: _run(name, out_dir, read, **kw) for name, kw in methods.items()}
+    runs = {name: optimise(CLIP, out_dir / "video" / f"{name}.mp4", read, **kw) for name, kw in methods.items()}
 
     ref = reference(runs["temporal"][1])
     results = {}

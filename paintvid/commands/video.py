@@ -28,6 +28,10 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="with --method fast: frames per network call")
     p.add_argument("--smoothing", type=float, default=0.0,
                    help="with --method fast: blend of the flow-warped previous output (0 = off)")
+    p.add_argument("--smoothing-flow", choices=["dis", "deepflow", "farneback"], default="dis",
+                   help="with --smoothing: flow method (dis is fast; deepflow aligns like the optimisation path)")
+    p.add_argument("--smoothing-scale", type=float, default=0.5,
+                   help="with --smoothing: estimate flow at this fraction of the frame size (1 = full, slower)")
     g = p.add_argument_group("frames")
     g.add_argument("--start", type=float, default=0.0, help="start time in seconds")
     g.add_argument("--frames", type=int, default=None, help="number of frames to stylise")
@@ -130,6 +134,8 @@ def run_fast(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         precision=Precision(args.precision or "bfloat16"),
         smoothing=args.smoothing,
+        flow_method=args.smoothing_flow,
+        flow_scale=args.smoothing_scale,
         side_by_side=args.side_by_side,
         progress=not args.quiet,
     )

@@ -125,3 +125,18 @@ def test_several_models_need_a_schedule():
 
     with pytest.raises(UserError, match="style-schedule"):
         scheduled_stylizer([lambda f: f, lambda f: f], None, fps=10.0)
+
+
+def test_cli_smoothing_flow_options_reach_the_run(clip_and_model):
+    from paintvid.cli import main
+
+    root, video, model = clip_and_model
+    out = root / "cli_smooth.mp4"
+    code = main(["video", str(video), "--method", "fast", "--model", str(model), "-o", str(out), "--width", "64",
+                 "--frames", "4", "--smoothing", "0.8", "--smoothing-flow", "farneback", "--smoothing-scale", "1",
+                 "--quiet"])
+    assert code == 0
+    run = json.loads((root / "cli_smooth.work" / "run.json").read_text())
+    assert run["config"]["smoothing"] == 0.8
+    assert (run["config"]["flow_method"], run["config"]["flow_scale"]) == ("farneback", 1.0)
+    assert run["stage_seconds"]["smooth"] > 0
