@@ -161,7 +161,7 @@ SMOOTHINGS = {"smoothing": (0.5, "dis", 0.5), "smoothing_deepflow": (0.8, "deepf
 
 def _fast_outputs(work: Path, inputs: list) -> tuple[dict, dict]:
     """Stylise ``inputs`` ((H, W, 3) uint8 BGR) with every available fast network, plain and with each of
-    :data:`SMOOTHINGS`; returns {name: frames} and, under ``"seconds"``, smoothing seconds per frame by variant."""
+    :data:`SMOOTHINGS`; return ({name: frames}, {variant: mean smoothing seconds per frame, None if no network})."""
     from transfer.fast.infer import compile_stylizer, smooth_frame
     from transfer.fast.network import load_network
 
@@ -196,13 +196,11 @@ def _comparison(ref: dict, outputs: dict, flows: dict) -> dict:
         out["losses"][name] = {"mean_style_loss": float(np.mean(losses["style"])),
                                "mean_content_loss": float(np.mean(losses["content"]))}
     for flow_name, (back, fwd, masks) in flows.items():
-        def error(frames, back=back, fwd=fwd, masks=masks):
-            return float(np.nanmean(warping_error(frames, back, masks, flows_forward=fwd)))
-
-        errors = {name: error(frames) for name, frames in outputs.items()}
+        errors = {name: float(np.nanmean(warping_error(frames, back, masks, flows_forward=fwd)))
+                  for name, frames in {**outputs, "input": inputs}.items()}
         base = errors["optimisation"]
-        table = {name: {"temporal_error": e, "over_optimisation": e / base} for name, e in errors.items()}
-        table["input"] = {"temporal_error": error(inputs), "over_optimisation": None}
+        table = {name: {"temporal_error": e, "over_optimisation": None if name == "input" else e / base}
+                 for name, e in errors.items()}
         out[f"flows_{flow_name}"] = table
     return out
 
@@ -219,7 +217,7 @@ def _versus_optimization(work: Path, out_dir: Path) -> dict:
     """
     from benchmarks.video import reference
     from video.evaluate import load_workdir_frames
-    from video.flow import estimate_flow
+    from video.flow import input_flows
 
     ref_workdir = out_dir / "video" / "temporal.work"
     if not (ref_workdir / "stylized").is_dir():
@@ -228,8 +226,7 @@ def _versus_optimization(work: Path, out_dir: Path) -> dict:
     inputs = ref["inputs"]
     flows = {"deepflow_of_optimisation": (ref["back"], ref["fwd"], None)}
     for method in ("dis", "farneback"):
-        flows[method] = ([estimate_flow(inputs[t], inputs[t - 1], method) for t in range(1, len(inputs))],
-                         [estimate_flow(inputs[t - 1], inputs[t], method) for t in range(1, len(inputs))], None)
+        flows[method] = (*input_flows(inputs, method), None)
     fast, seconds = _fast_outputs(work, inputs)
     out = _comparison(ref, {"optimisation": load_workdir_frames(ref_workdir)[1], **fast}, flows)
     out["smoothing_seconds_per_frame"] = seconds
@@ -288,15 +285,14 @@ def _lossless_clip(frames: list, path: Path, fps: float = 25.0) -> Path:
 
 def _warping_error(stylised: Path, source: Path, frames: int) -> float:
     """Return the mean warping error of ``stylised`` with DIS flows (and occlusion) of the input ``source``."""
-    from video.flow import estimate_flow
+    from video.flow import input_flows
     from video.io import ReadOptions, read_frames
     from video.metrics import warping_error
 
     src = read_frames(source, ReadOptions(frames=frames))
     out = read_frames(stylised)
     n = min(len(src), len(out))
-    back = [estimate_flow(src[t], src[t - 1], "dis") for t in range(1, n)]
-    fwd = [estimate_flow(src[t - 1], src[t], "dis") for t in range(1, n)]
+    back, fwd = input_flows(src[:n], "dis")
     return float(np.nanmean(warping_error(out[:n], back, flows_forward=fwd)))
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from tests.synthetic import synthetic_clip
-from video.evaluate import evaluate_frames, input_flows
+from video.evaluate import evaluate_frames
+from video.flow import input_flows
 
 
 def test_input_as_output_matches_floor_and_noise_raises_error():

@@ -16,6 +16,7 @@ from paintvid.atomic import atomic_write_json
 from paintvid.errors import UserError
 from transfer.features import preprocess
 from transfer.stylize import StyleSpec
+from video.flow import input_flows
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,6 @@ class EvaluateVideoConfig:
     read: object = None  # video.io.ReadOptions
     flow: str = "deepflow"
     output: Path | None = None
-
-
-def input_flows(frames: Sequence[np.ndarray], method: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Return (flows t -> t-1, flows t-1 -> t) of consecutive input frames, each (H, W, 2) float32."""
-    from video.flow import FlowMethod, estimate_flow
-
-    m = FlowMethod(method)
-    back = [estimate_flow(frames[t], frames[t - 1], m) for t in range(1, len(frames))]
-    fwd = [estimate_flow(frames[t - 1], frames[t], m) for t in range(1, len(frames))]
-    return back, fwd
 
 
 def frame_losses(objective, grams: dict, inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> dict:

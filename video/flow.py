@@ -22,7 +22,7 @@ end-point error and time per pair shown in brackets:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 
 import cv2
@@ -69,6 +69,15 @@ def estimate_flow(a: np.ndarray, b: np.ndarray, method: FlowMethod | str = DEFAU
         raise ValueError(f"frames differ in size: a is {grey_a.shape}, b is {grey_b.shape}")
     flow = _ESTIMATORS[method](grey_a, grey_b)
     return np.ascontiguousarray(flow, dtype=np.float32)
+
+
+def input_flows(frames: Sequence[np.ndarray], method: FlowMethod | str = "dis") -> tuple[list[np.ndarray],
+                                                                                  list[np.ndarray]]:
+    """Return (flows t -> t-1, flows t-1 -> t) of consecutive (H, W, 3) uint8 frames, each (H, W, 2) float32."""
+    method = FlowMethod(method)
+    back = [estimate_flow(frames[t], frames[t - 1], method) for t in range(1, len(frames))]
+    fwd = [estimate_flow(frames[t - 1], frames[t], method) for t in range(1, len(frames))]
+    return back, fwd
 
 
 def _to_grey(image: np.ndarray, name: str) -> np.ndarray:

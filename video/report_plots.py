@@ -27,6 +27,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from paintvid.errors import UserError
+from video.flow import input_flows
 
 #: Curves drawn by :func:`curves_figure`, in this order.
 METRICS = ("temporal_error", "style_loss", "content_loss")
@@ -212,18 +213,6 @@ def curves_figure(runs: Sequence[MethodRun]) -> Figure:
     axes[0].set_ylabel("mean squared error, [0, 1] colours")
     fig.tight_layout()
     return fig
-
-
-def input_flows(frames: Sequence[np.ndarray], method: str = "dis") -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Return (flows t -> t-1, flows t-1 -> t) of consecutive (H, W, 3) uint8 frames, each (H, W, 2) float32.
-
-    The same flows :func:`video.evaluate.input_flows` computes, without importing the loss code (and TensorFlow).
-    """
-    from video.flow import estimate_flow
-
-    back = [estimate_flow(frames[t], frames[t - 1], method) for t in range(1, len(frames))]
-    fwd = [estimate_flow(frames[t - 1], frames[t], method) for t in range(1, len(frames))]
-    return back, fwd
 
 
 def flicker_maps(runs: Sequence[MethodRun], flow: str = "dis") -> dict[str, np.ndarray]:
