@@ -46,8 +46,9 @@ install: $(STAMP) ## create .venv and install the project with pinned dependenci
 test: $(STAMP) ## run the test suite (pytest; under 15 minutes on 2 CPU cores)
 	$(BIN)/pytest -q
 
-lint: $(STAMP) ## run ruff over the code
+lint: $(STAMP) ## run ruff and import-linter (the floor plan in ARCHITECTURE.md)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 samples: ## put a real painting and real clips into samples/ (from Debian's opencv-doc)
 	@bash scripts/fetch_samples.sh samples

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from foundation.figures import save_figure
+
 SHARED_IMAGES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "images"
 
 
@@ -223,6 +225,6 @@ def _figures(table, oof: np.ndarray, summary: dict, out_dir: Path) -> None:
 
     predictions = pd.DataFrame({"path": table["path"], "label": table["label"], "prob": oof})
     metrics = binary_metrics(predictions["label"], predictions["prob"])
-    plots.save_figure(plots.roc_figure(predictions, metrics), Path(out_dir) / "classifier_roc.png")
-    plots.save_figure(plots.calibration_figure(metrics), Path(out_dir) / "classifier_calibration.png")
-    plots.save_figure(plots.wrong_grid_figure(predictions, 12), Path(out_dir) / "classifier_wrong.png")
+    save_figure(plots.roc_figure(predictions, metrics), Path(out_dir) / "classifier_roc.png")
+    save_figure(plots.calibration_figure(metrics), Path(out_dir) / "classifier_calibration.png")
+    save_figure(plots.wrong_grid_figure(predictions, 12), Path(out_dir) / "classifier_wrong.png")

@@ -5,7 +5,7 @@
 - end to end on a 640x360 clip (decode + network + encode overlapped): fps and the time share of each stage,
   slim bfloat16 and float32, plus bfloat16 with inference-time smoothing;
 - the ablation: the same network trained with and without the temporal loss (tiny in quick mode), judged by
-  the warping error (Lai et al. 2018, ``video.metrics.warping_error``) of its output on a real clip, flows from
+  the warping error (Lai et al. 2018, ``media.metrics.warping_error``) of its output on a real clip, flows from
   the input. Speed does not depend on the weights, so throughput uses a randomly initialised network;
 - the fast networks (ablation pair, and the ``make train-style`` model when present) against the optimisation
   path on the video benchmark's frames: warping error as a multiple of the optimisation path's, under the path's
@@ -45,8 +45,8 @@ def _clip_640x360(path: Path, frames: int) -> Path:
     """Return a 640x360 H.264 clip made from the sample cartoon (cropped to 16:9), or a synthetic pan."""
     import cv2
 
-    from video.encode import encode_frames
-    from video.io import ReadOptions, iter_frames
+    from media.encode import encode_frames
+    from media.video_io import ReadOptions, iter_frames
 
     if path.is_file():
         return path
@@ -91,8 +91,8 @@ def _network_only(quick: bool) -> dict:
 
 
 def _end_to_end(clip: Path, work: Path, quick: bool) -> dict:
-    from transfer.fast.infer import FastVideoConfig, stylize_video_fast
     from transfer.fast.network import NetworkSpec, build_network, save_network
+    from video.fast_runner import FastVideoConfig, stylize_video_fast
 
     model = save_network(build_network(NetworkSpec.preset("slim"), seed=0), work / "slim_random.keras")
     runs = {"slim_bfloat16": {"precision": "bfloat16"}, "slim_float32": {"precision": "float32"},
@@ -112,12 +112,12 @@ def _end_to_end(clip: Path, work: Path, quick: bool) -> dict:
 
 def _ablation(work: Path, quick: bool) -> dict:
     """Train with and without the temporal loss; compare their warping error on a real clip."""
+    from media.video_io import ReadOptions
     from transfer.fast.data import PairOptions
-    from transfer.fast.infer import FastVideoConfig, stylize_video_fast
     from transfer.fast.losses import TEMPORAL_WEIGHT, FastLossWeights
     from transfer.fast.network import NetworkSpec
     from transfer.fast.train import TrainConfig, train_style
-    from video.io import ReadOptions
+    from video.fast_runner import FastVideoConfig, stylize_video_fast
 
     style = SAMPLES / "starry_night.jpg"
     # the kind of content `make train-style` uses: photographs (here the shared real ones) and video
@@ -162,8 +162,8 @@ SMOOTHINGS = {"smoothing": (0.5, "dis", 0.5), "smoothing_deepflow": (0.8, "deepf
 def _fast_outputs(work: Path, inputs: list) -> tuple[dict, dict]:
     """Stylise ``inputs`` ((H, W, 3) uint8 BGR) with every available fast network, plain and with each of
     :data:`SMOOTHINGS`; return ({name: frames}, {variant: mean smoothing seconds per frame, None if no network})."""
-    from transfer.fast.infer import compile_stylizer, smooth_frame
     from transfer.fast.network import load_network
+    from video.fast_runner import compile_stylizer, smooth_frame
 
     models = {name: work / f"ablation_{name}.keras" for name in ("temporal", "no_temporal")}
     models["make_train_style"] = REPO / "models" / "starry_night.keras"
@@ -186,8 +186,8 @@ def _fast_outputs(work: Path, inputs: list) -> tuple[dict, dict]:
 def _comparison(ref: dict, outputs: dict, flows: dict) -> dict:
     """Losses of every output sequence and, for each entry ``{flow name: (back, fwd, masks or None)}`` of
     ``flows``, its warping error and that error as a multiple of the ``"optimisation"`` sequence's."""
+    from media.metrics import warping_error
     from video.evaluate import frame_losses
-    from video.metrics import warping_error
 
     inputs = ref["inputs"]
     out: dict = {"frames": len(inputs), "size": list(inputs[0].shape[1::-1]), "target_ratio": 1.5, "losses": {}}
@@ -216,8 +216,8 @@ def _versus_optimization(work: Path, out_dir: Path) -> dict:
     optimisation path's error under the same flows.
     """
     from benchmarks.video import reference
+    from media.flow import input_flows
     from video.evaluate import load_workdir_frames
-    from video.flow import input_flows
 
     ref_workdir = out_dir / "video" / "temporal.work"
     if not (ref_workdir / "stylized").is_dir():
@@ -246,8 +246,8 @@ def _known_motion(work: Path, quick: bool) -> dict:
 
     from benchmarks.known_motion import camera_clip
     from benchmarks.video import optimise, reference
+    from media.video_io import ReadOptions
     from video.evaluate import load_workdir_frames
-    from video.io import ReadOptions
 
     photo = SAMPLES / "building.jpg"
     if not photo.is_file():
@@ -271,7 +271,7 @@ def _lossless_clip(frames: list, path: Path, fps: float = 25.0) -> Path:
     """Write (H, W, 3) uint8 BGR ``frames`` as a lossless FFV1 ``.mkv`` (once) and return its path."""
     import subprocess
 
-    from video.io import ffmpeg_exe
+    from media.video_io import ffmpeg_exe
 
     if not path.is_file():
         h, w = frames[0].shape[:2]
@@ -285,9 +285,9 @@ def _lossless_clip(frames: list, path: Path, fps: float = 25.0) -> Path:
 
 def _warping_error(stylised: Path, source: Path, frames: int) -> float:
     """Return the mean warping error of ``stylised`` with DIS flows (and occlusion) of the input ``source``."""
-    from video.flow import input_flows
-    from video.io import ReadOptions, read_frames
-    from video.metrics import warping_error
+    from media.flow import input_flows
+    from media.metrics import warping_error
+    from media.video_io import ReadOptions, read_frames
 
     src = read_frames(source, ReadOptions(frames=frames))
     out = read_frames(stylised)

@@ -1,9 +1,9 @@
-"""Optical flow accuracy and speed of each :class:`video.flow.FlowMethod` on pairs with ground truth.
+"""Optical flow accuracy and speed of each :class:`media.flow.FlowMethod` on pairs with ground truth.
 
 Average end-point error (EPE, pixels, over pixels with known ground truth) and seconds per pair on the
 public pairs under ``../shared/data/flow``: Middlebury RubberWhale / Grove3 / Urban2 (frame10 -> frame11),
 FlyingChairs examples (large synthetic motions) and the tiny mmflow fixtures, so that the default method is
-chosen on evidence. Also records how closely :func:`video.consistency.certainty` reproduces the reference
+chosen on evidence. Also records how closely :func:`media.consistency.certainty` reproduces the reference
 implementation's ``reliable_j_i.pgm`` from the same flows (``../shared/data/video/manuelruder+artistic-videos``).
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from video.consistency import certainty
-from video.flo import read_flo
-from video.flow import DEFAULT_METHOD, FlowMethod, estimate_flow
-from video.metrics import endpoint_error
+from media.consistency import certainty
+from media.flo import read_flo
+from media.flow import DEFAULT_METHOD, FlowMethod, estimate_flow
+from media.metrics import endpoint_error
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 FLOW = SHARED / "flow"

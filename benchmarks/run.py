@@ -15,8 +15,8 @@ import time
 import traceback
 from pathlib import Path
 
-from paintvid.atomic import atomic_write, atomic_write_json
-from paintvid.runtime import quiet_tensorflow
+from foundation.atomic import atomic_write, atomic_write_json
+from foundation.runtime import quiet_tensorflow
 
 #: Benchmark modules in the order they run (each ``benchmarks/<name>.py`` with ``run(quick, out_dir)``).
 MODULES = ("vgg", "flow", "video", "fast", "scraper", "classifier", "finetuned")

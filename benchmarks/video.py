@@ -32,8 +32,8 @@ def optimise(video: Path, out: Path, read, first: int, later: int, **kw) -> tupl
 
 
 def run(quick: bool, out_dir: Path) -> dict:
+    from media.video_io import ReadOptions
     from video.evaluate import load_workdir_frames
-    from video.io import ReadOptions
 
     if not CLIP.exists():
         return {"skipped": f"{CLIP} missing (run make samples)"}
@@ -82,10 +82,10 @@ def run(quick: bool, out_dir: Path) -> dict:
 def reference(ref_workdir: Path) -> dict:
     """Return what every method is measured against: the input frames of a run's work directory, its DeepFlow
     flows between them (``back``/``fwd``, frame t -> t-1 and t-1 -> t) and the objective with the style's Grams."""
+    from media.flo import read_flo
     from transfer.losses import blend_grams
     from transfer.stylize import blend_weights, build_objective, load_styles, style_grams_for
     from video.evaluate import load_workdir_frames
-    from video.flo import read_flo
 
     inputs, _ = load_workdir_frames(ref_workdir)
     n = len(inputs)

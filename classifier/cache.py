@@ -24,7 +24,7 @@ import numpy as np
 
 from classifier.model import TEXTURE_DIM
 from classifier.pipeline import Augment, image_dataset
-from paintvid.atomic import atomic_write_bytes, atomic_write_json
+from foundation.atomic import atomic_write_bytes, atomic_write_json
 
 #: Bumped whenever the views or the trunk's outputs change meaning (2: whole-image views, all-conv texture).
 CACHE_VERSION = 2

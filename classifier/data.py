@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
 
 log = logging.getLogger("classifier.data")
 

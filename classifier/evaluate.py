@@ -16,8 +16,9 @@ import pandas as pd
 
 from classifier.data import SPLITS, SplitFractions, load_dataset
 from classifier.metrics import binary_metrics, bootstrap_interval, roc_auc, wilson_interval
-from paintvid.atomic import atomic_write, atomic_write_json
-from paintvid.errors import UserError
+from foundation.atomic import atomic_write, atomic_write_json
+from foundation.errors import UserError
+from foundation.figures import save_figure
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,8 @@ def evaluate(config: EvaluateConfig) -> dict:
     out = Path(config.out)
     atomic_write(out / "predictions.csv", lambda tmp: predictions.to_csv(tmp, index=False))
     atomic_write_json(out / "metrics.json", metrics)
-    plots.save_figure(plots.roc_figure(predictions, metrics), out / "roc.png")
-    plots.save_figure(plots.confusion_figure(metrics), out / "confusion.png")
-    plots.save_figure(plots.calibration_figure(metrics), out / "calibration.png")
-    plots.save_figure(plots.wrong_grid_figure(predictions, config.n_wrong, config.threshold), out / "wrong.png")
+    save_figure(plots.roc_figure(predictions, metrics), out / "roc.png")
+    save_figure(plots.confusion_figure(metrics), out / "confusion.png")
+    save_figure(plots.calibration_figure(metrics), out / "calibration.png")
+    save_figure(plots.wrong_grid_figure(predictions, config.n_wrong, config.threshold), out / "wrong.png")
     return metrics

@@ -39,8 +39,8 @@ from classifier.data import CLASS_NAMES, Dataset, SplitFractions, load_dataset
 from classifier.metrics import binary_metrics
 from classifier.model import HeadConfig
 from classifier.pipeline import FIRST_AUGMENTED, MIRROR, Augment
-from paintvid.atomic import atomic_write_json
-from paintvid.errors import UserError
+from foundation.atomic import atomic_write_json
+from foundation.errors import UserError
 from transfer.backbone import BUNDLED, describe_weights
 
 log = logging.getLogger("classifier.finetune")

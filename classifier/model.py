@@ -27,7 +27,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from paintvid.atomic import atomic_write
+from foundation.atomic import atomic_write
 
 TRUNK_OUTPUT = "block4_pool"
 BLOCK5_LAYERS: tuple[str, ...] = ("block5_conv1", "block5_conv2", "block5_conv3")

@@ -7,7 +7,6 @@ PNGs and the notebook shows the same figures.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -100,15 +99,3 @@ def wrong_grid_figure(predictions: pd.DataFrame, n: int = 16, threshold: float =
     return fig
 
 
-def save_figure(fig, path: str | Path) -> Path:
-    """Save ``fig`` as PNG atomically; returns ``path``."""
-    from paintvid.atomic import atomic_write
-
-    return atomic_write(path, lambda tmp: tmp.write_bytes(figure_png(fig)))
-
-
-def figure_png(fig) -> bytes:
-    """Return ``fig`` rendered as PNG bytes (what the notebook displays)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=110, format="png")
-    return buf.getvalue()

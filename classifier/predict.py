@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
 
 
 @dataclass(frozen=True)

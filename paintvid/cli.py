@@ -11,9 +11,9 @@ import importlib
 import pkgutil
 import sys
 
+from foundation.errors import UserError
+from foundation.runtime import quiet_tensorflow
 from paintvid import __version__
-from paintvid.errors import UserError
-from paintvid.runtime import quiet_tensorflow
 
 
 def build_parser() -> argparse.ArgumentParser:

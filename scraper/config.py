@@ -9,7 +9,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
 
 #: Flickr's own REST endpoint; ``--api-url`` or ``FLICKR_API_URL`` point the scraper elsewhere (a mirror, a test).
 FLICKR_REST_URL = "https://api.flickr.com/services/rest/"

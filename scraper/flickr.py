@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
 from scraper.config import Credentials, RetryPolicy
 from scraper.ratelimit import TokenBucket
 from scraper.records import Candidate, flickr_page_url

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from paintvid.atomic import atomic_write_json
-from paintvid.errors import UserError
+from foundation.atomic import atomic_write_json
+from foundation.errors import UserError
 from scraper.config import ImageRules, ImportConfig
 from scraper.download import DownloadError
 from scraper.manifest import ManifestStore

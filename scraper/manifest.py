@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from paintvid.atomic import atomic_write, atomic_write_bytes
-from paintvid.errors import UserError
+from foundation.atomic import atomic_write, atomic_write_bytes
+from foundation.errors import UserError
 from scraper.config import ImageRules, SplitConfig
 from scraper.phash import PhashIndex, from_hex, to_hex
 from scraper.records import RETRIED, Candidate, Status

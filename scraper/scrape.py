@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 
-from paintvid.atomic import atomic_write_json
+from foundation.atomic import atomic_write_json
 from scraper.config import Credentials, ScrapeConfig, load_queries
 from scraper.download import download, make_session
 from scraper.flickr import FlickrClient

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
 from transfer import backbone as bb
 
 

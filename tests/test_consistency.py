@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
+from media.consistency import certainty, flow_checks, gaussian_taps, long_term_weights
+from media.flo import read_flo
 from tests.conftest import shared_data
 from tests.synthetic import synthetic_clip
-from video.consistency import certainty, flow_checks, gaussian_taps, long_term_weights
-from video.flo import read_flo
 
 
 def constant_flow(h: int, w: int, dx: float, dy: float) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""video.encode: MP4 round trip, odd sizes, the source's audio (copied or AAC), no half-written output."""
+"""media.encode: MP4 round trip, odd sizes, the source's audio (copied or AAC), no half-written output."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
+from media.encode import VideoWriter, encode_frames, side_by_side
+from media.video_io import ffmpeg_exe, probe
 from tests.conftest import REPO
-from video.encode import VideoWriter, encode_frames, side_by_side
-from video.io import ffmpeg_exe, probe
 
 
 def ffmpeg(*args: str) -> None:
@@ -170,7 +170,7 @@ def test_killed_writer_process_leaves_no_output(tmp_path):
     out = tmp_path / "out.mp4"
     script = textwrap.dedent(f"""
         import sys, numpy as np
-        from video.encode import VideoWriter
+        from media.encode import VideoWriter
         with VideoWriter({str(out)!r}, 10, (64, 48)) as w:
             for i in range(100000):
                 w.write(np.full((48, 64, 3), i % 256, np.uint8))

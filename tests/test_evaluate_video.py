@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from media.flow import input_flows
 from tests.synthetic import synthetic_clip
 from video.evaluate import evaluate_frames
-from video.flow import input_flows
 
 
 def test_input_as_output_matches_floor_and_noise_raises_error():

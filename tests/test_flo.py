@@ -7,9 +7,9 @@ import struct
 import numpy as np
 import pytest
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
+from media.flo import FLO_MAGIC, read_flo, write_flo
 from tests.conftest import shared_data
-from video.flo import FLO_MAGIC, read_flo, write_flo
 
 
 def test_round_trip_is_exact(tmp_path, rng):

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from media.flow import DEFAULT_METHOD, FlowMethod, estimate_flow
+from media.metrics import endpoint_error
 from tests.synthetic import synthetic_clip
-from video.flow import DEFAULT_METHOD, FlowMethod, estimate_flow
-from video.metrics import endpoint_error
 
 #: Largest average end-point error (pixels) tolerated on the background; measured about 0.03-0.05 for DeepFlow
 #: and DIS and 0.25 for Farneback on this clip.

@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 
 from benchmarks.known_motion import camera_clip
+from media.flow import estimate_flow
+from media.warp import warp
 from tests.synthetic import smooth_texture
-from video.flow import estimate_flow
-from video.warp import warp
 
 
 def _photo() -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from media.metrics import endpoint_error, flicker_map, occlusion_mask, warping_error
 from tests.synthetic import synthetic_clip
-from video.metrics import endpoint_error, flicker_map, occlusion_mask, warping_error
 
 
 @pytest.fixture(scope="module")

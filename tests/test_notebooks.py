@@ -1,5 +1,5 @@
 """The video-evaluation and dataset notebooks execute on tiny synthetic outputs, and the functions behind them
-(``video.report_plots``, ``paintvid.dataset_summary``) give the right numbers on those outputs."""
+(``video.report_plots``, ``scraper.dataset_summary``) give the right numbers on those outputs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
+from foundation.figures import figure_png
 from scraper.manifest import COLUMNS
 from tests.conftest import stripes_image, textured_image
 
@@ -172,9 +173,9 @@ def test_color_example_and_figures(video_runs):
     runs = rp.load_runs(video_runs)
     content, style, stylized = rp.color_example(runs)
     assert content.shape == stylized.shape == (H, W, 3) and style.shape == (40, 40, 3)
-    png = rp.figure_png(rp.color_preservation_figure(content, style, stylized))
+    png = figure_png(rp.color_preservation_figure(content, style, stylized))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    empty = rp.figure_png(rp.flicker_figure({}))
+    empty = figure_png(rp.flicker_figure({}))
     assert empty[:4] == b"\x89PNG"
 
 
@@ -232,7 +233,7 @@ def manifest(tmp_path) -> Path:
 
 
 def test_dataset_tables(manifest):
-    from paintvid import dataset_summary as ds
+    from scraper import dataset_summary as ds
 
     df = ds.load(manifest.parent)
     o = ds.overview(df)
@@ -262,7 +263,7 @@ def test_dataset_tables(manifest):
 
 
 def test_failure_reason_normalisation():
-    from paintvid.dataset_summary import failure_reason
+    from scraper.dataset_summary import failure_reason
 
     assert failure_reason("1048577 bytes exceeds the limit of 1048576") == "N bytes exceeds the limit of N"
     assert failure_reason("HTTP 404 for http://x/y.jpg\n") == "HTTP 404 for <url>"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paintvid.errors import UserError
-from video.schedule import Schedule, parse_schedule
+from foundation.errors import UserError
+from media.schedule import Schedule, parse_schedule
 
 
 def test_parse_frames_and_the_issue_example():

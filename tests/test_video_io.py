@@ -1,4 +1,4 @@
-"""video.io: probing, frame selection (start/frames/seconds/fps/width) and bad files, on tiny generated clips."""
+"""media.video_io: probing, frame selection (start/frames/seconds/fps/width) and bad files, on tiny generated clips."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from paintvid.errors import UserError
-from tests.conftest import shared_data
-from video.io import (
+from foundation.errors import UserError
+from media.video_io import (
     ReadOptions,
     expected_frames,
     ffmpeg_exe,
@@ -21,6 +20,7 @@ from video.io import (
     read_frames,
     selected_span,
 )
+from tests.conftest import shared_data
 
 N, FPS, W, H = 30, 10.0, 64, 48
 STEP = 8  # grey level per frame index in the marker block
@@ -129,7 +129,7 @@ def test_frame_selection(clips, options, numbers):
 
 
 def test_output_fps_and_span():
-    from video.io import VideoInfo
+    from media.video_io import VideoInfo
 
     info = VideoInfo(fps=25.0, frame_count=100, width=64, height=48, duration=4.0, has_audio=True)
     assert output_fps(info, ReadOptions()) == 25.0

@@ -40,7 +40,7 @@ def clip(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def make_config(video: Path, style_path: Path, out: Path, **kw) -> VideoConfig:
-    from video.io import ReadOptions
+    from media.video_io import ReadOptions
 
     base = dict(video=video, output=out, style=StyleSpec(styles=(style_path,)), read=ReadOptions(width=W),
                 flow="dis", first_iterations=30, iterations=10, progress=False,
@@ -54,7 +54,7 @@ def stylized_frames(workdir: Path) -> list[np.ndarray]:
 
 
 def input_backward_flows(workdir: Path, n: int) -> list[np.ndarray]:
-    from video.flo import read_flo
+    from media.flo import read_flo
 
     return [read_flo(workdir / "flow" / f"{i:06d}_{i - 1:06d}.flo") for i in range(2, n + 1)]
 
@@ -90,7 +90,7 @@ def test_output_video_and_run_json(temporal_run):
 
 
 def test_temporal_error_below_independent_baseline(clip, temporal_run, tmp_path):
-    from video.metrics import warping_error
+    from media.metrics import warping_error
     from video.pipeline import stylize_video
 
     out, _ = temporal_run
@@ -169,7 +169,7 @@ def test_long_term_and_multipass_run(clip, tmp_path):
     [(dict(long_term=(2,)), "must include 1"), (dict(passes=0), "at least 1"), (dict(output=Path("x.avi")), ".mp4")],
 )
 def test_bad_config(clip, tmp_path, kw, needle):
-    from paintvid.errors import UserError
+    from foundation.errors import UserError
 
     with pytest.raises(UserError, match=needle):
         make_config(*clip, tmp_path / "o.mp4", **kw)
@@ -213,7 +213,7 @@ def test_style_schedule_moves_from_first_to_second_style(clip, tmp_path):
 
 
 def test_bad_schedule_fails_before_work(clip, tmp_path):
-    from paintvid.errors import UserError
+    from foundation.errors import UserError
     from video.pipeline import stylize_video
 
     with pytest.raises(UserError, match="style schedule"):

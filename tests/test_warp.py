@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from media.warp import warp
 from tests.conftest import textured_image
-from video.warp import warp
 
 
 def constant_flow(h: int, w: int, dx: float, dy: float) -> np.ndarray:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
 
 #: Channel means of ImageNet in BGR order, subtracted by Keras' ``caffe`` preprocessing.
 VGG_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)

@@ -48,7 +48,7 @@ def temporal_loss(image: tf.Tensor, warped: tf.Tensor, certainty: tf.Tensor) -> 
         image: (1, H, W, 3) current stylised frame, VGG-preprocessed.
         warped: (K, H, W, 3) earlier stylised frames warped into this frame (K = 1 for the short-term loss).
         certainty: (K, H, W, 1) per-pixel weights in [0, 1], 0 where occluded or unreliable; for K > 1
-            already made "closest first" (see :func:`video.consistency.long_term_weights`).
+            already made "closest first" (see :func:`media.consistency.long_term_weights`).
 
     ``D = H * W * 3`` is the number of elements of one frame, as in the paper.
     """

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from paintvid.atomic import atomic_write_json, jsonable
-from paintvid.errors import UserError
+from foundation.atomic import atomic_write_json
+from foundation.errors import UserError
+from foundation.records import jsonable
+from media.image_io import MAX_WIDTH, read_image, resize_to_width, write_image
 from transfer.backbone import BUNDLED, describe_weights, load_backbone
 from transfer.features import CONTENT_LAYER, STYLE_LAYERS, FeatureExtractor, Precision, pixel_bounds, preprocess
-from transfer.image_io import MAX_WIDTH, read_image, resize_to_width, write_image
 from transfer.objective import LossWeights, StyleObjective
 from transfer.optimize import OptimizeOptions, OptimizeResult, minimize
 
@@ -163,7 +164,7 @@ def run_optimization(
 
 def stylize_image(config: StylizeConfig) -> dict:
     """Stylise ``config.content`` with ``config.style``; write the image and a JSON report; return the report."""
-    from paintvid.runtime import seed_everything
+    from transfer.seeding import seed_everything
 
     check_width(config.width)
     started = time.perf_counter()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
 from transfer.objective import LossWeights
 from transfer.optimize import OptimizerKind
 from transfer.stylize import StyleSpec
@@ -34,7 +34,7 @@ class VideoConfig:
 
     Attributes:
         video, output: input clip and output ``.mp4``; ``workdir`` defaults to ``OUTPUT.work/`` beside the output.
-        read: which frames, at which size and rate (``video.io.ReadOptions``).
+        read: which frames, at which size and rate (``media.video_io.ReadOptions``).
         flow: optical-flow method name (``deepflow``, ``dis``, ``farneback``); ``flow_dir`` a folder of
             Middlebury ``.flo`` files to use instead (named ``000002_000001.flo`` for 2 -> 1, or the reference's
             ``forward_1_2.flo`` / ``backward_2_1.flo``).
@@ -45,7 +45,7 @@ class VideoConfig:
         passes: 1 for a single forward pass; N > 1 runs Ruder's multi-pass algorithm (alternating directions).
         pass_blend: the multi-pass blend factor delta between the warped neighbour and the previous pass.
         stall_tolerance: stop a frame early once the loss improved by less than this fraction in 20 iterations.
-        style_schedule: ``"WHEN:STYLE,..."`` (see :mod:`video.schedule`): the style target of each frame
+        style_schedule: ``"WHEN:STYLE,..."`` (see :mod:`media.schedule`): the style target of each frame
             interpolates the styles' Gram matrices over time; ``None`` uses ``style.blend`` throughout.
         preserve_colors: ``none``, ``luminance`` (stylise luminance, keep each frame's colours; ``stylized/``
             then holds the luminance result and the colours are restored when encoding) or ``histogram``
@@ -55,7 +55,7 @@ class VideoConfig:
     video: Path
     output: Path
     style: StyleSpec
-    read: object  # video.io.ReadOptions (kept untyped here so that importing the config stays light)
+    read: object  # media.video_io.ReadOptions (kept untyped here so that importing the config stays light)
     workdir: Path | None = None
     flow: str = "deepflow"
     flow_dir: Path | None = None

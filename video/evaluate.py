@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from paintvid.atomic import atomic_write_json
-from paintvid.errors import UserError
+from foundation.atomic import atomic_write_json
+from foundation.errors import UserError
+from media.flow import input_flows
 from transfer.features import preprocess
 from transfer.stylize import StyleSpec
-from video.flow import input_flows
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class EvaluateVideoConfig:
     stylized: Path
     style: StyleSpec
     original: Path | None = None
-    read: object = None  # video.io.ReadOptions
+    read: object = None  # media.video_io.ReadOptions
     flow: str = "deepflow"
     output: Path | None = None
 
@@ -67,7 +67,7 @@ def evaluate_frames(
     ``temporal_error`` is Lai et al.'s warping error of the outputs under the input's flow and occlusions;
     ``input_temporal_error`` the same for the input itself (the floor a perfectly stable output could reach).
     """
-    from video.metrics import warping_error
+    from media.metrics import warping_error
 
     if len(inputs) != len(outputs):
         raise UserError(f"{len(outputs)} stylised frames for {len(inputs)} input frames")
@@ -110,7 +110,7 @@ def evaluate_video(config: EvaluateVideoConfig) -> dict:
         inputs, outputs = load_workdir_frames(path)
         default_out = path / "evaluation.json"
     else:
-        from video.io import ReadOptions, read_frames
+        from media.video_io import ReadOptions, read_frames
 
         if config.original is None:
             raise UserError(f"{path}: give --original VIDEO to compare a stylised video file with its input")

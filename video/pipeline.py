@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from paintvid.atomic import jsonable
-from paintvid.errors import UserError
+from foundation.errors import UserError
+from foundation.fingerprint import file_digest, fingerprint
+from foundation.records import jsonable
 from transfer.backbone import BUNDLED, IMAGENET, describe_weights
 from transfer.color import prepare_inputs, restore_colors
 from transfer.features import deprocess, preprocess
@@ -33,7 +34,7 @@ from transfer.stylize import (
 )
 from video.config import Init, VideoConfig
 from video.prepare import compute_flows, extract_frames
-from video.workdir import WorkDir, file_digest, fingerprint
+from video.workdir import WorkDir
 
 
 def stage_keys(config: VideoConfig) -> dict[str, str]:
@@ -64,8 +65,8 @@ def stage_keys(config: VideoConfig) -> dict[str, str]:
 
 def _warp_into(workdir: WorkDir, image: np.ndarray, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
     """Return (image of frame j warped into frame i (H, W, 3) float32, certainty (H, W) float32)."""
-    from video.flo import read_flo
-    from video.warp import warp
+    from media.flo import read_flo
+    from media.warp import warp
 
     warped, inside = warp(image.astype(np.float32), read_flo(workdir.flow(i, j)), interpolation="cubic")
     c = workdir.read_certainty(i, j) * inside
@@ -78,7 +79,7 @@ def temporal_targets(workdir: WorkDir, i: int, neighbours: list[int], stylized_o
     ``stylized_of(j)`` gives the stylised frame j as (H, W, 3) uint8. Weights follow the paper's long-term rule
     c_j <- max(c_j - sum of closer c_k, 0), so each pixel is constrained by its closest reliable frame.
     """
-    from video.consistency import long_term_weights
+    from media.consistency import long_term_weights
 
     warped, certs = [], []
     for j in neighbours:
@@ -112,8 +113,8 @@ def initial_frame(
 
 def stylize_video(config: VideoConfig) -> dict:
     """Stylise ``config.video`` into ``config.output`` (MP4) and return the run report (also ``run.json``)."""
-    from paintvid.runtime import seed_everything
-    from video.io import output_fps, probe, selected_span
+    from media.video_io import output_fps, probe, selected_span
+    from transfer.seeding import seed_everything
 
     started = time.perf_counter()
     info = probe(config.video)
@@ -239,13 +240,13 @@ def final_frame(config: VideoConfig, workdir: WorkDir, i: int) -> np.ndarray:
 def _schedule(config: VideoConfig, n_styles: int, fps: float):
     if not config.style_schedule:
         return None
-    from video.schedule import parse_schedule
+    from media.schedule import parse_schedule
 
     return parse_schedule(config.style_schedule, n_styles, fps)
 
 
 def _encode(config: VideoConfig, workdir: WorkDir, n: int, fps: float, start: float, duration: float) -> None:
-    from video.encode import VideoWriter, side_by_side
+    from media.encode import VideoWriter, side_by_side
 
     first = workdir.read_png(workdir.stylized(1))
     size = (first.shape[1], first.shape[0])

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from paintvid.atomic import atomic_write_json
-from paintvid.errors import UserError
+from foundation.atomic import atomic_write_json
+from foundation.errors import UserError
 from video.workdir import WorkDir
 
 
@@ -23,7 +23,7 @@ def extract_frames(workdir: WorkDir, video: Path, read_options, progress: bool =
     """
     from tqdm.auto import tqdm
 
-    from video.io import iter_frames
+    from media.video_io import iter_frames
 
     done = workdir.root / "frames" / "done.json"
     if done.exists():
@@ -62,9 +62,9 @@ def compute_flows(
     """Make sure ``flow/i_j.flo`` and ``certainty/i_j.png`` exist for every pair the run needs."""
     from tqdm.auto import tqdm
 
-    from video.consistency import certainty
-    from video.flo import read_flo, write_flo
-    from video.flow import FlowMethod, estimate_flow
+    from media.consistency import certainty
+    from media.flo import read_flo, write_flo
+    from media.flow import FlowMethod, estimate_flow
 
     pairs = flow_pairs(n_frames, long_term)
     todo = [p for p in pairs if not workdir.flow(*p).exists()]

@@ -15,7 +15,6 @@ predecessor). Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +25,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from paintvid.errors import UserError
-from video.flow import input_flows
+from foundation.errors import UserError
+from media.flow import input_flows
 
 #: Curves drawn by :func:`curves_figure`, in this order.
 METRICS = ("temporal_error", "style_loss", "content_loss")
@@ -216,13 +215,13 @@ def curves_figure(runs: Sequence[MethodRun]) -> Figure:
 
 
 def flicker_maps(runs: Sequence[MethodRun], flow: str = "dis") -> dict[str, np.ndarray]:
-    """Return ``{name: (H, W) float32}`` per-pixel warping error averaged over time (:func:`video.metrics.flicker_map`)
+    """Return ``{name: (H, W) float32}`` per-pixel warping error averaged over time (:func:`media.metrics.flicker_map`)
     for every run with stylised frames, under the INPUT video's flow; ``"input video"`` is the input's own map.
 
     Flows are estimated once per distinct input sequence with ``flow`` (``dis`` by default: fast, and as accurate as
     DeepFlow on small motions). Runs without frames (fast mode) are left out.
     """
-    from video.metrics import flicker_map
+    from media.metrics import flicker_map
 
     maps: dict[str, np.ndarray] = {}
     flows: dict[bytes, tuple[list, list]] = {}
@@ -299,7 +298,7 @@ def color_example(runs: Sequence[MethodRun]) -> tuple[np.ndarray, np.ndarray, np
             continue
         style = _resolve(styles[0], r.workdir)
         if style is not None:
-            from transfer.image_io import read_image
+            from media.image_io import read_image
 
             return _read(r.inputs[0]), read_image(style), _read(r.stylized[0])
     return None
@@ -340,11 +339,6 @@ def color_preservation_figure(content: np.ndarray, style: np.ndarray, stylized: 
     return fig
 
 
-def figure_png(fig: Figure) -> bytes:
-    """Return ``fig`` rendered as PNG bytes (what the notebook displays)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=100, format="png", bbox_inches="tight")
-    return buf.getvalue()
 
 
 def _read_json(path: Path) -> dict:

@@ -17,37 +17,20 @@ stale files (with a message) instead of reusing them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
-from paintvid.atomic import atomic_write, atomic_write_json
-from transfer.image_io import write_image
+from foundation.atomic import atomic_write, atomic_write_json
+from media.image_io import write_image
 
 #: Stages in dependency order; invalidating one invalidates everything after it.
 STAGES = ("frames", "flow", "stylize")
 _STAGE_DIRS = {"frames": ("frames",), "flow": ("flow", "certainty"), "stylize": ("stylized", "pass*")}
-
-
-def fingerprint(obj: Any) -> str:
-    """Return a short stable hash of a JSON-serialisable description."""
-    text = json.dumps(obj, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def file_digest(path: str | Path) -> str:
-    """Return the sha256 of a file's bytes (identifies style images and weight files by content)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 class WorkDir:

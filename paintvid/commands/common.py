@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
 
 
 def register(_sub) -> None:

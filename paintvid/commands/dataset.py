@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 
 def run_import(args: argparse.Namespace) -> None:
-    from paintvid.errors import UserError
+    from foundation.errors import UserError
     from scraper.config import ImageRules, ImportConfig, Label, SplitConfig
     from scraper.importer import import_folder
 

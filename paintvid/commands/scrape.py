@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from paintvid.errors import UserError
+    from foundation.errors import UserError
     from scraper.config import (
         DEFAULT_QUERIES,
         FLICKR_REST_URL,

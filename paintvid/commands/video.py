@@ -63,14 +63,14 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from paintvid.errors import UserError
+    from foundation.errors import UserError
 
     if args.method == "fast":
         return run_fast(args)
     if not args.styles:
         raise UserError("give at least one STYLE image (or --method fast --model PATH)")
     require_files(args.video, *args.styles)
-    from video.io import ReadOptions, probe
+    from media.video_io import ReadOptions, probe
 
     probe(args.video)  # a bad video fails here, before TensorFlow starts and prints its banner
     from transfer.objective import LossWeights
@@ -111,17 +111,17 @@ def run(args: argparse.Namespace) -> None:
 
 def run_fast(args: argparse.Namespace) -> None:
     """``--method fast``: one forward pass of a trained network per frame, streamed."""
-    from paintvid.errors import UserError
+    from foundation.errors import UserError
 
     if not args.model:
         raise UserError("--method fast needs --model PATH.keras (train one with `make train-style STYLE=...`)")
     models = [m for m in args.model.split(",") if m]
     require_files(args.video, *models)
-    from video.io import ReadOptions, probe
+    from media.video_io import ReadOptions, probe
 
     probe(args.video)
-    from transfer.fast.infer import FastVideoConfig, stylize_video_fast
     from transfer.features import Precision
+    from video.fast_runner import FastVideoConfig, stylize_video_fast
 
     config = FastVideoConfig(
         video=Path(args.video),

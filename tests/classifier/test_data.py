@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from classifier.data import SplitFractions, group_near_duplicates, load_dataset, split_groups
-from paintvid.errors import UserError
+from foundation.errors import UserError
 from tests.classifier.synthetic import painting, write_manifest, write_tree
 
 

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
+from media.encode import encode_frames
+from media.video_io import ReadOptions, probe, read_frames
 from tests.synthetic import synthetic_clip
-from transfer.fast.infer import FastVideoConfig, smooth_frame, stylize_video_fast
 from transfer.fast.network import NetworkSpec, build_network, save_network
-from video.encode import encode_frames
-from video.io import ReadOptions, probe, read_frames
+from video.fast_runner import FastVideoConfig, smooth_frame, stylize_video_fast
 
 TINY = NetworkSpec(channels=(4, 8, 8), residual_blocks=1, separable=True, internal_scale=2, edge_kernel=3)
 
@@ -95,7 +95,7 @@ def test_schedule_blends_network_outputs_per_frame():
     """Two 'networks' (constant 0 and constant 200): the schedule fades from the first to the second over frames."""
     import numpy as np
 
-    from transfer.fast.infer import scheduled_stylizer
+    from video.fast_runner import scheduled_stylizer
 
     calls = []
 
@@ -120,8 +120,8 @@ def test_schedule_blends_network_outputs_per_frame():
 def test_several_models_need_a_schedule():
     import pytest
 
-    from paintvid.errors import UserError
-    from transfer.fast.infer import scheduled_stylizer
+    from foundation.errors import UserError
+    from video.fast_runner import scheduled_stylizer
 
     with pytest.raises(UserError, match="style-schedule"):
         scheduled_stylizer([lambda f: f, lambda f: f], None, fps=10.0)

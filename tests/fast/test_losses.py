@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from media.warp import warp as warp_numpy
 from tests.conftest import textured_image
 from transfer.fast.losses import FastLossWeights, pair_losses, temporal_output_loss
 from transfer.fast.motion import MotionOptions, synthetic_pair
 from transfer.fast.warp_tf import downscale_flow, warp
-from video.warp import warp as warp_numpy
 
 
 class Identity:

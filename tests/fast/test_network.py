@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
 from tests.conftest import textured_image
 from transfer.fast.network import NetworkSpec, build_network, load_network, save_network, with_precision
 

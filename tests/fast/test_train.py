@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from foundation.errors import UserError
 from paintvid.cli import main
-from paintvid.errors import UserError
 from tests.conftest import stripes_image, textured_image
 from transfer.fast.data import PairOptions, find_sources
 from transfer.fast.losses import FastLossWeights
@@ -103,9 +103,9 @@ def test_cli_train_style_fast(tmp_path, style_and_content, capsys):
 
 def test_video_pairs_have_flow_that_explains_the_motion(tmp_path):
     """Real pairs from a clip panned by a known shift: estimated flow ≈ -shift, certainty mostly high."""
+    from media.encode import encode_frames
     from tests.synthetic import synthetic_clip
     from transfer.fast.data import video_pairs
-    from video.encode import encode_frames
 
     clip = synthetic_clip(n_frames=6, h=64, w=80, shift=(2.0, 1.0), patch_shift=None, seed=2)
     video = encode_frames(clip.frames, tmp_path / "pan.mp4", fps=10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
 from scraper.config import ImageRules, SplitConfig
 from scraper.fake_flickr import encode_jpeg, make_picture
 from scraper.manifest import COLUMNS, JOURNAL_NAME, ManifestStore, load_manifest

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
 from scraper.config import DEFAULT_QUERIES, ImageRules, Label, RetryPolicy, load_queries
 from scraper.fake_flickr import encode_jpeg, make_picture
 from scraper.flickr import parse_photo

@@ -8,5 +8,5 @@ Modules, one job each:
 - :mod:`transfer.fast.motion` — synthetic motion (random affine / elastic) with exact flow and occlusion.
 - :mod:`transfer.fast.data` — training pairs from image folders and videos, as a ``tf.data`` pipeline.
 - :mod:`transfer.fast.train` — ``train_style(TrainConfig)``: checkpoints, resume, logs, previews, export.
-- :mod:`transfer.fast.infer` — ``stylize_video_fast(FastVideoConfig)``: streaming decode → network → encode.
+- :mod:`video.fast_runner` — ``stylize_video_fast(FastVideoConfig)``: streaming decode → network → encode.
 """

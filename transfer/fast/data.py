@@ -3,8 +3,8 @@
 Two kinds of pairs, both ``(prev, cur, flow, certainty)`` with flow ``cur -> prev``:
 - from still images (any folder, e.g. the scraper's photographs, or single files) with a known random motion
   (:mod:`transfer.fast.motion`): exact flow and occlusion;
-- from consecutive frames of the user's videos, with flow from :mod:`video.flow` and certainty from the
-  forward-backward check of :mod:`video.consistency`. Flow is slow, so a fixed number of these pairs is
+- from consecutive frames of the user's videos, with flow from :mod:`media.flow` and certainty from the
+  forward-backward check of :mod:`media.consistency`. Flow is slow, so a fixed number of these pairs is
   computed once at start-up and reused.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
 from transfer.fast.motion import MotionOptions, synthetic_pair
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff"})
@@ -43,7 +43,7 @@ class PairOptions:
         motion: ranges of the synthetic motion.
         video_pairs: how many real pairs to precompute from the videos (spread evenly over them).
         video_fraction: probability that a pair is a real video pair (when there are any).
-        flow_method: :class:`video.flow.FlowMethod` value used on video pairs.
+        flow_method: :class:`media.flow.FlowMethod` value used on video pairs.
         seed: seeds the sampling.
     """
 
@@ -105,9 +105,9 @@ def video_pairs(videos: Sequence[Path], count: int, size: int, flow_method: str,
     Each video contributes about ``count / len(videos)`` pairs of consecutive frames spread over its length,
     cropped at the same random place in both frames.
     """
-    from video.consistency import certainty
-    from video.flow import estimate_flow
-    from video.io import ReadOptions, expected_frames, iter_frames, probe
+    from media.consistency import certainty
+    from media.flow import estimate_flow
+    from media.video_io import ReadOptions, expected_frames, iter_frames, probe
 
     if count <= 0 or not videos:
         return []
@@ -144,7 +144,7 @@ def iter_pairs(sources: ContentSources, options: PairOptions, real: Sequence[Pai
 
     Unreadable images are skipped (and reported once); with no image at all only ``real`` pairs are used.
     """
-    from transfer.image_io import read_image
+    from media.image_io import read_image
 
     rng = np.random.default_rng(options.seed)
     images = list(sources.images)

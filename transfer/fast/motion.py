@@ -1,7 +1,7 @@
 """Synthetic motion for training pairs: a still image and a moved copy with exact flow and occlusion.
 
 A small random affine motion (shift, rotation, zoom about the centre) plus a smooth elastic field defines the
-flow ``t -> t-1`` exactly; frame t is frame t-1 backward-warped by it (``video.warp.warp``), then given noise and
+flow ``t -> t-1`` exactly; frame t is frame t-1 backward-warped by it (``media.warp.warp``), then given noise and
 a brightness change, as a camera would. Where the flow leaves the image, frame t has no source: certainty 0.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from video.warp import warp
+from media.warp import warp
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
 
 PACKAGE = "paintvid_fast"
 #: Input values are clamped to [eps, 1 - eps] before the logit of the input skip (keeps it finite at 0 and 255).
@@ -242,7 +242,7 @@ def with_precision(net: StyleNet, precision: str) -> StyleNet:
 
 def save_network(net: StyleNet, path: str | Path) -> Path:
     """Save ``net`` as a self-contained ``.keras`` file atomically; returns ``path``."""
-    from paintvid.atomic import atomic_write
+    from foundation.atomic import atomic_write
 
     path = Path(path)
     if path.suffix != ".keras":

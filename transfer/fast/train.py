@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from paintvid.atomic import atomic_write_json, jsonable
-from paintvid.errors import UserError
+from foundation.atomic import atomic_write_json
+from foundation.errors import UserError
+from foundation.records import jsonable
 from transfer.backbone import BUNDLED, describe_weights
 from transfer.fast.data import PairOptions
 from transfer.fast.losses import PARTS, TEMPORAL_WEIGHT, FastLossWeights
@@ -110,10 +111,10 @@ def train_style(config: TrainConfig) -> dict:
     import tensorflow as tf
     from tqdm.auto import tqdm
 
-    from paintvid.runtime import seed_everything
+    from media.image_io import read_image
     from transfer.fast.data import find_sources, pair_dataset, video_pairs
     from transfer.fast.network import build_network, save_network, with_precision
-    from transfer.image_io import read_image
+    from transfer.seeding import seed_everything
 
     started = time.perf_counter()
     style = read_image(config.style)
@@ -221,10 +222,10 @@ def _loss_network(config: TrainConfig, style: np.ndarray):
     """Return the VGG feature extractor of the loss and the style's target Gram matrices (float32)."""
     import tensorflow as tf
 
+    from media.image_io import resize_to_width
     from transfer import losses
     from transfer.backbone import load_backbone
     from transfer.features import FeatureExtractor, preprocess
-    from transfer.image_io import resize_to_width
 
     backbone = load_backbone(config.weights)
     layers = (config.content_layer, *config.style_layers)
@@ -257,7 +258,7 @@ def _preview_frames(sources, config: TrainConfig, real) -> np.ndarray:
     """Return fixed (N, S, S, 3) float32 test frames: centre crops of the first images, else video frames."""
     import cv2
 
-    from transfer.image_io import read_image
+    from media.image_io import read_image
 
     s = config.pairs.size
     frames = []
@@ -278,7 +279,7 @@ def _preview_frames(sources, config: TrainConfig, real) -> np.ndarray:
 
 def _write_preview(net, frames: np.ndarray, path: Path) -> None:
     """Write originals (top row) above their stylisation (bottom row) as one PNG."""
-    from transfer.image_io import write_image
+    from media.image_io import write_image
 
     if not len(frames):
         return

@@ -1,4 +1,4 @@
-"""A differentiable bilinear backward warp in TensorFlow, the graph twin of ``video.warp.warp``.
+"""A differentiable bilinear backward warp in TensorFlow, the graph twin of ``media.warp.warp``.
 
 Same convention as the numpy warp: ``out(p) = image(p + flow(p))``; flow is ``(B, H, W, 2) float32`` in pixels,
 x then y. Samples falling outside the image are clamped to the border and flagged by the returned mask.

@@ -8,7 +8,6 @@ matplotlib ``Figure`` (object API, no GUI backend needed). Nothing here reads im
 
 from __future__ import annotations
 
-import io
 import os
 import re
 
@@ -257,11 +256,6 @@ def split_figure(df: pd.DataFrame) -> Figure:
     return fig
 
 
-def figure_png(fig: Figure) -> bytes:
-    """Return ``fig`` rendered as PNG bytes (what the notebook displays)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=100, format="png")
-    return buf.getvalue()
 
 
 def _sized(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Dense optical flow between two frames with OpenCV: ``estimate_flow(a, b, method) -> (H, W, 2) float32``.
 
 Convention (the project's): the flow from ``a`` to ``b`` is in pixels, x then y, and satisfies
-``a(p) ≈ b(p + flow(p))``. Hence the flow from frame t to frame t-1 is what :func:`video.warp.warp` needs to
+``a(p) ≈ b(p + flow(p))``. Hence the flow from frame t to frame t-1 is what :func:`media.warp.warp` needs to
 bring frame t-1 into frame t's coordinates.
 
 The three methods and why their parameters. ``benchmarks/flow.py`` measured on 2 CPU cores, over 14 pairs with

@@ -7,8 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from paintvid.atomic import atomic_write
-from paintvid.errors import UserError, check_input_file
+from foundation.atomic import atomic_write
+from foundation.errors import UserError, check_input_file
 
 #: Refuse images whose decoded size would be absurd (about 1.2 GB of pixels).
 MAX_PIXELS = 400_000_000

@@ -1,9 +1,11 @@
-"""Process-wide runtime setup done once at the CLI edge: quiet TensorFlow logs, thread counts, seeds."""
+"""Process-wide runtime setup done once at the CLI edge: quiet TensorFlow logs, seeds of Python and NumPy."""
 
 from __future__ import annotations
 
 import os
 import random
+
+import numpy as np
 
 
 def quiet_tensorflow() -> None:
@@ -12,12 +14,7 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow (and Keras) random generators."""
-    import numpy as np
-
+def seed_python_numpy(seed: int) -> None:
+    """Seed Python's and NumPy's global random generators (TensorFlow's: :func:`transfer.seeding.seed_everything`)."""
     random.seed(seed)
     np.random.seed(seed)
-    import keras
-
-    keras.utils.set_random_seed(seed)

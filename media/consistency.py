@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from video.warp import check_flow
+from media.warp import check_flow
 
 #: Forward-backward check (Sundaram et al. 2010): fails where |w + w_rev|^2 >= FB_RELATIVE * (|w|^2 +
 #: |w_rev|^2) + FB_ABSOLUTE, with w_rev the reverse flow sampled at p + w(p).

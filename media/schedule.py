@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from paintvid.errors import UserError
+from foundation.errors import UserError
 
 _FRAME = re.compile(r"\d+")
 _SECONDS = re.compile(r"(\d+(?:\.\d*)?|\.\d+)s")

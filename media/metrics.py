@@ -15,14 +15,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from video.consistency import flow_checks
-from video.flo import UNKNOWN_FLOW_THRESHOLD
-from video.warp import check_flow, warp
+from media.consistency import flow_checks
+from media.flo import UNKNOWN_FLOW_THRESHOLD
+from media.warp import check_flow, warp
 
 
 def occlusion_mask(flow: np.ndarray, reverse: np.ndarray) -> np.ndarray:
     """Return the (H, W) bool mask of pixels that are NOT occluded: ``p + flow(p)`` lies in the image and
-    passes the forward-backward check against ``reverse`` (the same test as :func:`video.consistency.certainty`,
+    passes the forward-backward check against ``reverse`` (the same test as :func:`media.consistency.certainty`,
     without its motion-boundary exclusion and smoothing).
 
     Args:

@@ -1,8 +1,8 @@
 """Streaming video stylisation with a trained fast network: ``stylize_video_fast(FastVideoConfig) -> dict``.
 
 Three stages overlap in three threads, connected by small bounded queues so that only a few frames are ever
-in memory: a decoder (``video.io.iter_frames``), the network (batches of ``batch_size`` frames, in the calling
-thread; TensorFlow releases the GIL while it computes) and an encoder (``video.encode.VideoWriter``, whose
+in memory: a decoder (``media.video_io.iter_frames``), the network (batches of ``batch_size`` frames, in the calling
+thread; TensorFlow releases the GIL while it computes) and an encoder (``media.encode.VideoWriter``, whose
 ffmpeg runs as a separate process). Each stage's busy time is measured; ``run.json`` in the work directory
 records ``fps`` (frames stylised per second of wall time, decode and encode included) and the time shares.
 
@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from paintvid.atomic import atomic_write_json, jsonable
-from paintvid.errors import UserError
+from foundation.atomic import atomic_write_json
+from foundation.errors import UserError
+from foundation.records import jsonable
+from media.video_io import ReadOptions
 from transfer.features import Precision
-from video.io import ReadOptions
 
 OUTPUT_SUFFIXES = (".mp4", ".m4v", ".mov")
 _DONE = object()
@@ -42,11 +43,11 @@ class FastVideoConfig:
     Attributes:
         video: input clip; model: a ``.keras`` file from ``paintvid train-style``; output: the ``.mp4``.
         workdir: where ``run.json`` goes (default ``OUTPUT.work/`` beside the output, like the optimisation path).
-        read: which frames, at which width and rate (``video.io.ReadOptions``).
+        read: which frames, at which width and rate (``media.video_io.ReadOptions``).
         batch_size: frames per network call.
         precision: ``bfloat16`` (default; ~1.3x faster on CPUs with AVX-512 BF16) or ``float32``.
         smoothing: 0 (off) or the blend factor ``a`` in (0, 1] of the flow-warped previous output.
-        flow_method: flow used by smoothing (``video.flow.FlowMethod`` value; ``dis`` is the fast one).
+        flow_method: flow used by smoothing (``media.flow.FlowMethod`` value; ``dis`` is the fast one).
         flow_scale: smoothing estimates flow on frames resized by this factor (cheaper), see :func:`smooth_frame`.
         side_by_side: also write ``OUTPUT_side_by_side.mp4`` (original | stylised).
         audio: copy the source's audio under the selected span.
@@ -55,7 +56,7 @@ class FastVideoConfig:
         queue_frames: frames each queue holds at most (bounds memory).
         extra_models, style_schedule: style transitions in fast mode. One network is one style, so the models
             (``model`` is style 0, ``extra_models`` styles 1, 2, ...) all run and their OUTPUTS are blended per frame
-            with the schedule's weights (:mod:`video.schedule`); a network whose weight is zero for a whole batch
+            with the schedule's weights (:mod:`media.schedule`); a network whose weight is zero for a whole batch
             is skipped, so a hard switch costs nothing extra.
     """
 
@@ -117,9 +118,9 @@ def scheduled_stylizer(stylizers: list, schedule_text: str | None, fps: float):
     """Return ``f(frames) -> stylised frames`` for consecutive batches, blending several networks by a schedule.
 
     With one network this is that network. With several, frame k of the video (counted across calls via the
-    ``next_index`` attribute) gets ``sum_j w_j(k) * net_j(frame)`` with ``w(k)`` from :mod:`video.schedule`.
+    ``next_index`` attribute) gets ``sum_j w_j(k) * net_j(frame)`` with ``w(k)`` from :mod:`media.schedule`.
     """
-    from paintvid.errors import UserError
+    from foundation.errors import UserError
 
     if len(stylizers) == 1 and not schedule_text:
         def single(frames):
@@ -129,7 +130,7 @@ def scheduled_stylizer(stylizers: list, schedule_text: str | None, fps: float):
         return single
     if not schedule_text:
         raise UserError("several fast models need --style-schedule to say when each one is used")
-    from video.schedule import parse_schedule
+    from media.schedule import parse_schedule
 
     schedule = parse_schedule(schedule_text, len(stylizers), fps)
 
@@ -166,9 +167,9 @@ def smooth_frame(
     """
     import cv2
 
-    from video.consistency import certainty
-    from video.flow import estimate_flow
-    from video.warp import warp
+    from media.consistency import certainty
+    from media.flow import estimate_flow
+    from media.warp import warp
 
     h, w = frame.shape[:2]
     a, b = frame, prev_frame
@@ -188,15 +189,15 @@ def smooth_frame(
 
 
 def video_writer(path: Path, fps: float, size: tuple[int, int], preset: str, **audio):
-    """Return a ``video.encode.VideoWriter`` whose x264 runs with ``preset``."""
-    from video.encode import VideoWriter
+    """Return a ``media.encode.VideoWriter`` whose x264 runs with ``preset``."""
+    from media.encode import VideoWriter
 
     return VideoWriter(path, fps, size=size, preset=preset, **audio)
 
 
 def settings_key(config: FastVideoConfig) -> str:
     """Return a fingerprint of everything that determines the output (model file content included)."""
-    from video.workdir import file_digest, fingerprint
+    from foundation.fingerprint import file_digest, fingerprint
 
     keys = {k: v for k, v in jsonable(asdict(config)).items() if k not in ("progress", "queue_frames", "workdir")}
     digests = [file_digest(p) for p in (config.model, *config.extra_models)]
@@ -207,8 +208,8 @@ def stylize_video_fast(config: FastVideoConfig) -> dict:
     """Stylise ``config.video`` with the fast network; write the MP4(s) and ``run.json``; return the report."""
     import json
 
+    from media.video_io import frame_size, output_fps, probe, selected_span
     from transfer.fast.network import load_network
-    from video.io import frame_size, output_fps, probe, selected_span
 
     started = time.perf_counter()
     if not Path(config.model).is_file():
@@ -269,8 +270,8 @@ def _stream(config: FastVideoConfig, stylize, fps: float, audio_start: float, au
     """Run decode -> network -> encode over the whole selection; return frame count, size and stage seconds."""
     from tqdm.auto import tqdm
 
-    from video.encode import side_by_side
-    from video.io import expected_frames, iter_frames, probe
+    from media.encode import side_by_side
+    from media.video_io import expected_frames, iter_frames, probe
 
     frames_in: queue.Queue = queue.Queue(maxsize=config.queue_frames)
     frames_out: queue.Queue = queue.Queue(maxsize=config.queue_frames)

@@ -21,8 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from paintvid.errors import UserError
-from video.io import audio_codec, ffmpeg_exe, ffmpeg_url
+from foundation.errors import UserError
+from media.video_io import audio_codec, ffmpeg_exe, ffmpeg_url
 
 #: Audio codecs that MP4 players accept as they are; anything else is re-encoded to AAC.
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "alac"})

@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from paintvid.errors import UserError, check_input_file
-from transfer.image_io import MAX_WIDTH
+from foundation.errors import UserError, check_input_file
+from media.image_io import MAX_WIDTH
 
 #: Output sides are rounded to this multiple (VGG pooling and the H.264 macroblocks both like it).
 SIZE_MULTIPLE = 8

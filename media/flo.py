@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from paintvid.atomic import atomic_write_bytes
-from paintvid.errors import UserError
+from foundation.atomic import atomic_write_bytes
+from foundation.errors import UserError
 
 #: First four bytes of every .flo file, read as a little-endian float32 (the bytes spell "PIEH").
 FLO_MAGIC = 202021.25

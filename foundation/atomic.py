@@ -48,22 +48,6 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write(path, lambda p: p.write_text(text + "\n"))
 
 
-def jsonable(obj: Any) -> Any:
-    """Return ``obj`` (e.g. ``dataclasses.asdict`` of a config) with paths as strings, enums as values, tuples as
-    lists, recursively, so that it can be stored in a JSON report or fingerprinted."""
-    import enum
-
-    if isinstance(obj, dict):
-        return {k: jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    return obj
-
-
 def _json_default(obj: Any) -> Any:
     """Make numpy scalars, paths and enums JSON-serialisable."""
     import enum
