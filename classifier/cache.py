@@ -14,9 +14,7 @@ mtime: a change to any of them starts a fresh cache instead of reusing stale fea
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import numpy as np
 from classifier.model import TEXTURE_DIM
 from classifier.pipeline import Augment, image_dataset
 from foundation.atomic import atomic_write_bytes, atomic_write_json
+from foundation.fingerprint import fingerprint
 
 #: Bumped whenever the views or the trunk's outputs change meaning (2: whole-image views, all-conv texture).
 CACHE_VERSION = 2
@@ -32,11 +31,11 @@ CACHE_VERSION = 2
 
 def cache_key(paths: Sequence[str], image_size: int, seed: int, weights: str) -> str:
     """Return a 16-hex-digit fingerprint of everything the cached features depend on."""
-    h = hashlib.sha256(json.dumps([CACHE_VERSION, weights, int(image_size), int(seed)]).encode())
+    files = []
     for p in paths:
         st = Path(p).stat()
-        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
+        files.append((str(p), st.st_size, st.st_mtime_ns))
+    return fingerprint([CACHE_VERSION, weights, int(image_size), int(seed), files])
 
 
 class FeatureCache:

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from classifier import plots
 from classifier.data import SPLITS, SplitFractions, load_dataset
 from classifier.metrics import binary_metrics, bootstrap_interval, roc_auc, wilson_interval
+from classifier.model import load_classifier
+from classifier.predict import predict_paths
 from foundation.atomic import atomic_write, atomic_write_json
 from foundation.errors import UserError
 from foundation.figures import save_figure
@@ -46,31 +48,13 @@ class EvaluateConfig:
             raise UserError(f"threshold {self.threshold} must be in (0, 1)")
 
 
-def predict_paths(model, paths, batch_size: int = 16) -> np.ndarray:
-    """Return ``(N,)`` P(painting) for image files, through the evaluation view of :mod:`classifier.pipeline`."""
-    from classifier.pipeline import image_dataset
-
-    size = int(model.input_shape[1])
-    if len(paths) == 0:
-        return np.zeros(0, np.float32)
-    return model.predict(image_dataset(list(paths), size, batch_size), verbose=0).ravel()
-
-
 def evaluate(config: EvaluateConfig) -> dict:
     """Predict the chosen split, compute metrics and figures, write them to ``config.out``; returns the metrics."""
-    from classifier import plots
-    from classifier.model import load_classifier
-
-    if not Path(config.model).is_file():
-        raise UserError(f"{config.model}: no such model file (run `make finetune` first)")
+    model = load_classifier(config.model)
     dataset = load_dataset(config.data, seed=config.seed, fractions=config.fractions)
     table = dataset.table[dataset.table["split"] == config.split]
     if table.empty:
         raise UserError(f"{config.data}: the {config.split} split is empty")
-    try:
-        model = load_classifier(config.model)
-    except Exception as exc:  # noqa: BLE001 - any load failure becomes one line naming the file
-        raise UserError(f"{config.model}: cannot load classifier ({str(exc).splitlines()[0][:120]})") from None
     prob = predict_paths(model, table["path"].tolist(), config.batch_size)
     predictions = pd.DataFrame({"path": table["path"].to_numpy(), "label": table["label"].to_numpy(),
                                 "prob": prob.astype(float), "group": table["group"].to_numpy()})

@@ -21,14 +21,13 @@ by validation AUC and the per-epoch backup a rerun resumes from) and ``cache/``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -41,6 +40,8 @@ from classifier.model import HeadConfig
 from classifier.pipeline import FIRST_AUGMENTED, MIRROR, Augment
 from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
+from foundation.fingerprint import fingerprint
+from foundation.records import config_json
 from transfer.backbone import BUNDLED, describe_weights
 
 log = logging.getLogger("classifier.finetune")
@@ -159,8 +160,7 @@ def train(dataset: Dataset, config: FinetuneConfig, callbacks: Sequence = ()) ->
     del backbone
 
     ckpt = out / "checkpoints"
-    fingerprint = _fingerprint(config, table)
-    state = _load_state(ckpt, fingerprint, out)
+    state = _load_state(ckpt, _fingerprint(config, table), out)
     timings: dict[str, float] = {}
 
     # the frozen trunk's outputs: cached once per (image, view), or sampled only to set the normalisation
@@ -268,7 +268,7 @@ def train(dataset: Dataset, config: FinetuneConfig, callbacks: Sequence = ()) ->
     _save_state(ckpt, state)
     epoch_seconds = [h["epoch_seconds"] for h in history if "epoch_seconds" in h]
     report = {
-        "config": _config_dict(config),
+        "config": config_json(config),
         "weights": weights_desc,
         "data": {"source": dataset.source, "counts": dataset.counts(), "skipped": dataset.skipped,
                  "class_weight": class_weight, "cache": str(cache.dir) if cache else None},
@@ -447,17 +447,9 @@ def _best_row(history: list[dict]) -> dict | None:
     return max(rows, key=lambda h: h[SELECTION]) if rows else None
 
 
-def _config_dict(config: FinetuneConfig) -> dict:
-    d = asdict(config)
-    d["data"], d["out"] = str(config.data), str(config.out)
-    d["cache_dir"] = str(config.cache_dir) if config.cache_dir else None
-    return d
-
-
 def _fingerprint(config: FinetuneConfig, table: pd.DataFrame) -> str:
-    relevant = _config_dict(replace(config, progress=True))
-    payload = json.dumps([relevant, table[["path", "label", "split"]].to_numpy().tolist()], default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    """Return the resume key of a run: every option but ``progress``, and the table's paths, labels and splits."""
+    return fingerprint([config_json(config, exclude=("progress",)), table[["path", "label", "split"]].to_numpy()])
 
 
 def _load_state(ckpt: Path, fingerprint: str, out: Path) -> dict:

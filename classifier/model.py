@@ -28,6 +28,7 @@ import numpy as np
 from keras import ops
 
 from foundation.atomic import atomic_write
+from foundation.errors import UserError
 
 TRUNK_OUTPUT = "block4_pool"
 BLOCK5_LAYERS: tuple[str, ...] = ("block5_conv1", "block5_conv2", "block5_conv3")
@@ -186,8 +187,17 @@ def build_classifier(trunk: keras.Model, top: keras.Model, tta: bool = True) -> 
 
 
 def load_classifier(path: str | Path) -> keras.Model:
-    """Load a saved classifier ``.keras`` (registers :class:`ChannelStats` by importing this module)."""
-    return keras.models.load_model(path, compile=False)
+    """Return the saved classifier ``.keras`` at ``path`` (this module registers its custom layers).
+
+    Raises:
+        UserError: the file is missing or cannot be loaded as a Keras model (one line naming the file).
+    """
+    if not Path(path).is_file():
+        raise UserError(f"{path}: no such model file (run `make finetune` first)")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - any load failure becomes one line naming the file
+        raise UserError(f"{path}: cannot load classifier ({str(exc).splitlines()[0][:120]})") from None
 
 
 def parts_of(classifier: keras.Model) -> tuple[keras.Model, keras.Model]:

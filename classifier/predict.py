@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
+import numpy as np
+
+from classifier.data import image_problem
+from classifier.model import load_classifier
+from classifier.pipeline import image_dataset
 from foundation.errors import UserError
 
 
@@ -21,25 +28,24 @@ class ClassifyConfig:
             raise UserError("no images given")
 
 
+def predict_paths(model: keras.Model, paths: Sequence[str], batch_size: int = 16) -> np.ndarray:
+    """Return ``(N,)`` P(painting) for image files, through the evaluation view of :mod:`classifier.pipeline`."""
+    size = int(model.input_shape[1])
+    if len(paths) == 0:
+        return np.zeros(0, np.float32)
+    return model.predict(image_dataset(list(paths), size, batch_size), verbose=0).ravel()
+
+
 def classify(config: ClassifyConfig) -> list[tuple[str, float]]:
     """Return ``(path, painting probability)`` per image, in the order given.
 
     Raises:
         UserError: the model file is missing or not a classifier, or an image cannot be decoded.
     """
-    from classifier.data import image_problem
-    from classifier.evaluate import predict_paths
-    from classifier.model import load_classifier
-
-    if not Path(config.model).is_file():
-        raise UserError(f"{config.model}: no such model file (run `make finetune` first)")
+    model = load_classifier(config.model)
     for path in config.images:
         problem = image_problem(path)
         if problem is not None:
             raise UserError(f"{path}: {problem}")
-    try:
-        model = load_classifier(config.model)
-    except Exception as exc:  # noqa: BLE001 - any load failure becomes one line naming the file
-        raise UserError(f"{config.model}: cannot load classifier ({str(exc).splitlines()[0][:120]})") from None
     prob = predict_paths(model, [str(p) for p in config.images], config.batch_size)
     return [(str(p), float(q)) for p, q in zip(config.images, prob, strict=True)]

@@ -6,13 +6,13 @@ continues the searches past the photos it already has.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import time
 from collections import Counter
 from collections.abc import Iterator
 
 from foundation.atomic import atomic_write_json
+from foundation.records import config_json
 from scraper.config import Credentials, ScrapeConfig, load_queries
 from scraper.download import download, make_session
 from scraper.flickr import FlickrClient
@@ -102,7 +102,7 @@ def scrape(config: ScrapeConfig, credentials: Credentials) -> dict:
     per_label = summarize(df)
     failed = [{"label": s.label, "query": s.text, "error": s.error} for ss in states.values() for s in ss if s.error]
     report = {
-        "config": _config_dict(config),
+        "config": config_json(config),
         "targets": targets,
         "labels": per_label,
         "retried_from_previous_runs": len(retries),
@@ -116,7 +116,3 @@ def scrape(config: ScrapeConfig, credentials: Credentials) -> dict:
     }
     atomic_write_json(config.out / REPORT_NAME, report)
     return report
-
-
-def _config_dict(config: ScrapeConfig) -> dict:
-    return {k: (str(v) if hasattr(v, "__fspath__") else v) for k, v in dataclasses.asdict(config).items()}

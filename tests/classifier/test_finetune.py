@@ -58,8 +58,8 @@ def test_exported_backbone_loads_and_differs_only_in_block5(trained):
 
 def test_saved_classifier_reproduces_training_predictions(trained, tiny_manifest):
     from classifier.data import load_dataset
-    from classifier.evaluate import predict_paths
     from classifier.model import load_classifier
+    from classifier.predict import predict_paths
 
     report, out = trained
     model = load_classifier(out / "classifier.keras")

@@ -71,9 +71,9 @@ def test_trained_block5_is_reported_as_changed(trained):
 
 def test_classifier_is_mirror_invariant_and_matches_cached_test_metrics(head_only, tiny_manifest):
     from classifier.data import load_dataset
-    from classifier.evaluate import predict_paths
     from classifier.model import load_classifier
     from classifier.pipeline import image_dataset
+    from classifier.predict import predict_paths
 
     report, out = head_only
     model = load_classifier(out / "classifier.keras")

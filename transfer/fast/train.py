@@ -15,14 +15,14 @@ JSON report is written beside it.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
-from foundation.records import jsonable
+from foundation.records import config_json
 from transfer.backbone import BUNDLED, describe_weights
 from transfer.fast.data import PairOptions
 from transfer.fast.losses import PARTS, TEMPORAL_WEIGHT, FastLossWeights
@@ -101,11 +101,6 @@ class TrainConfig:
         return replace(base, **overrides)
 
 
-def options_json(config: TrainConfig) -> dict:
-    """Return ``config`` as a JSON-friendly dict (paths and enums as strings)."""
-    return jsonable(asdict(config))
-
-
 def train_style(config: TrainConfig) -> dict:
     """Train (or resume training) the network of ``config``; export it and return the JSON report."""
     import tensorflow as tf
@@ -177,7 +172,7 @@ def train_style(config: TrainConfig) -> dict:
             _write_preview(net, preview_batch, workdir / "previews" / f"step_{n:06d}.png")
         if n % config.checkpoint_every == 0 or n == config.steps:
             path = manager.save(checkpoint_number=n)
-            atomic_write_json(f"{path}.json", {"step": n, "options": options_json(config), "history": history})
+            atomic_write_json(f"{path}.json", {"step": n, "options": config_json(config), "history": history})
     bar.close()
     writer.flush()
 
@@ -185,7 +180,7 @@ def train_style(config: TrainConfig) -> dict:
     finished = time.perf_counter()
     report = {
         "output": str(config.output),
-        "options": options_json(config),
+        "options": config_json(config),
         "weights_used": describe_weights(config.weights),
         "content": {"images": len(sources.images), "videos": len(sources.videos), "video_pairs": len(real)},
         "parameters": int(net.count_params()),
@@ -308,7 +303,7 @@ def _check_resume(saved_options: dict | None, config: TrainConfig) -> None:
     """
     if not saved_options:
         return
-    old, new = _comparable_options(saved_options), _comparable_options(options_json(config))
+    old, new = _comparable_options(saved_options), _comparable_options(config_json(config))
     changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
     if changed:
         raise UserError(f"{config.resolved_workdir}: its checkpoints were trained with other options "
@@ -323,4 +318,4 @@ def _checkpoint_json(checkpoint_prefix: str) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-__all__ = ["PARTS", "TrainConfig", "options_json", "train_style"]
+__all__ = ["PARTS", "TrainConfig", "train_style"]
