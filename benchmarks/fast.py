@@ -102,11 +102,13 @@ def _end_to_end(clip: Path, work: Path, quick: bool) -> dict:
         cfg = FastVideoConfig(video=clip, model=model, output=work / f"{name}.mp4", workdir=work / f"{name}.work",
                               audio=False, progress=False, **options)
         report = stylize_video_fast(cfg)
-        if report.get("resumed"):  # a rerun of the benchmark must measure again
+        if report.resumed:  # a rerun of the benchmark must measure again
             (work / f"{name}.work" / "run.json").unlink()
             report = stylize_video_fast(cfg)
-        out[name] = {k: report[k] for k in ("fps", "n_frames", "time_share", "busy_fraction_of_wall", "stage_seconds",
-                                            "encoder_process_cpu_seconds", "wall_seconds")}
+        t = report.throughput
+        out[name] = {"fps": report.fps, "n_frames": report.n_frames, "time_share": t.time_share,
+                     "busy_fraction_of_wall": t.busy_fraction_of_wall, "stage_seconds": report.stage_seconds,
+                     "encoder_process_cpu_seconds": t.encoder_process_cpu_seconds, "wall_seconds": report.wall_seconds}
     return out
 
 
@@ -163,7 +165,7 @@ def _fast_outputs(work: Path, inputs: list) -> tuple[dict, dict]:
     """Stylise ``inputs`` ((H, W, 3) uint8 BGR) with every available fast network, plain and with each of
     :data:`SMOOTHINGS`; return ({name: frames}, {variant: mean smoothing seconds per frame, None if no network})."""
     from transfer.fast.network import load_network
-    from video.fast_runner import compile_stylizer, smooth_frame
+    from video.fast_stylizer import compile_stylizer, smooth_frame
 
     models = {name: work / f"ablation_{name}.keras" for name in ("temporal", "no_temporal")}
     models["make_train_style"] = REPO / "models" / "starry_night.keras"

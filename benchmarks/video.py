@@ -60,9 +60,9 @@ def run(quick: bool, out_dir: Path) -> dict:
             "input_temporal_error": m["input_temporal_error"],
             "mean_style_loss": m["mean_style_loss"],
             "mean_content_loss": m["mean_content_loss"],
-            "seconds_per_frame": report["summary"]["mean_seconds_per_frame"],
-            "first_frame_iterations": report["summary"]["first_frame_iterations"],
-            "mean_later_iterations": report["summary"]["mean_later_iterations"],
+            "seconds_per_frame": report.summary.mean_seconds_per_frame,
+            "first_frame_iterations": report.summary.first_frame_iterations,
+            "mean_later_iterations": report.summary.mean_later_iterations,
             "per_frame_temporal_error": m["per_frame"]["temporal_error"],
         }
     base, ours = results["independent"], results["temporal"]

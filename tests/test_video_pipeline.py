@@ -89,6 +89,22 @@ def test_output_video_and_run_json(temporal_run):
     assert len(stylized_frames(out.with_suffix(".work"))) == N
 
 
+def test_notebook_reader_understands_the_run_record(temporal_run):
+    """The evaluation notebook reads the run.json the optimisation runner writes (not a hand-written one)."""
+    from video import report_plots as rp
+    from video.results import read_result
+
+    out, result = temporal_run
+    workdir = out.with_suffix(".work")
+    assert read_result(workdir / "run.json") == result
+    run = rp.load_run("temporal", workdir)
+    row = rp.summary_table([run]).loc["temporal"]
+    assert row["kind"] == "temporal" and row["frames"] == N
+    assert row["seconds_per_frame"] == pytest.approx(result.summary.mean_seconds_per_frame)
+    series, source = rp.per_frame(run, "style_loss")
+    assert len(series) == N and source == "run.json (weighted)"
+
+
 def test_temporal_error_below_independent_baseline(clip, temporal_run, tmp_path):
     from media.metrics import warping_error
     from video.pipeline import stylize_video
@@ -103,10 +119,11 @@ def test_temporal_error_below_independent_baseline(clip, temporal_run, tmp_path)
 
 
 def test_resume_after_interruption_gives_identical_frames(clip, temporal_run, tmp_path, monkeypatch):
+    import video.optimization_stylizer as stylizer_module
     import video.pipeline as pipeline
 
     out, _ = temporal_run
-    real = pipeline.run_optimization
+    real = stylizer_module.run_optimization
     calls = {"n": 0}
 
     def interrupted(*args, **kwargs):
@@ -116,20 +133,20 @@ def test_resume_after_interruption_gives_identical_frames(clip, temporal_run, tm
         return real(*args, **kwargs)
 
     resumed_out = tmp_path / "resumed.mp4"
-    monkeypatch.setattr(pipeline, "run_optimization", interrupted)
+    monkeypatch.setattr(stylizer_module, "run_optimization", interrupted)
     with pytest.raises(KeyboardInterrupt):
         pipeline.stylize_video(make_config(*clip, resumed_out))
     workdir = resumed_out.with_suffix(".work")
     assert len(list((workdir / "stylized").glob("*.png"))) == 3
     assert not list(workdir.rglob("*.tmp*")) and not resumed_out.exists()
 
-    monkeypatch.setattr(pipeline, "run_optimization", real)
+    monkeypatch.setattr(stylizer_module, "run_optimization", real)
     calls["n"] = 0
     report = pipeline.stylize_video(make_config(*clip, resumed_out))
     assert resumed_out.exists()
     for a, b in zip(stylized_frames(workdir), stylized_frames(out.with_suffix(".work")), strict=True):
         np.testing.assert_array_equal(a, b)
-    assert len(report["frames"]) == N
+    assert len(report.frames) == N
 
 
 def test_changed_style_discards_stale_frames(clip, tmp_path):
@@ -158,10 +175,10 @@ def test_long_term_and_multipass_run(clip, tmp_path):
     workdir = out.with_suffix(".work")
     assert (workdir / "flow" / f"{5:06d}_{1:06d}.flo").exists()
     assert len(list((workdir / "pass2").glob("*.png"))) == N == len(stylized_frames(workdir))
-    assert {f["pass"] for f in report["frames"].values()} == {1, 2}
+    assert {f["pass"] for f in report.frames.values()} == {1, 2}
     # a later frame's cost is its iterations in both passes
-    assert report["summary"]["mean_later_iterations"] == 3 + 2
-    assert report["summary"]["first_frame_iterations"] == 5
+    assert report.summary.mean_later_iterations == 3 + 2
+    assert report.summary.first_frame_iterations == 5
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,13 @@ from enum import StrEnum
 from pathlib import Path
 
 from foundation.errors import UserError
+from media.flow import FlowMethod
+from media.video_io import ReadOptions
+from transfer.color import ColorMode
 from transfer.objective import LossWeights
 from transfer.optimize import OptimizerKind
-from transfer.stylize import StyleSpec
+from transfer.stylize import InitMode, StyleSpec
+from video.output import check_video_output, default_workdir
 
 #: Default weight of the short-term temporal loss. Not artistic-videos' 1e3: that assumes about as many iterations
 #: on later frames as on the first. With a third of them, the pull towards the warped (slightly blurred) previous
@@ -55,12 +59,12 @@ class VideoConfig:
     video: Path
     output: Path
     style: StyleSpec
-    read: object  # media.video_io.ReadOptions (kept untyped here so that importing the config stays light)
+    read: ReadOptions
     workdir: Path | None = None
-    flow: str = "deepflow"
+    flow: FlowMethod = FlowMethod.DEEPFLOW
     flow_dir: Path | None = None
     init: Init = Init.PREV_WARPED
-    first_init: str = "content"
+    first_init: InitMode = InitMode.CONTENT
     loss: LossWeights = field(default_factory=lambda: LossWeights(temporal=DEFAULT_TEMPORAL_WEIGHT))
     first_iterations: int = 300
     iterations: int = 100
@@ -72,12 +76,20 @@ class VideoConfig:
     passes: int = 1
     pass_blend: float = 0.5
     style_schedule: str | None = None
-    preserve_colors: str = "none"
+    preserve_colors: ColorMode = ColorMode.NONE
     side_by_side: bool = False
     seed: int = 0
     progress: bool = True
 
     def __post_init__(self) -> None:
+        for name, kind in (("flow", FlowMethod), ("init", Init), ("first_init", InitMode),
+                           ("preserve_colors", ColorMode)):
+            value = getattr(self, name)
+            try:
+                object.__setattr__(self, name, kind(value))  # the CLI and scripts may pass the enum's string
+            except ValueError:
+                choices = ", ".join(k.value for k in kind)
+                raise UserError(f"{name} {value!r} is not one of {choices}") from None
         if self.first_iterations < 0 or self.iterations < 0:
             raise UserError("iterations must be non-negative")
         if not self.long_term or min(self.long_term) < 1:
@@ -88,9 +100,8 @@ class VideoConfig:
             raise UserError("--passes must be at least 1")
         if not 0 <= self.pass_blend <= 1:
             raise UserError("pass blend must lie in [0, 1]")
-        if Path(self.output).suffix.lower() not in (".mp4", ".m4v", ".mov"):
-            raise UserError(f"{self.output}: output must be an .mp4 file")
+        check_video_output(self.output)
 
     @property
     def resolved_workdir(self) -> Path:
-        return Path(self.workdir) if self.workdir else Path(self.output).with_suffix(".work")
+        return default_workdir(self.output, self.workdir)

@@ -1,13 +1,11 @@
-"""Streaming video stylisation with a trained fast network: ``stylize_video_fast(FastVideoConfig) -> dict``.
+"""Fast mode's runner: ``stylize_video_fast(FastVideoConfig) -> VideoResult`` with a trained feed-forward network.
 
-Three stages overlap in three threads, connected by small bounded queues so that only a few frames are ever
-in memory: a decoder (``media.video_io.iter_frames``), the network (batches of ``batch_size`` frames, in the calling
-thread; TensorFlow releases the GIL while it computes) and an encoder (``media.encode.VideoWriter``, whose
-ffmpeg runs as a separate process). Each stage's busy time is measured; ``run.json`` in the work directory
-records ``fps`` (frames stylised per second of wall time, decode and encode included) and the time shares.
-
-Optional temporal smoothing blends each output with the previous output warped by the flow of the input
-frames, under the forward-backward certainty: ``out = (1 - a c) net(I_t) + a c warp(out_{t-1})``.
+The frame loop (:mod:`video.loop`) streams: a decoder thread (:class:`video.loop.Prefetch` over
+``media.video_io.iter_frames``), the network in the calling thread (:class:`video.fast_stylizer.NetworkStylizer`;
+TensorFlow releases the GIL while it computes) and an encoder thread (:class:`video.sink.ThreadedSink` around the
+MP4 writer, whose ffmpeg is a separate process), connected by small bounded queues so that only a few frames are in
+memory. ``run.json`` in the work directory records ``fps`` (frames per second of wall time, decode and encode
+included) and each stage's busy time.
 
 Resume: a run whose output exists and whose ``run.json`` records the same settings is not redone. A run killed
 midway starts again from the first frame; at real-time speed that costs what the killed run had done.
@@ -15,24 +13,36 @@ midway starts again from the first frame; at real-time speed that costs what the
 
 from __future__ import annotations
 
-import queue
-import resource
-import threading
+import json
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
+from foundation.fingerprint import file_digest, fingerprint
 from foundation.records import jsonable
-from media.video_io import ReadOptions
+from media.flow import FlowMethod
+from media.video_io import (
+    ReadOptions,
+    VideoInfo,
+    expected_frames,
+    frame_size,
+    iter_frames,
+    output_fps,
+    probe,
+    selected_span,
+)
+from transfer.fast.network import load_network
 from transfer.features import Precision
+from video.fast_stylizer import NetworkStylizer, compile_stylizer, scheduled_stylizer
+from video.loop import FrameItem, Prefetch, run_frames
+from video.output import check_video_output, default_workdir, side_by_side_path
+from video.results import FrameSize, Throughput, VideoResult, result_from_json
+from video.sink import ThreadedSink, VideoSink
 
-OUTPUT_SUFFIXES = (".mp4", ".m4v", ".mov")
-_DONE = object()
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
@@ -68,7 +78,7 @@ class FastVideoConfig:
     batch_size: int = 4
     precision: Precision = Precision.BFLOAT16
     smoothing: float = 0.0
-    flow_method: str = "dis"
+    flow_method: FlowMethod = FlowMethod.DIS
     flow_scale: float = 0.5
     side_by_side: bool = False
     audio: bool = True
@@ -79,8 +89,7 @@ class FastVideoConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if Path(self.output).suffix.lower() not in OUTPUT_SUFFIXES:
-            raise UserError(f"{self.output}: output must be an .mp4 file")
+        check_video_output(self.output)
         if not 1 <= self.batch_size <= 256:
             raise UserError(f"batch size {self.batch_size} is outside [1, 256]")
         if not 0.0 <= self.smoothing <= 1.0:
@@ -94,327 +103,90 @@ class FastVideoConfig:
 
     @property
     def resolved_workdir(self) -> Path:
-        return Path(self.workdir) if self.workdir else Path(self.output).with_suffix(".work")
+        return default_workdir(self.output, self.workdir)
 
     @property
     def side_by_side_path(self) -> Path:
-        out = Path(self.output)
-        return out.with_name(f"{out.stem}_side_by_side{out.suffix}")
-
-
-def compile_stylizer(net) -> Callable[[np.ndarray], np.ndarray]:
-    """Return ``f(frames (B, H, W, 3) uint8 BGR) -> (B, H, W, 3) uint8 BGR`` running ``net`` as one graph."""
-    import tensorflow as tf
-
-    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8)], reduce_retracing=True)
-    def run(frames):
-        out = net(tf.cast(frames, tf.float32))
-        return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
-
-    return lambda frames: run(tf.convert_to_tensor(frames)).numpy()
-
-
-def scheduled_stylizer(stylizers: list, schedule_text: str | None, fps: float):
-    """Return ``f(frames) -> stylised frames`` for consecutive batches, blending several networks by a schedule.
-
-    With one network this is that network. With several, frame k of the video (counted across calls via the
-    ``next_index`` attribute) gets ``sum_j w_j(k) * net_j(frame)`` with ``w(k)`` from :mod:`media.schedule`.
-    """
-    from foundation.errors import UserError
-
-    if len(stylizers) == 1 and not schedule_text:
-        def single(frames):
-            return stylizers[0](frames)
-
-        single.next_index = 0
-        return single
-    if not schedule_text:
-        raise UserError("several fast models need --style-schedule to say when each one is used")
-    from media.schedule import parse_schedule
-
-    schedule = parse_schedule(schedule_text, len(stylizers), fps)
-
-    def blended(frames):
-        start = blended.next_index
-        weights = np.array([schedule.weights_at(start + k) for k in range(len(frames))], np.float32)  # (B, S)
-        blended.next_index = start + len(frames)
-        total = np.zeros(frames.shape, np.float32)
-        for j, run in enumerate(stylizers):
-            if weights[:, j].max() > 0:
-                total += weights[:, j, None, None, None] * run(frames).astype(np.float32)
-        return np.clip(np.rint(total), 0, 255).astype(np.uint8)
-
-    blended.next_index = 0
-    return blended
-
-
-def smooth_frame(
-    out: np.ndarray,
-    prev_out: np.ndarray,
-    frame: np.ndarray,
-    prev_frame: np.ndarray,
-    alpha: float,
-    flow_method: str,
-    flow_scale: float = 1.0,
-) -> np.ndarray:
-    """Return ``out`` blended with ``prev_out`` warped into this frame, under the flow certainty (uint8 BGR).
-
-    Args:
-        out, prev_out: (H, W, 3) uint8 stylised frames t and t-1; frame, prev_frame: the input frames.
-        alpha: blend factor in [0, 1] where the flow is certain.
-        flow_scale: estimate flow and certainty on frames resized by this factor (<= 1), then upsample them;
-            0.5 makes smoothing about 4x cheaper.
-    """
-    import cv2
-
-    from media.consistency import certainty
-    from media.flow import estimate_flow
-    from media.warp import warp
-
-    h, w = frame.shape[:2]
-    a, b = frame, prev_frame
-    if flow_scale < 1.0:
-        size = (max(8, round(w * flow_scale)), max(8, round(h * flow_scale)))
-        a = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-        b = cv2.resize(prev_frame, size, interpolation=cv2.INTER_AREA)
-    back = estimate_flow(a, b, flow_method)
-    cert = certainty(back, estimate_flow(b, a, flow_method))
-    if flow_scale < 1.0:
-        back = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32([w / a.shape[1], h / a.shape[0]])
-        cert = cv2.resize(cert, (w, h), interpolation=cv2.INTER_LINEAR)
-    weight = alpha * cert[..., None]
-    warped, _ = warp(prev_out, back)
-    blended = (1.0 - weight) * out.astype(np.float32) + weight * warped
-    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-
-
-def video_writer(path: Path, fps: float, size: tuple[int, int], preset: str, **audio):
-    """Return a ``media.encode.VideoWriter`` whose x264 runs with ``preset``."""
-    from media.encode import VideoWriter
-
-    return VideoWriter(path, fps, size=size, preset=preset, **audio)
+        return side_by_side_path(self.output)
 
 
 def settings_key(config: FastVideoConfig) -> str:
     """Return a fingerprint of everything that determines the output (model file content included)."""
-    from foundation.fingerprint import file_digest, fingerprint
-
-    keys = {k: v for k, v in jsonable(asdict(config)).items() if k not in ("progress", "queue_frames", "workdir")}
+    keys = {k: v for k, v in jsonable(config).items() if k not in ("progress", "queue_frames", "workdir")}
     digests = [file_digest(p) for p in (config.model, *config.extra_models)]
     return fingerprint({**keys, "model_digest": digests, "video_digest": file_digest(config.video)})
 
 
-def stylize_video_fast(config: FastVideoConfig) -> dict:
-    """Stylise ``config.video`` with the fast network; write the MP4(s) and ``run.json``; return the report."""
-    import json
+def _finished_run(config: FastVideoConfig, key: str) -> VideoResult | None:
+    """Return the recorded result if this exact run already finished (output and side-by-side present), else None."""
+    run_json = config.resolved_workdir / "run.json"
+    if not (run_json.is_file() and Path(config.output).is_file()):
+        return None
+    previous = json.loads(run_json.read_text())
+    if previous.get("settings_key") != key or previous.get("status") != "done":
+        return None
+    if config.side_by_side and not config.side_by_side_path.is_file():
+        return None
+    return VideoResult(**{**result_from_json(previous).__dict__, "resumed": True})
 
-    from media.video_io import frame_size, output_fps, probe, selected_span
-    from transfer.fast.network import load_network
 
-    started = time.perf_counter()
-    if not Path(config.model).is_file():
-        raise UserError(f"{config.model}: no such model file (train one with `paintvid train-style`)")
-    info = probe(config.video)
-    workdir = config.resolved_workdir
-    run_json = workdir / "run.json"
-    key = settings_key(config)
-    if run_json.is_file() and Path(config.output).is_file():
-        previous = json.loads(run_json.read_text())
-        if previous.get("settings_key") == key and previous.get("status") == "done" and (
-            not config.side_by_side or config.side_by_side_path.is_file()
-        ):
-            return {**previous, "resumed": True}
-
+def _network(config: FastVideoConfig, info: VideoInfo, fps: float):
+    """Return (the scheduled network over all models, the first network) with graphs traced for this frame size."""
     net = load_network(config.model, config.precision)
-    fps = output_fps(info, config.read)
-    stylize = scheduled_stylizer(
+    run = scheduled_stylizer(
         [compile_stylizer(net)] + [compile_stylizer(load_network(p, config.precision)) for p in config.extra_models],
         config.style_schedule, fps,
     )
     # trace the graph and let oneDNN build its kernels for this frame size before the clock starts
     w, h = frame_size(info.width, info.height, config.read.width) if config.read.width else (info.width, info.height)
-    stylize(np.zeros((config.batch_size, h, w, 3), np.uint8))
-    stylize.next_index = 0
-    audio_start, audio_duration = selected_span(info, config.read)
-    setup_seconds = time.perf_counter() - started
-    stats = _stream(config, stylize, fps, audio_start, audio_duration)
-    wall = stats.pop("wall_seconds")
-    busy = {k: stats[f"{k}_seconds"] for k in ("decode", "stylize", "smooth", "encode")}
-    total_busy = sum(busy.values()) or 1.0
-    n = stats["frames"]
-    report = {
-        "status": "done",
-        "settings_key": key,
-        "method": "fast",
-        "output": str(config.output),
-        "side_by_side": str(config.side_by_side_path) if config.side_by_side else None,
-        "config": jsonable(asdict(config)),
-        "model": {"path": str(config.model), "spec": asdict(net.spec), "parameters": int(net.count_params())},
-        "n_frames": n,
-        "size": stats["size"],
-        "output_fps": fps,
-        "fps": n / wall if wall > 0 else 0.0,
-        "wall_seconds": wall,
-        "setup_seconds": setup_seconds,
-        "stage_seconds": busy,
-        "time_share": {k: v / total_busy for k, v in busy.items()},
-        "busy_fraction_of_wall": {k: v / wall if wall > 0 else 0.0 for k, v in busy.items()},
-        "encoder_process_cpu_seconds": stats["encoder_cpu_seconds"],
-        "resumed": False,
-    }
-    atomic_write_json(run_json, report)
-    return report
+    run(np.zeros((config.batch_size, h, w, 3), np.uint8))
+    run.next_index = 0
+    return run, net
 
 
-def _stream(config: FastVideoConfig, stylize, fps: float, audio_start: float, audio_duration: float) -> dict:
-    """Run decode -> network -> encode over the whole selection; return frame count, size and stage seconds."""
-    from tqdm.auto import tqdm
-
-    from media.encode import side_by_side
-    from media.video_io import expected_frames, iter_frames, probe
-
-    frames_in: queue.Queue = queue.Queue(maxsize=config.queue_frames)
-    frames_out: queue.Queue = queue.Queue(maxsize=config.queue_frames)
-    stop = threading.Event()
-    errors: list[BaseException] = []
-    seconds = {"decode": 0.0, "stylize": 0.0, "smooth": 0.0, "encode": 0.0}
-    shape: dict[str, int] = {}
-    frames_iter = iter_frames(config.video, config.read)  # raises UserError here for bad input
-    total = expected_frames(probe(config.video), config.read)
-
-    def put(q: queue.Queue, item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def decoder() -> None:
-        try:
-            it = frames_iter
-            while not stop.is_set():
-                t = time.perf_counter()
-                item = next(it, None)
-                seconds["decode"] += time.perf_counter() - t
-                if item is None or not put(frames_in, item[1]):
-                    break
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            errors.append(exc)
-        finally:
-            put(frames_in, _DONE)
-
-    def encoder() -> None:
-        audio = {"audio_from": config.video if config.audio else None, "audio_start": audio_start,
-                 "audio_duration": audio_duration if audio_duration > 0 else None}
-        writers: list = []
-        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        try:
-            while True:
-                item = frames_out.get()
-                if item is _DONE:
-                    break
-                original, styled = item
-                t = time.perf_counter()
-                if not writers:
-                    h, w = styled.shape[:2]
-                    writers.append(video_writer(config.output, fps, (w, h), config.encoder_preset, **audio))
-                    if config.side_by_side:
-                        writers.append(video_writer(config.side_by_side_path, fps, (2 * w, h), config.encoder_preset,
-                                                    **audio))
-                writers[0].write(styled)
-                if config.side_by_side:
-                    writers[1].write(side_by_side(original, styled))
-                seconds["encode"] += time.perf_counter() - t
-            t = time.perf_counter()
-            if errors or stop.is_set():
-                for wr in writers:
-                    wr.abort()
-            else:
-                for wr in writers:
-                    wr.close()
-            seconds["encode"] += time.perf_counter() - t
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-            stop.set()
-            for wr in writers:
-                wr.abort()
-            while frames_out.get() is not _DONE:  # drain so that the producer never blocks
-                pass
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        shape["encoder_cpu"] = (after.ru_utime + after.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
-
-    threads = [threading.Thread(target=decoder, daemon=True), threading.Thread(target=encoder, daemon=True)]
-    wall_start = time.perf_counter()
-    for th in threads:
-        th.start()
-    n = 0
-    prev: tuple[np.ndarray, np.ndarray] | None = None
-    bar = tqdm(total=total, desc=f"fast {Path(config.video).name}", disable=not config.progress, unit="frame",
-               dynamic_ncols=True, leave=False)
-    try:
-        done = False
-        while not done:
-            batch = []
-            while len(batch) < config.batch_size:
-                item = frames_in.get()
-                if item is _DONE:
-                    done = True
-                    break
-                batch.append(item)
-            if not batch:
-                break
-            if "height" not in shape:
-                shape["height"], shape["width"] = batch[0].shape[:2]
-            t = time.perf_counter()
-            styled = stylize(np.stack(batch))
-            seconds["stylize"] += time.perf_counter() - t
-            for frame, out in zip(batch, styled, strict=True):
-                if config.smoothing > 0 and prev is not None:
-                    t = time.perf_counter()
-                    out = smooth_frame(out, prev[1], frame, prev[0], config.smoothing, config.flow_method,
-                                       config.flow_scale)
-                    seconds["smooth"] += time.perf_counter() - t
-                prev = (frame, out)
-                if not put(frames_out, (frame, out)):
-                    break
-                n += 1
-            bar.update(len(batch))
-            if errors:
-                break
-    except BaseException:
-        stop.set()
-        raise
-    finally:
-        bar.close()
-        if errors:
-            stop.set()
-        if not stop.is_set():
-            frames_out.put(_DONE)
-        else:
-            _drain(frames_in)
-            frames_out.put(_DONE)
-        for th in threads:
-            th.join()
-    if errors:
-        raise errors[0]
-    if n == 0:
+def stylize_video_fast(config: FastVideoConfig) -> VideoResult:
+    """Stylise ``config.video`` with the fast network; write the MP4(s) and ``run.json``; return the result."""
+    started = time.perf_counter()
+    if not Path(config.model).is_file():
+        raise UserError(f"{config.model}: no such model file (train one with `paintvid train-style`)")
+    info = probe(config.video)
+    key = settings_key(config)
+    if (finished := _finished_run(config, key)) is not None:
+        return finished
+    fps = output_fps(info, config.read)
+    network, net = _network(config, info, fps)
+    stylizer = NetworkStylizer(network, config.batch_size, config.smoothing, config.flow_method, config.flow_scale)
+    start, duration = selected_span(info, config.read)
+    sink = ThreadedSink(VideoSink(config.output, fps, side_by_side=config.side_by_side, preset=config.encoder_preset,
+                                  audio_from=config.video if config.audio else None, audio_start=start,
+                                  audio_duration=duration if duration > 0 else None), maxsize=config.queue_frames)
+    source = Prefetch((FrameItem(k + 1, f) for k, f in iter_frames(config.video, config.read)), config.queue_frames)
+    setup = time.perf_counter() - started
+    loop = run_frames(source, stylizer, sink, total=expected_frames(info, config.read),
+                      desc=f"fast {Path(config.video).name}", progress=config.progress)
+    if loop.frames == 0:
         raise UserError(f"{config.video}: no frames selected to stylise")
-    wall = time.perf_counter() - wall_start
-    return {
-        "frames": n,
-        "size": {"height": shape.get("height", 0), "width": shape.get("width", 0)},
-        "wall_seconds": wall,
-        **{f"{k}_seconds": v for k, v in seconds.items()},
-        "encoder_cpu_seconds": shape.get("encoder_cpu", 0.0),
-    }
+    result = _result(config, loop, setup, fps, source, stylizer, sink, net)
+    atomic_write_json(config.resolved_workdir / "run.json",
+                      {"status": "done", "settings_key": key, "config": jsonable(config), **jsonable(result)})
+    return result
 
 
-def _drain(q: queue.Queue) -> None:
-    try:
-        while True:
-            q.get_nowait()
-    except queue.Empty:
-        pass
-
+def _result(config: FastVideoConfig, loop, setup: float, fps: float, source: Prefetch, stylizer: NetworkStylizer,
+            sink: ThreadedSink, net) -> VideoResult:
+    wall = loop.wall_seconds
+    busy = {"decode": source.busy_seconds, "stylize": stylizer.network_seconds, "smooth": stylizer.smooth_seconds,
+            "encode": sink.busy_seconds}
+    total_busy = sum(busy.values()) or 1.0
+    h, w = sink.sink.size
+    return VideoResult(
+        method="fast", output=str(config.output),
+        side_by_side=str(config.side_by_side_path) if config.side_by_side else None,
+        workdir=str(config.resolved_workdir), n_frames=loop.frames, size=FrameSize(h, w), output_fps=fps,
+        fps=loop.frames / wall if wall > 0 else 0.0, wall_seconds=wall, stage_seconds=busy,
+        throughput=Throughput(
+            setup_seconds=setup, time_share={k: v / total_busy for k, v in busy.items()},
+            busy_fraction_of_wall={k: v / wall if wall > 0 else 0.0 for k, v in busy.items()},
+            encoder_process_cpu_seconds=sink.child_cpu_seconds),
+        model={"path": str(config.model), "spec": jsonable(net.spec), "parameters": int(net.count_params())},
+    )

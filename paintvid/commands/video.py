@@ -103,10 +103,9 @@ def run(args: argparse.Namespace) -> None:
         seed=args.seed,
         progress=not args.quiet,
     )
-    report = stylize_video(config)
-    s = report["summary"]
-    print(f"{report['output']}\t{report['n_frames']} frames\tmean style loss {s['mean_style_loss']:.4g}"
-          f"\t{s['mean_seconds_per_frame']:.1f} s/frame")
+    result = stylize_video(config)
+    print(f"{result.output}\t{result.n_frames} frames\tmean style loss {result.summary.mean_style_loss:.4g}"
+          f"\t{result.summary.mean_seconds_per_frame:.1f} s/frame")
 
 
 def run_fast(args: argparse.Namespace) -> None:
@@ -139,5 +138,5 @@ def run_fast(args: argparse.Namespace) -> None:
         side_by_side=args.side_by_side,
         progress=not args.quiet,
     )
-    report = stylize_video_fast(config)
-    print(f"{config.output}\t{report.get('frames', '?')} frames\t{report['fps']:.1f} fps")
+    result = stylize_video_fast(config)
+    print(f"{result.output}\t{result.n_frames} frames\t{result.fps:.1f} fps")

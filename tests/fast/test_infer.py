@@ -12,7 +12,8 @@ from media.encode import encode_frames
 from media.video_io import ReadOptions, probe, read_frames
 from tests.synthetic import synthetic_clip
 from transfer.fast.network import NetworkSpec, build_network, save_network
-from video.fast_runner import FastVideoConfig, smooth_frame, stylize_video_fast
+from video.fast_runner import FastVideoConfig, stylize_video_fast
+from video.fast_stylizer import smooth_frame
 
 TINY = NetworkSpec(channels=(4, 8, 8), residual_blocks=1, separable=True, internal_scale=2, edge_kernel=3)
 
@@ -37,16 +38,17 @@ def test_streaming_writes_every_frame_and_reports_shares(clip_and_model):
     assert sbs.frame_count == 10 and sbs.width == 128
     saved = json.loads((root / "out.work" / "run.json").read_text())
     assert saved["n_frames"] == 10 and saved["fps"] > 0
-    assert set(saved["time_share"]) == {"decode", "stylize", "smooth", "encode"}
-    assert abs(sum(saved["time_share"].values()) - 1) < 1e-6 and saved["time_share"]["stylize"] > 0
-    assert report["resumed"] is False
+    shares = saved["throughput"]["time_share"]
+    assert set(shares) == {"decode", "stylize", "smooth", "encode"}
+    assert abs(sum(shares.values()) - 1) < 1e-6 and shares["stylize"] > 0
+    assert report.resumed is False
     # stylised, not copied: the network changes the frames
     out = np.stack(read_frames(root / "out.mp4")).astype(float)
     src = np.stack(read_frames(video)).astype(float)
     assert np.abs(out - src).mean() > 5
 
     again = stylize_video_fast(cfg)
-    assert again["resumed"] is True and again["n_frames"] == 10
+    assert again.resumed is True and again.n_frames == 10
 
 
 def test_selection_and_bfloat16_and_smoothing(clip_and_model):
@@ -54,8 +56,8 @@ def test_selection_and_bfloat16_and_smoothing(clip_and_model):
     cfg = FastVideoConfig(video=video, model=model, output=root / "sel.mp4", read=ReadOptions(frames=6, width=32),
                           batch_size=4, precision="bfloat16", smoothing=0.5, progress=False)
     report = stylize_video_fast(cfg)
-    assert report["n_frames"] == 6 and report["size"] == {"height": 24, "width": 32}
-    assert report["stage_seconds"]["smooth"] > 0
+    assert report.n_frames == 6 and (report.size.height, report.size.width) == (24, 32)
+    assert report.stage_seconds["smooth"] > 0
     assert probe(root / "sel.mp4").frame_count == 6
 
 
@@ -95,7 +97,7 @@ def test_schedule_blends_network_outputs_per_frame():
     """Two 'networks' (constant 0 and constant 200): the schedule fades from the first to the second over frames."""
     import numpy as np
 
-    from video.fast_runner import scheduled_stylizer
+    from video.fast_stylizer import scheduled_stylizer
 
     calls = []
 
@@ -121,13 +123,13 @@ def test_several_models_need_a_schedule():
     import pytest
 
     from foundation.errors import UserError
-    from video.fast_runner import scheduled_stylizer
+    from video.fast_stylizer import scheduled_stylizer
 
     with pytest.raises(UserError, match="style-schedule"):
         scheduled_stylizer([lambda f: f, lambda f: f], None, fps=10.0)
 
 
-def test_cli_smoothing_flow_options_reach_the_run(clip_and_model):
+def test_cli_smoothing_flow_options_reach_the_run(clip_and_model, capsys):
     from paintvid.cli import main
 
     root, video, model = clip_and_model
@@ -140,3 +142,19 @@ def test_cli_smoothing_flow_options_reach_the_run(clip_and_model):
     assert run["config"]["smoothing"] == 0.8
     assert (run["config"]["flow_method"], run["config"]["flow_scale"]) == ("farneback", 1.0)
     assert run["stage_seconds"]["smooth"] > 0
+    # the CLI prints the real frame count (it once printed "? frames" reading a field the report did not have)
+    assert f"{out}\t4 frames\t" in capsys.readouterr().out
+
+
+def test_notebook_reader_understands_the_fast_run_record(clip_and_model):
+    """The evaluation notebook reads the run.json the fast runner writes (not a hand-written one)."""
+    from video import report_plots as rp
+    from video.results import read_result
+
+    root, video, model = clip_and_model
+    cfg = FastVideoConfig(video=video, model=model, output=root / "schema.mp4", progress=False)
+    result = stylize_video_fast(cfg)
+    assert read_result(root / "schema.work" / "run.json") == result
+    run = rp.load_run("fast", root / "schema.work")
+    row = rp.summary_table([run]).loc["fast"]
+    assert row["kind"] == "fast" and row["frames"] == 10 and row["fps"] == pytest.approx(result.fps)
