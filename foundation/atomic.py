@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import tempfile
@@ -50,8 +51,6 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 
 def _json_default(obj: Any) -> Any:
     """Make numpy scalars, paths and enums JSON-serialisable."""
-    import enum
-
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, enum.Enum):

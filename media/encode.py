@@ -7,6 +7,7 @@ succeeded: an exception, Ctrl-C or a kill never leaves a half-written ``OUT.mp4`
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import os
 import secrets
@@ -196,8 +197,6 @@ class VideoWriter:
 def _die_with_parent() -> None:
     """In the child before exec: ask Linux to SIGKILL it when its parent dies (elsewhere: do nothing)."""
     if sys.platform.startswith("linux"):
-        import ctypes
-
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from foundation.atomic import atomic_write
 from foundation.errors import UserError, check_input_file
@@ -31,10 +33,6 @@ def read_image(path: str | Path) -> np.ndarray:
 
 def _peek_size(data: np.ndarray) -> tuple[bool, tuple[int, int]]:
     """Return (known, (H, W)) from the header without decoding pixels, when OpenCV can tell."""
-    import io
-
-    from PIL import Image
-
     try:
         # only the header is parsed; lift PIL's decompression-bomb guard, we apply our own limit
         Image.MAX_IMAGE_PIXELS = None

@@ -18,6 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import cv2
+import imageio_ffmpeg
 import numpy as np
 
 from foundation.errors import UserError, check_input_file
@@ -86,8 +87,6 @@ class VideoInfo:
 
 def ffmpeg_exe() -> str:
     """Return the path of the ffmpeg binary bundled with ``imageio_ffmpeg``."""
-    import imageio_ffmpeg
-
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 

@@ -10,13 +10,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
 from media.flow import input_flows
+from media.metrics import warping_error
+from media.video_io import ReadOptions, read_frames
+from transfer import losses
 from transfer.features import preprocess
-from transfer.stylize import StyleSpec
+from transfer.losses import blend_grams
+from transfer.stylize import StyleSpec, blend_weights, build_objective, load_styles, style_grams_for
+from video.workdir import WorkDir
 
 
 @dataclass(frozen=True)
@@ -41,8 +47,6 @@ class EvaluateVideoConfig:
 
 def frame_losses(objective, grams: dict, inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> dict:
     """Return per-frame unweighted ``style`` and ``content`` losses of outputs against their inputs and ``grams``."""
-    from transfer import losses
-
     style, content = [], []
     for inp, out in zip(inputs, outputs, strict=True):
         feats_out = objective.extractor(preprocess(out))
@@ -67,8 +71,6 @@ def evaluate_frames(
     ``temporal_error`` is Lai et al.'s warping error of the outputs under the input's flow and occlusions;
     ``input_temporal_error`` the same for the input itself (the floor a perfectly stable output could reach).
     """
-    from media.metrics import warping_error
-
     if len(inputs) != len(outputs):
         raise UserError(f"{len(outputs)} stylised frames for {len(inputs)} input frames")
     out_err = warping_error(outputs, flows_back, flows_forward=flows_forward)
@@ -90,8 +92,6 @@ def evaluate_frames(
 
 def load_workdir_frames(workdir: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Return (input frames, stylised frames) of a run's work directory."""
-    from video.workdir import WorkDir
-
     wd = WorkDir(workdir)
     stylized = sorted((wd.root / "stylized").glob("*.png"))
     if not stylized:
@@ -102,16 +102,11 @@ def load_workdir_frames(workdir: Path) -> tuple[list[np.ndarray], list[np.ndarra
 
 def evaluate_video(config: EvaluateVideoConfig) -> dict:
     """Measure ``config.stylized`` and write the JSON report; returns it."""
-    from transfer.losses import blend_grams
-    from transfer.stylize import blend_weights, build_objective, load_styles, style_grams_for
-
     path = Path(config.stylized)
     if path.is_dir():
         inputs, outputs = load_workdir_frames(path)
         default_out = path / "evaluation.json"
     else:
-        from media.video_io import ReadOptions, read_frames
-
         if config.original is None:
             raise UserError(f"{path}: give --original VIDEO to compare a stylised video file with its input")
         outputs = read_frames(path, ReadOptions())
@@ -119,8 +114,6 @@ def evaluate_video(config: EvaluateVideoConfig) -> dict:
         read = config.read or ReadOptions(width=w)
         inputs = read_frames(config.original, read)[: len(outputs)]
         if inputs and inputs[0].shape[:2] != (h, w):
-            import cv2
-
             inputs = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in inputs]
         default_out = path.with_suffix(".evaluation.json")
     styles = load_styles(config.style)

@@ -10,9 +10,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
+from media.consistency import certainty
+from media.flo import read_flo, write_flo
+from media.flow import FlowMethod, estimate_flow
+from media.video_io import iter_frames
 from video.workdir import WorkDir
 
 
@@ -21,10 +26,6 @@ def extract_frames(workdir: WorkDir, video: Path, read_options, progress: bool =
 
     Completion is recorded in ``frames/done.json`` so that later runs need not decode the video again.
     """
-    from tqdm.auto import tqdm
-
-    from media.video_io import iter_frames
-
     done = workdir.root / "frames" / "done.json"
     if done.exists():
         return int(json.loads(done.read_text())["count"])
@@ -60,12 +61,6 @@ def compute_flows(
     progress: bool = True,
 ) -> None:
     """Make sure ``flow/i_j.flo`` and ``certainty/i_j.png`` exist for every pair the run needs."""
-    from tqdm.auto import tqdm
-
-    from media.consistency import certainty
-    from media.flo import read_flo, write_flo
-    from media.flow import FlowMethod, estimate_flow
-
     pairs = flow_pairs(n_frames, long_term)
     todo = [p for p in pairs if not workdir.flow(*p).exists()]
     flow_method = FlowMethod(method)

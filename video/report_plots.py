@@ -15,6 +15,7 @@ predecessor). Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ from matplotlib.figure import Figure
 
 from foundation.errors import UserError
 from media.flow import input_flows
+from media.image_io import read_image
+from media.metrics import flicker_map
+from transfer.color import luminance, match_histogram, match_luminance, recombine
 
 #: Curves drawn by :func:`curves_figure`, in this order.
 METRICS = ("temporal_error", "style_loss", "content_loss")
@@ -221,8 +225,6 @@ def flicker_maps(runs: Sequence[MethodRun], flow: str = "dis") -> dict[str, np.n
     Flows are estimated once per distinct input sequence with ``flow`` (``dis`` by default: fast, and as accurate as
     DeepFlow on small motions). Runs without frames (fast mode) are left out.
     """
-    from media.metrics import flicker_map
-
     maps: dict[str, np.ndarray] = {}
     flows: dict[bytes, tuple[list, list]] = {}
     for r in runs:
@@ -298,8 +300,6 @@ def color_example(runs: Sequence[MethodRun]) -> tuple[np.ndarray, np.ndarray, np
             continue
         style = _resolve(styles[0], r.workdir)
         if style is not None:
-            from media.image_io import read_image
-
             return _read(r.inputs[0]), read_image(style), _read(r.stylized[0])
     return None
 
@@ -313,8 +313,6 @@ def color_preservation_figure(content: np.ndarray, style: np.ndarray, stylized: 
     luminance recombined with the content's chroma, i.e. what luminance mode keeps of the content's colours.
     All images (H, W, 3) uint8 BGR.
     """
-    from transfer.color import luminance, match_histogram, match_luminance, recombine
-
     top = [("content", content), ("style", style),
            ("style, histogram-matched\nto the content", match_histogram(style, content)),
            ("style luminance, matched\nto the content's", match_luminance(luminance(style), luminance(content)))]
@@ -359,8 +357,6 @@ def _read(path: Path) -> np.ndarray:
 
 
 def _digest(frames: Sequence[np.ndarray]) -> bytes:
-    import hashlib
-
     h = hashlib.sha256()
     for f in frames:
         h.update(f.tobytes())
