@@ -155,14 +155,17 @@ def selected_span(info: VideoInfo, options: ReadOptions) -> tuple[float, float]:
     return start, expected_frames(info, options) / output_fps(info, options)
 
 
-def iter_frames(path: str | os.PathLike, options: ReadOptions = ReadOptions()) -> Iterator[tuple[int, np.ndarray]]:
+def iter_frames(path: str | os.PathLike, options: ReadOptions = ReadOptions(), info: VideoInfo | None = None
+                ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (output_index from 0, frame (H, W, 3) uint8 BGR) for the frames ``options`` selects, one at a time.
 
     Streams: only the current frame is held. Frames before ``options.start`` are decoded and dropped rather
     than seeked past, because seeking lands on the container's idea of frame numbers, which can be wrong.
     """
     path = Path(path)
-    info = probe(path)  # here, not in the generator: bad input fails at the call, not at the first next()
+    # here, not in the generator: bad input fails at the call, not at the first next(); a caller that has already
+    # probed the file passes ``info`` so that a run probes its video once
+    info = info if info is not None else probe(path)
     skip = first_frame_index(info, options)
     if skip >= info.frame_count:
         raise UserError(f"{path}: start {options.start:g} s is past the end of the video ({info.duration:.2f} s)")

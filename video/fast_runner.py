@@ -160,7 +160,8 @@ def stylize_video_fast(config: FastVideoConfig) -> VideoResult:
     sink = ThreadedSink(VideoSink(config.output, fps, side_by_side=config.side_by_side, preset=config.encoder_preset,
                                   audio_from=config.video if config.audio else None, audio_start=start,
                                   audio_duration=duration if duration > 0 else None), maxsize=config.queue_frames)
-    source = Prefetch((FrameItem(k + 1, f) for k, f in iter_frames(config.video, config.read)), config.queue_frames)
+    frames = (FrameItem(k + 1, f) for k, f in iter_frames(config.video, config.read, info))
+    source = Prefetch(frames, config.queue_frames)
     setup = time.perf_counter() - started
     loop = run_frames(source, stylizer, sink, total=expected_frames(info, config.read),
                       desc=f"fast {Path(config.video).name}", progress=config.progress)

@@ -119,10 +119,10 @@ def _grams_at(config: VideoConfig, objective, workdir: WorkDir, styles: list[np.
     return grams_at
 
 
-def _prepare(config: VideoConfig, workdir: WorkDir, keys: dict) -> int:
+def _prepare(config: VideoConfig, workdir: WorkDir, keys: dict, info: VideoInfo) -> int:
     """Reconcile the work directory with ``keys``, extract the frames and compute the flows; return the count."""
     workdir.reconcile(keys, log=lambda m: _log(config, m))
-    n = extract_frames(workdir, Path(config.video), config.read, config.progress)
+    n = extract_frames(workdir, Path(config.video), config.read, config.progress, info)
     offsets = config.long_term if config.passes == 1 else sorted({*config.long_term, 1})
     compute_flows(workdir, n, offsets, config.flow, config.flow_dir, config.progress)
     return n
@@ -162,7 +162,7 @@ def stylize_video(config: VideoConfig) -> VideoResult:
     seed_everything(config.seed)
     workdir = WorkDir(config.resolved_workdir)
     keys = stage_keys(config)
-    n = _prepare(config, workdir, keys)
+    n = _prepare(config, workdir, keys, info)
     prepared = time.perf_counter()
     run = workdir.load_run()
     frames = run.get("frames", {}) if run.get("keys") == keys else {}

@@ -17,11 +17,12 @@ from foundation.errors import UserError
 from media.consistency import certainty
 from media.flo import read_flo, write_flo
 from media.flow import FlowMethod, estimate_flow
-from media.video_io import iter_frames
+from media.video_io import ReadOptions, VideoInfo, iter_frames
 from video.workdir import WorkDir
 
 
-def extract_frames(workdir: WorkDir, video: Path, read_options, progress: bool = True) -> int:
+def extract_frames(workdir: WorkDir, video: Path, read_options: ReadOptions, progress: bool = True,
+                   info: VideoInfo | None = None) -> int:
     """Write the selected frames as ``frames/000001.png``...; return how many there are.
 
     Completion is recorded in ``frames/done.json`` so that later runs need not decode the video again.
@@ -30,8 +31,8 @@ def extract_frames(workdir: WorkDir, video: Path, read_options, progress: bool =
     if done.exists():
         return int(json.loads(done.read_text())["count"])
     count = 0
-    for index, frame in tqdm(iter_frames(video, read_options), desc="read frames", unit="frame", disable=not progress,
-                             leave=False):
+    frames = iter_frames(video, read_options, info)
+    for index, frame in tqdm(frames, desc="read frames", unit="frame", disable=not progress, leave=False):
         count = index + 1
         path = workdir.frame(count)
         if not path.exists():
