@@ -20,9 +20,17 @@ from foundation.errors import UserError
 from media.image_io import write_image
 from media.shots import Shot
 from tests.conftest import REPO
-from video.distributed import ClusterConfig, ShotJob, WorkdirNotVisible, _attempt, read_status, run_shots
+from video.distributed import ClusterConfig, ShotJob, WorkdirNotVisible, _attempt, _connect, read_status, run_shots
 
-pytest.importorskip("ray", reason="Ray is a dev dependency (the [distributed] extra)")
+ray = pytest.importorskip("ray", reason="Ray is a dev dependency (the [distributed] extra)")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray instance for this module's in-process runs (run_shots joins a running instance)."""
+    assert _connect(ray, ClusterConfig(workers=2)), "a Ray instance was already running"
+    yield
+    ray.shutdown()
 
 
 def frame_value(t: int) -> np.ndarray:
@@ -92,7 +100,7 @@ def test_bad_cluster_options():
 
 
 @pytest.mark.slow
-def test_two_workers_survive_a_killed_worker(tmp_path: Path):
+def test_two_workers_survive_a_killed_worker(tmp_path: Path, local_ray):
     out = tmp_path / "out"
     victim = 2  # the 6-frame shot
     before: dict[str, tuple[int, int]] = {}
@@ -133,3 +141,49 @@ def test_two_workers_survive_a_killed_worker(tmp_path: Path):
     redone = records[victim - 1]["result"]["computed"]
     assert redone and min(redone) >= SHOTS[victim - 1].start + len(before)
     assert not list((tmp_path / "shots").glob(".visible-*")), "the visibility token stays behind"
+
+
+DRIVER = """
+import functools, sys
+from pathlib import Path
+from tests.test_distributed import fake_stylise, jobs
+from video.distributed import ClusterConfig, run_shots
+workdir = Path(sys.argv[1])
+run_shots(jobs(), functools.partial(fake_stylise, out=workdir / "out", seconds_per_frame=float(sys.argv[2])),
+          ClusterConfig(workers=2), workdir, progress=False)
+"""
+
+
+def snapshot(out: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("0*.png")}
+
+
+@pytest.mark.slow
+def test_rerun_after_the_driver_was_killed_redoes_nothing(tmp_path: Path, local_ray):
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("RAY_ADDRESS", None)
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(tmp_path), "0.5"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 90
+        while count(out) < 3 and time.time() < deadline and driver.poll() is None:
+            time.sleep(0.05)
+        assert count(out) >= 3, "the driver produced no frames"
+        driver.send_signal(signal.SIGKILL)
+    finally:
+        driver.wait(30)
+    stable = snapshot(out)  # workers of the dead driver may finish their frame in progress, then stop
+    while True:
+        time.sleep(2)
+        now = snapshot(out)
+        if now == stable:
+            break
+        stable = now
+    assert len(stable) < 13, "the run finished before the driver was killed"
+    records = run_shots(jobs(), functools.partial(fake_stylise, out=out, seconds_per_frame=0.0),
+                        ClusterConfig(workers=2), tmp_path, progress=False)
+    assert sorted(int(p.stem) for p in out.glob("0*.png")) == list(range(1, 14))
+    assert {k: v for k, v in snapshot(out).items() if k in stable} == stable
+    recomputed = sorted(t for r in records for t in r["result"]["computed"])
+    assert recomputed == sorted(set(range(13)) - {int(name[:6]) - 1 for name in stable})

@@ -36,6 +36,8 @@ from media.shots import Shot
 POLL_SECONDS = 1.0
 #: The local instance's object store: tasks exchange only small records, frames go through the work directory.
 OBJECT_STORE_BYTES = 100 * 1024**2
+#: The folder holding this project's packages (``video/``, ``media/``, ...), put on each worker's path.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -174,9 +176,12 @@ def _limit_tensorflow_threads(threads: int) -> None:
 
 
 def _worker_env(threads: int) -> dict[str, str]:
-    """Environment of each worker: thread counts read at TensorFlow's start, quiet logs."""
+    """Environment of each worker: thread counts read at TensorFlow's start, quiet logs, and this project's code
+    first on the path (workers start in Ray's own folders, so they would otherwise import only what is installed)."""
+    path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return {"TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": str(min(2, threads)),
-            "OMP_NUM_THREADS": str(threads), "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
+            "OMP_NUM_THREADS": str(threads), "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow",
+            "PYTHONPATH": path}
 
 
 def _import_ray():
