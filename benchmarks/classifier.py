@@ -105,10 +105,10 @@ def _cross_validate(dataset, folds: np.ndarray, s: dict, work: Path, block5_epoc
         report = train(Dataset(table=t, source=str(SHARED_IMAGES)), config)
         held = np.flatnonzero(folds == k)
         oof[held] = _predict_fold(config.out, t, held, config)
-        per_fold.append({"fold": k, "test_accuracy": report["test"]["accuracy"], "test_auc": report["test"]["roc_auc"],
-                         "epochs": len(report["history"]), "train_seconds": report["timings_seconds"]["train_seconds"],
-                         "mean_epoch_seconds": report["timings_seconds"]["mean_epoch"],
-                         "block5_changed": report["block5"]["changed"]})
+        per_fold.append({"fold": k, "test_accuracy": report.test["accuracy"], "test_auc": report.test["roc_auc"],
+                         "epochs": len(report.history), "train_seconds": report.timings_seconds["train_seconds"],
+                         "mean_epoch_seconds": report.timings_seconds["mean_epoch"],
+                         "block5_changed": report.block5.changed})
     y = table["label"].to_numpy()
     summary = _summary(y, oof, table["group"].to_numpy())
     summary["folds"] = per_fold
@@ -208,8 +208,8 @@ def _timing(dataset, s: dict, work: Path) -> dict:
         t0 = time.perf_counter()
         report = train(Dataset(table=sub, source=str(SHARED_IMAGES)), config)
         # the second epoch: the first also pays for tracing the graph
-        seconds[cached] = {"epoch": report["history"][-1]["epoch_seconds"],
-                           "cache_fill": report["timings_seconds"].get("cache_seconds", 0.0),
+        seconds[cached] = {"epoch": report.history[-1]["epoch_seconds"],
+                           "cache_fill": report.timings_seconds.get("cache_seconds", 0.0),
                            "total": time.perf_counter() - t0}
     return {"images": int(len(sub)), "image_size": s["timing_size"], "views_per_image": 3,
             "cached_epoch_seconds": seconds[True]["epoch"], "uncached_epoch_seconds": seconds[False]["epoch"],

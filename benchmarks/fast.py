@@ -145,10 +145,10 @@ def _ablation(work: Path, quick: bool) -> dict:
         stylize_video_fast(FastVideoConfig(video=eval_clip, model=model, output=video, workdir=work / f"{name}.work",
                                            read=ReadOptions(frames=30 if quick else 60),
                                            audio=False, progress=False))
-        out[name] = {"train_seconds": report["timings_seconds"]["train"],
-                     "resumed_from_step": report["resumed_from_step"], "final_losses": report["final_losses"],
+        out[name] = {"train_seconds": report.timings_seconds.train,
+                     "resumed_from_step": report.resumed_from_step, "final_losses": report.final_losses,
                      "history": [{"step": h["step"], "total": h["total"], "temporal": h["temporal"],
-                                  "style": h["style"]} for h in report["history"]],
+                                  "style": h["style"]} for h in report.history],
                      "warping_error": _warping_error(video, eval_clip, 30 if quick else 60)}
     t, n = out["temporal"]["warping_error"], out["no_temporal"]["warping_error"]
     out["warping_error_ratio_temporal_over_no_temporal"] = t / n if n else None

@@ -21,6 +21,7 @@ from classifier.predict import predict_paths
 from foundation.atomic import atomic_write, atomic_write_json
 from foundation.errors import UserError
 from foundation.figures import save_figure
+from foundation.records import jsonable
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,35 @@ class EvaluateConfig:
             raise UserError(f"threshold {self.threshold} must be in (0, 1)")
 
 
-def evaluate(config: EvaluateConfig) -> dict:
+@dataclass(frozen=True)
+class EvaluateResult:
+    """The evaluation of one split; ``metrics.json`` is :func:`foundation.records.jsonable` of it, which
+    ``notebooks/evaluate_classifier.ipynb`` and :mod:`classifier.plots` read.
+
+    The first fields are those of :func:`classifier.metrics.binary_metrics`; then ``accuracy_ci95`` (Wilson),
+    ``roc_auc_ci95`` (bootstrap over near-duplicate groups; None when the split has one class), the ``model`` file,
+    the ``data`` source, the ``split`` and the images ``skipped`` as unreadable.
+    """
+
+    n: int
+    threshold: float
+    accuracy: float
+    balanced_accuracy: float
+    roc_auc: float | None
+    per_class: dict[str, dict[str, float]]
+    confusion: list[list[int]]
+    brier: float
+    log_loss: float
+    calibration: dict
+    accuracy_ci95: tuple[float, float]
+    roc_auc_ci95: tuple[float, float] | None
+    model: str
+    data: str
+    split: str
+    skipped: list[dict]
+
+
+def evaluate(config: EvaluateConfig) -> EvaluateResult:
     """Predict the chosen split, compute metrics and figures, write them to ``config.out``; returns the metrics."""
     model = load_classifier(config.model)
     dataset = load_dataset(config.data, seed=config.seed, fractions=config.fractions)
@@ -61,17 +90,23 @@ def evaluate(config: EvaluateConfig) -> dict:
     predictions["correct"] = ((predictions["prob"] >= config.threshold).astype(int) == predictions["label"])
     metrics = binary_metrics(predictions["label"], predictions["prob"], config.threshold)
     y, p = predictions["label"].to_numpy(), predictions["prob"].to_numpy()
-    metrics["accuracy_ci95"] = wilson_interval(int(predictions["correct"].sum()), len(predictions))
+    auc_ci = None
     if metrics["roc_auc"] is not None:
-        metrics["roc_auc_ci95"] = bootstrap_interval(y, p, roc_auc, groups=predictions["group"].to_numpy(),
-                                                     n_boot=500, seed=config.seed)
-    metrics.update(model=str(config.model), data=dataset.source, split=config.split, skipped=dataset.skipped)
+        auc_ci = bootstrap_interval(y, p, roc_auc, groups=predictions["group"].to_numpy(), n_boot=500,
+                                    seed=config.seed)
+    accuracy_ci = wilson_interval(int(predictions["correct"].sum()), len(predictions))
+    result = EvaluateResult(**metrics, accuracy_ci95=accuracy_ci, roc_auc_ci95=auc_ci, model=str(config.model),
+                            data=dataset.source, split=config.split, skipped=dataset.skipped)
+    _write(Path(config.out), predictions, jsonable(result), config)
+    return result
 
-    out = Path(config.out)
+
+def _write(out: Path, predictions: pd.DataFrame, record: dict, config: EvaluateConfig) -> None:
+    """Write ``predictions.csv``, ``metrics.json`` (``record``) and the four figures, drawn from ``record`` as the
+    notebook draws them."""
     atomic_write(out / "predictions.csv", lambda tmp: predictions.to_csv(tmp, index=False))
-    atomic_write_json(out / "metrics.json", metrics)
-    save_figure(plots.roc_figure(predictions, metrics), out / "roc.png")
-    save_figure(plots.confusion_figure(metrics), out / "confusion.png")
-    save_figure(plots.calibration_figure(metrics), out / "calibration.png")
+    atomic_write_json(out / "metrics.json", record)
+    save_figure(plots.roc_figure(predictions, record), out / "roc.png")
+    save_figure(plots.confusion_figure(record), out / "confusion.png")
+    save_figure(plots.calibration_figure(record), out / "calibration.png")
     save_figure(plots.wrong_grid_figure(predictions, config.n_wrong, config.threshold), out / "wrong.png")
-    return metrics

@@ -21,6 +21,7 @@ by validation AUC and the per-epoch backup a rerun resumes from) and ``cache/``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
@@ -31,18 +32,25 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss, roc_auc_score
+from tqdm import tqdm
 
+from classifier import model as M
+from classifier.cache import FeatureCache
 from classifier.data import CLASS_NAMES, Dataset, SplitFractions, load_dataset
 from classifier.metrics import binary_metrics
 from classifier.model import HeadConfig
-from classifier.pipeline import FIRST_AUGMENTED, MIRROR, Augment
+from classifier.pipeline import FIRST_AUGMENTED, MIRROR, Augment, image_dataset, training_image_dataset
 from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
 from foundation.fingerprint import fingerprint
-from foundation.records import config_json
-from transfer.backbone import BUNDLED, describe_weights
+from foundation.records import config_json, jsonable
+from transfer.backbone import BUNDLED, describe_weights, load_backbone
 
 log = logging.getLogger("classifier.finetune")
 
@@ -120,26 +128,105 @@ class FinetuneConfig:
             raise UserError(f"head C values {self.head_c} must be positive")
 
 
-def finetune(config: FinetuneConfig) -> dict:
-    """Load and check the data of ``config``, train, export; returns the report also written to finetune.json."""
+@dataclass(frozen=True)
+class Block5Change:
+    """How far training moved block 5 from the starting backbone (``changed``: the exported backbone differs)."""
+
+    max_weight_change: float
+    changed: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class FinetuneOutputs:
+    """The exported files: ``classifier`` (``.keras``, VGG input -> P(painting)) and ``backbone`` (``.weights.h5``)."""
+
+    classifier: Path
+    backbone: Path
+
+
+@dataclass(frozen=True)
+class FinetuneResult:
+    """What a training run returns; ``finetune.json`` is :func:`foundation.records.jsonable` of it.
+
+    Attributes:
+        config: the run's :class:`FinetuneConfig` as JSON; weights: description of the starting backbone.
+        data: ``source``, ``counts`` per split and class, ``skipped`` images, ``class_weight``, ``cache`` folder.
+        history: one row per gradient epoch of ``train_log.csv`` (both stages); stage1_epochs: how many of
+            them are stage 1 (0 for the logistic solver); head_fit: the logistic solver's candidates and choice.
+        best: the history row with the best checkpoint criterion; block5: :class:`Block5Change`.
+        timings_seconds: ``cache_seconds`` and ``feature_seconds`` (cached runs), ``train_seconds``,
+            ``mean_epoch``, ``total``.
+        test: :func:`classifier.metrics.binary_metrics` on the test split (None without one).
+    """
+
+    config: dict
+    weights: str
+    data: dict
+    history: list[dict]
+    stage1_epochs: int
+    head_fit: dict | None
+    best: dict | None
+    block5: Block5Change
+    timings_seconds: dict[str, float | None]
+    test: dict | None
+    outputs: FinetuneOutputs
+
+
+def finetune(config: FinetuneConfig) -> FinetuneResult:
+    """Load and check the data of ``config``, train, export; returns the result also written to finetune.json."""
     dataset = load_dataset(config.data, seed=config.seed, fractions=config.fractions)
     return train(dataset, config)
 
 
-def train(dataset: Dataset, config: FinetuneConfig, callbacks: Sequence = ()) -> dict:
+def train(dataset: Dataset, config: FinetuneConfig, callbacks: Sequence = ()) -> FinetuneResult:
     """Train on an already loaded :class:`Dataset` (its ``split`` column decides train/val/test).
 
     ``callbacks`` are extra Keras callbacks (run after the built-in ones). Rerunning with the same config and
     data after an interruption resumes from the last finished epoch.
     """
-    import keras
-    import tensorflow as tf
-
-    from classifier import model as M
-    from classifier.cache import FeatureCache
-    from transfer.backbone import load_backbone
-
     t_start = time.perf_counter()
+    rows, labels = _split_rows(dataset)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    weights_desc = describe_weights(config.weights)
+    trunk, top = _build_parts(config)
+    ckpt = out / "checkpoints"
+    state = _load_state(ckpt, _fingerprint(config, dataset.table), out)
+    timings: dict[str, float | None] = {}
+    block5_start = _block5_weights(top)
+    prepare = _CachedInputs if config.cache else _ImageInputs
+    inputs = prepare(dataset.table, rows, labels, trunk, top, config, weights_desc, timings)
+    fit = _StageFit(_class_weight(labels[rows["train"]]), ckpt, out, config.patience, config.progress, callbacks)
+    t0 = time.perf_counter()
+    stage1_epochs = _stage1(top, inputs, state, config, fit)
+    if config.epochs:
+        _stage2(top, inputs, stage1_epochs, config, fit)
+    timings["train_seconds"] = time.perf_counter() - t0
+    history = _read_log(out / "train_log.csv")
+    classifier = M.build_classifier(trunk, top)
+    block5 = _block5_change(block5_start, _block5_weights(top))
+    test_metrics = None
+    if len(rows["test"]):
+        test_metrics = binary_metrics(labels[rows["test"]], inputs.test_prob(classifier, rows["test"]).ravel())
+    outputs = _export(classifier, trunk, top, out, state)
+    result = FinetuneResult(
+        config=config_json(config), weights=weights_desc,
+        data={"source": dataset.source, "counts": dataset.counts(), "skipped": dataset.skipped,
+              "class_weight": fit.class_weight, "cache": inputs.cache_dir},
+        history=history, stage1_epochs=stage1_epochs, head_fit=state.get("head_fit"), best=_best_row(history),
+        block5=block5, timings_seconds=_timings(timings, history, t_start), test=test_metrics, outputs=outputs)
+    atomic_write_json(out / "finetune.json", jsonable(result))
+    log.info("finetune: test accuracy %s, outputs in %s",
+             "n/a" if test_metrics is None else f"{test_metrics['accuracy']:.3f}", out)
+    return result
+
+
+def _split_rows(dataset: Dataset) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Return ``({split: row indices}, labels float32)``; a training split of one class or no validation split
+    is refused."""
     table = dataset.table
     rows = {s: np.flatnonzero(table["split"].to_numpy() == s) for s in ("train", "val", "test")}
     labels = table["label"].to_numpy().astype(np.float32)
@@ -147,148 +234,199 @@ def train(dataset: Dataset, config: FinetuneConfig, callbacks: Sequence = ()) ->
         raise UserError(f"{dataset.source}: the training split needs images of both classes")
     if len(rows["val"]) == 0:
         raise UserError(f"{dataset.source}: the validation split is empty (more images or a val split needed)")
+    return rows, labels
 
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(config.seed)
-    tf.config.experimental.enable_op_determinism()
-    weights_desc = describe_weights(config.weights)
+
+def _build_parts(config: FinetuneConfig) -> tuple[keras.Model, keras.Model]:
+    """Return the frozen ``trunk`` and the trainable ``top`` (block 5 + head), both from the starting backbone."""
     backbone = load_backbone(config.weights)
     trunk = M.build_trunk(backbone, config.image_size)
     grid = tuple(int(d) for d in trunk.output_shape[0][1:])
-    top = M.build_top(backbone, grid, config.head)
-    del backbone
+    return trunk, M.build_top(backbone, grid, config.head)
 
-    ckpt = out / "checkpoints"
-    state = _load_state(ckpt, _fingerprint(config, table), out)
-    timings: dict[str, float] = {}
 
-    # the frozen trunk's outputs: cached once per (image, view), or sampled only to set the normalisation
-    augmented = list(range(FIRST_AUGMENTED, FIRST_AUGMENTED + config.augment_variants))
-    views = [0, MIRROR, *augmented]
-    block5_start = [w.copy() for name in M.BLOCK5_LAYERS for w in top.get_layer(name).get_weights()]
-    cache = None
-    if config.cache:
-        cache = FeatureCache(config.cache_dir or out / "cache", trunk, table["path"].tolist(), config.image_size,
-                             config.seed, weights_desc, augment=config.augment)
+def _block5_weights(top: keras.Model) -> list[np.ndarray]:
+    return [w.copy() for name in M.BLOCK5_LAYERS for w in top.get_layer(name).get_weights()]
+
+
+def _block5_change(start: list[np.ndarray], now: list[np.ndarray]) -> Block5Change:
+    change = max(float(np.abs(a - b).max()) for a, b in zip(now, start, strict=True))
+    note = ("block 5 fine-tuned" if change > 0 else
+            "block 5 left as in the starting weights: the head alone was kept (the exported backbone equals the "
+            "input backbone)")
+    return Block5Change(max_weight_change=change, changed=change > 0, note=note)
+
+
+@dataclass(frozen=True)
+class _Vectors:
+    """Head inputs computed once through the frozen network (cached path): training and validation features."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    val_items: list[tuple[int, int]]
+    val_x: np.ndarray
+    val_y: np.ndarray
+
+
+@dataclass(frozen=True)
+class _StageData:
+    """One stage's model and data: the model fitted, its training and validation datasets, steps per epoch."""
+
+    model: keras.Model
+    train: object
+    val: object
+    steps: int
+
+
+class _CachedInputs:
+    """Training inputs from the on-disk cache of blocks 1-4: stage 1 on feature vectors computed once, stage 2 on
+    cached block-4 activations, test predictions averaged over the image and its mirror image."""
+
+    def __init__(self, table: pd.DataFrame, rows: dict, labels: np.ndarray, trunk, top, config: FinetuneConfig,
+                 weights_desc: str, timings: dict) -> None:
+        self.top, self.batch_size = top, config.batch_size
+        augmented = list(range(FIRST_AUGMENTED, FIRST_AUGMENTED + config.augment_variants))
+        self.cache = FeatureCache(config.cache_dir or Path(config.out) / "cache", trunk, table["path"].tolist(),
+                                  config.image_size, config.seed, weights_desc, augment=config.augment)
+        self.cache_dir: str | None = str(self.cache.dir)
         t0 = time.perf_counter()
-        _fill_cache(cache, {0: np.arange(len(table)), MIRROR: np.arange(len(table)),
-                            **{v: rows["train"] for v in augmented}}, config.progress)
+        _fill_cache(self.cache, {0: np.arange(len(table)), MIRROR: np.arange(len(table)),
+                                 **{v: rows["train"] for v in augmented}}, config.progress)
         timings["cache_seconds"] = time.perf_counter() - t0
-        train_items = [(v, r) for v in views for r in rows["train"]]
+        train_items = [(v, r) for v in [0, MIRROR, *augmented] for r in rows["train"]]
         val_items = [(v, r) for v in (0, MIRROR) for r in rows["val"]]
         train_y, val_y = labels[[r for _, r in train_items]], labels[[r for _, r in val_items]]
         # stage 1 trains the head on feature vectors computed once: block 5 is frozen there, so running it at
         # every step (what dominates an epoch) would only recompute the same numbers
         t0 = time.perf_counter()
         features = M.feature_model(top)
-        train_x = features.predict(cache.dataset(train_items, None, config.batch_size), verbose=0)
-        val_x = features.predict(cache.dataset(val_items, None, config.batch_size), verbose=0)
+        train_x = features.predict(self.cache.dataset(train_items, None, config.batch_size), verbose=0)
+        val_x = features.predict(self.cache.dataset(val_items, None, config.batch_size), verbose=0)
         timings["feature_seconds"] = time.perf_counter() - t0
         M.adapt_normalization(top, features=train_x)
-        head_train = _vector_dataset(train_x, train_y, config.batch_size, shuffle=True, seed=config.seed)
-        head_val = _vector_dataset(val_x, val_y, config.batch_size)
-        stage_models = {1: M.head_model(top), 2: top}
-        stage_data = {1: (head_train, head_val, math.ceil(len(train_x) / config.batch_size)),
-                      2: (cache.dataset(train_items, train_y, config.batch_size, shuffle=True, seed=config.seed),
-                          cache.dataset(val_items, val_y, config.batch_size),
-                          math.ceil(len(train_items) / config.batch_size))}
-    else:
-        from classifier.pipeline import image_dataset, training_image_dataset
+        self.vectors: _Vectors | None = _Vectors(train_x, train_y, val_items, val_x, val_y)
+        self.stages = {
+            1: _StageData(M.head_model(top),
+                          _vector_dataset(train_x, train_y, config.batch_size, shuffle=True, seed=config.seed),
+                          _vector_dataset(val_x, val_y, config.batch_size),
+                          math.ceil(len(train_x) / config.batch_size)),
+            2: _StageData(top,
+                          self.cache.dataset(train_items, train_y, config.batch_size, shuffle=True, seed=config.seed),
+                          self.cache.dataset(val_items, val_y, config.batch_size),
+                          math.ceil(len(train_items) / config.batch_size)),
+        }
 
-        paths = table["path"].to_numpy()
+    def test_prob(self, classifier, test_rows: np.ndarray) -> np.ndarray:
+        """Return P(painting) of ``test_rows``: the exported classifier's test-time augmentation (mean over the
+        image and its mirror image), computed from the cache."""
+        return np.mean([self.top.predict(self.cache.dataset([(v, r) for r in test_rows], None, self.batch_size),
+                                         verbose=0).ravel() for v in (0, MIRROR)], axis=0)
+
+
+class _ImageInputs:
+    """Training inputs decoded from the image files every step (the whole network runs; for comparison)."""
+
+    vectors: _Vectors | None = None
+    cache_dir: str | None = None
+
+    def __init__(self, table: pd.DataFrame, rows: dict, labels: np.ndarray, trunk, top, config: FinetuneConfig,
+                 weights_desc: str, timings: dict) -> None:
+        self.paths, self.config = table["path"].to_numpy(), config
         sample = rows["train"][:256]
-        b4, tex = trunk.predict(image_dataset(paths[sample], config.image_size, config.batch_size), verbose=0)
+        b4, tex = trunk.predict(image_dataset(self.paths[sample], config.image_size, config.batch_size), verbose=0)
         M.adapt_normalization(top, b4, tex)
-        train_ds = training_image_dataset(paths[rows["train"]], labels[rows["train"]], config.image_size,
+        train_ds = training_image_dataset(self.paths[rows["train"]], labels[rows["train"]], config.image_size,
                                           config.batch_size, config.seed, config.augment)
-        val_ds = image_dataset(paths[rows["val"]], config.image_size, config.batch_size,
+        val_ds = image_dataset(self.paths[rows["val"]], config.image_size, config.batch_size,
                                labels=labels[rows["val"]])
         fitted = M.build_classifier(trunk, top, tta=False)
-        steps = math.ceil(len(rows["train"]) * len(views) / config.batch_size)
-        stage_models = {1: fitted, 2: fitted}
-        stage_data = {1: (train_ds, val_ds, steps), 2: (train_ds, val_ds, steps)}
+        views = 2 + config.augment_variants
+        stage = _StageData(fitted, train_ds, val_ds, math.ceil(len(rows["train"]) * views / config.batch_size))
+        self.stages = {1: stage, 2: stage}
 
-    class_weight = _class_weight(labels[rows["train"]])
-    common = dict(class_weight=class_weight, ckpt=ckpt, out=out, patience=config.patience,
-                  progress=config.progress, extra=callbacks)
-    t0 = time.perf_counter()
-    stage1_epochs = state.get("stage1_epochs")
-    stage1_file = ckpt / "stage1.weights.h5"
-    if config.head_epochs and stage1_epochs is None:
+    def test_prob(self, classifier, test_rows: np.ndarray) -> np.ndarray:
+        """Return P(painting) of ``test_rows`` from the exported classifier on the decoded images."""
+        return classifier.predict(image_dataset(self.paths[test_rows], self.config.image_size,
+                                                self.config.batch_size), verbose=0)
+
+
+@dataclass(frozen=True)
+class _StageFit:
+    """What every gradient stage shares: class weights, where checkpoints and logs go, early stopping."""
+
+    class_weight: dict[int, float] | None
+    ckpt: Path
+    out: Path
+    patience: int
+    progress: bool
+    extra: Sequence
+
+    def run(self, data: _StageData, *, stage: int, first: int, epochs: int, lr: float) -> None:
+        _fit_stage(data.model, stage=stage, first=first, epochs=epochs, lr=lr, train_ds=data.train,
+                   val_ds=data.val, steps=data.steps, class_weight=self.class_weight, ckpt=self.ckpt, out=self.out,
+                   patience=self.patience, progress=self.progress, extra=self.extra)
+
+
+def _stage1(top, inputs, state: dict, config: FinetuneConfig, fit: _StageFit) -> int:
+    """Fit the head alone with block 5 frozen (once: a resumed run loads it); returns its gradient epochs."""
+    stage1_file = fit.ckpt / "stage1.weights.h5"
+    epochs = state.get("stage1_epochs")
+    if config.head_epochs and epochs is None:
         M.set_block5_trainable(top, False)
-        if cache is not None and config.head_solver == HeadSolver.LOGISTIC:
-            columns = None
-            if config.head.texture and not config.head_block5:
-                columns = np.arange(M.TEXTURE_DIM)  # the texture statistics lead the feature vector
-            state["head_fit"] = _fit_logistic(top, train_x, train_y, val_items, val_x, val_y, config.head_c,
-                                              class_weight, columns)
-            stage1_epochs = 0
-        else:
-            train_ds, val_ds, steps = stage_data[1]
-            _fit_stage(stage_models[1], stage=1, first=0, epochs=config.head_epochs, lr=config.head_learning_rate,
-                       train_ds=train_ds, val_ds=val_ds, steps=steps, **common)
-            _load_best(stage_models[1], ckpt, 1)
-            stage1_epochs = len(_read_log(out / "train_log.csv"))
+        solver = config.head_solver if inputs.vectors is not None else HeadSolver.ADAM  # logistic needs vectors
+        epochs = _STAGE1_SOLVERS[solver](top, inputs, state, config, fit)
         M.save_weights_atomic(top, stage1_file)
-        state["stage1_epochs"] = stage1_epochs
-        _save_state(ckpt, state)
-    elif stage1_epochs is not None and stage1_file.exists():
+        state["stage1_epochs"] = epochs
+        _save_state(fit.ckpt, state)
+    elif epochs is not None and stage1_file.exists():
         top.load_weights(stage1_file)
-    stage1_epochs = stage1_epochs or 0
-    if config.epochs:
-        M.set_block5_trainable(top, True)
-        train_ds, val_ds, steps = stage_data[2]
-        _fit_stage(stage_models[2], stage=2, first=stage1_epochs, epochs=config.epochs, lr=config.learning_rate,
-                   train_ds=train_ds, val_ds=val_ds, steps=steps, **common)
-        if not _load_best(stage_models[2], ckpt, 2) and stage1_file.exists():
-            top.load_weights(stage1_file)  # block 5 never beat the head alone: undo it
-    timings["train_seconds"] = time.perf_counter() - t0
-    history = _read_log(out / "train_log.csv")
-    classifier = M.build_classifier(trunk, top)
-    block5_now = [w for name in M.BLOCK5_LAYERS for w in top.get_layer(name).get_weights()]
-    block5_change = max(float(np.abs(a - b).max()) for a, b in zip(block5_now, block5_start, strict=True))
+    return epochs or 0
 
-    test_metrics = None
-    if len(rows["test"]):
-        if cache is not None:
-            # the exported classifier's test-time augmentation: mean over the image and its mirror image
-            prob = np.mean([top.predict(cache.dataset([(v, r) for r in rows["test"]], None, config.batch_size),
-                                        verbose=0).ravel() for v in (0, MIRROR)], axis=0)
-        else:
-            from classifier.pipeline import image_dataset
 
-            prob = classifier.predict(image_dataset(table["path"].to_numpy()[rows["test"]], config.image_size,
-                                                    config.batch_size), verbose=0)
-        test_metrics = binary_metrics(labels[rows["test"]], prob.ravel())
+def _stage1_logistic(top, inputs, state: dict, config: FinetuneConfig, fit: _StageFit) -> int:
+    """Stage 1 as a logistic regression on the cached feature vectors (no gradient epochs: returns 0)."""
+    columns = None
+    if config.head.texture and not config.head_block5:
+        columns = np.arange(M.TEXTURE_DIM)  # the texture statistics lead the feature vector
+    v = inputs.vectors
+    state["head_fit"] = _fit_logistic(top, v.train_x, v.train_y, v.val_items, v.val_x, v.val_y, config.head_c,
+                                      fit.class_weight, columns)
+    return 0
 
-    M.save_model_atomic(classifier, out / "classifier.keras")
-    M.save_weights_atomic(M.backbone_from(trunk, top), out / "backbone.weights.h5")
+
+def _stage1_adam(top, inputs, state: dict, config: FinetuneConfig, fit: _StageFit) -> int:
+    """Stage 1 as Adam epochs on the head; keeps the best epoch and returns how many epochs the log holds."""
+    fit.run(inputs.stages[1], stage=1, first=0, epochs=config.head_epochs, lr=config.head_learning_rate)
+    _load_best(inputs.stages[1].model, fit.ckpt, 1)
+    return len(_read_log(fit.out / "train_log.csv"))
+
+
+_STAGE1_SOLVERS = {HeadSolver.LOGISTIC: _stage1_logistic, HeadSolver.ADAM: _stage1_adam}
+
+
+def _stage2(top, inputs, stage1_epochs: int, config: FinetuneConfig, fit: _StageFit) -> None:
+    """Fine-tune block 5 with the head; undo it when no epoch beat stage 1 on validation."""
+    M.set_block5_trainable(top, True)
+    fit.run(inputs.stages[2], stage=2, first=stage1_epochs, epochs=config.epochs, lr=config.learning_rate)
+    stage1_file = fit.ckpt / "stage1.weights.h5"
+    if not _load_best(inputs.stages[2].model, fit.ckpt, 2) and stage1_file.exists():
+        top.load_weights(stage1_file)  # block 5 never beat the head alone: undo it
+
+
+def _export(classifier, trunk, top, out: Path, state: dict) -> FinetuneOutputs:
+    """Write ``classifier.keras`` and ``backbone.weights.h5``, then mark the run complete."""
+    outputs = FinetuneOutputs(classifier=out / "classifier.keras", backbone=out / "backbone.weights.h5")
+    M.save_model_atomic(classifier, outputs.classifier)
+    M.save_weights_atomic(M.backbone_from(trunk, top), outputs.backbone)
     state["complete"] = True
-    _save_state(ckpt, state)
+    _save_state(out / "checkpoints", state)
+    return outputs
+
+
+def _timings(timings: dict, history: list[dict], t_start: float) -> dict[str, float | None]:
     epoch_seconds = [h["epoch_seconds"] for h in history if "epoch_seconds" in h]
-    report = {
-        "config": config_json(config),
-        "weights": weights_desc,
-        "data": {"source": dataset.source, "counts": dataset.counts(), "skipped": dataset.skipped,
-                 "class_weight": class_weight, "cache": str(cache.dir) if cache else None},
-        "history": history,
-        "stage1_epochs": stage1_epochs,
-        "head_fit": state.get("head_fit"),
-        "best": _best_row(history),
-        "block5": {"max_weight_change": block5_change, "changed": block5_change > 0,
-                   "note": ("block 5 fine-tuned" if block5_change > 0 else
-                            "block 5 left as in the starting weights: the head alone was kept (the exported "
-                            "backbone equals the input backbone)")},
-        "timings_seconds": {**timings, "mean_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else None,
-                            "total": time.perf_counter() - t_start},
-        "test": test_metrics,
-        "outputs": {"classifier": str(out / "classifier.keras"), "backbone": str(out / "backbone.weights.h5")},
-    }
-    atomic_write_json(out / "finetune.json", report)
-    log.info("finetune: test accuracy %s, outputs in %s",
-             "n/a" if test_metrics is None else f"{test_metrics['accuracy']:.3f}", out)
-    return report
+    return {**timings, "mean_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else None,
+            "total": time.perf_counter() - t_start}
 
 
 def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_x: np.ndarray,
@@ -300,9 +438,6 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
     validation set only picks ``C``; the test split is never seen). ``columns`` (default: all) are the features
     the regression may use; the others get weight 0. Returns the candidates' scores.
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import log_loss, roc_auc_score
-
     norm = top.get_layer("feature_norm")
     columns = np.arange(train_x.shape[1]) if columns is None else np.asarray(columns)
     xt = np.asarray(norm(np.asarray(train_x, np.float32)))[:, columns]
@@ -336,8 +471,6 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
 
 def _vector_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = False, seed: int = 0):
     """Return a ``tf.data.Dataset`` of ``(features, label)`` batches from in-memory arrays."""
-    import tensorflow as tf
-
     ds = tf.data.Dataset.from_tensor_slices((np.asarray(x, np.float32), np.asarray(y, np.float32)))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
@@ -352,9 +485,8 @@ def _load_best(model, ckpt: Path, stage: int) -> bool:
     return best.exists()
 
 
-def _fill_cache(cache, needed: dict[int, np.ndarray], progress: bool) -> None:
-    from tqdm import tqdm
-
+def _fill_cache(cache: FeatureCache, needed: dict[int, np.ndarray], progress: bool) -> None:
+    """Compute the cache rows ``{view: row indices}`` that are missing, under one progress bar."""
     missing = {v: int((~cache.done(v)[idx]).sum()) for v, idx in needed.items()}
     total = sum(missing.values())
     if total == 0:
@@ -367,8 +499,6 @@ def _fill_cache(cache, needed: dict[int, np.ndarray], progress: bool) -> None:
 def _fit_stage(model, *, stage: int, first: int, epochs: int, lr: float, train_ds, val_ds, steps: int,
                class_weight, ckpt: Path, out: Path, patience: int, progress: bool, extra: Sequence) -> None:
     """Compile and fit one stage; epochs are numbered ``first .. first + epochs - 1`` across stages."""
-    import keras
-
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy",
                   metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")])
     best_so_far = _best_row(_read_log(out / "train_log.csv"))
@@ -389,43 +519,30 @@ def _fit_stage(model, *, stage: int, first: int, epochs: int, lr: float, train_d
 
 def _tensorboard(log_dir: Path) -> list:
     """Return ``[TensorBoard callback]``, or ``[]`` with a warning when the tensorboard package is missing."""
-    import importlib.util
-
-    import keras
-
     if importlib.util.find_spec("tensorboard") is None:
         log.warning("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
         return []
     return [keras.callbacks.TensorBoard(str(log_dir), write_graph=False)]
 
 
-def _stage_info_class():
-    import keras
+class _StageInfo(keras.callbacks.Callback):
+    """Adds ``stage``, ``epoch_seconds`` and the checkpoint criterion to the epoch logs (before CSVLogger)."""
 
-    class StageInfo(keras.callbacks.Callback):
-        """Adds ``stage``, ``epoch_seconds`` and the checkpoint criterion to the epoch logs (before CSVLogger)."""
+    def __init__(self, stage: int):
+        super().__init__()
+        self.stage = stage
+        self._t0 = 0.0
 
-        def __init__(self, stage: int):
-            super().__init__()
-            self.stage = stage
-            self._t0 = 0.0
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self._t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            if logs is None:
-                return
-            logs["stage"] = self.stage
-            logs["epoch_seconds"] = time.perf_counter() - self._t0
-            if "val_auc" in logs and "val_loss" in logs:
-                logs[SELECTION] = float(logs["val_auc"]) - TIE_BREAK * min(float(logs["val_loss"]), 10.0)
-
-    return StageInfo
-
-
-def _StageInfo(stage: int):  # noqa: N802 - reads like the class it builds (keras imported lazily)
-    return _stage_info_class()(stage)
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        logs["stage"] = self.stage
+        logs["epoch_seconds"] = time.perf_counter() - self._t0
+        if "val_auc" in logs and "val_loss" in logs:
+            logs[SELECTION] = float(logs["val_auc"]) - TIE_BREAK * min(float(logs["val_loss"]), 10.0)
 
 
 def _class_weight(train_labels: np.ndarray) -> dict[int, float] | None:
@@ -471,4 +588,5 @@ def _save_state(ckpt: Path, state: dict) -> None:
     atomic_write_json(ckpt / "state.json", state)
 
 
-__all__ = ["CLASS_NAMES", "FinetuneConfig", "HeadSolver", "finetune", "train"]
+__all__ = ["CLASS_NAMES", "Block5Change", "FinetuneConfig", "FinetuneOutputs", "FinetuneResult", "HeadSolver",
+           "finetune", "train"]

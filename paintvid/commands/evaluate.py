@@ -29,5 +29,5 @@ def run(args: argparse.Namespace) -> None:
     config = EvaluateConfig(model=Path(args.model), data=Path(args.data), out=Path(args.out), split=args.split,
                             seed=args.seed, threshold=args.threshold)
     m = evaluate(config)
-    lo, hi = m["accuracy_ci95"]
-    print(f"{args.out}\taccuracy {m['accuracy']:.3f} [{lo:.3f}, {hi:.3f}]\tROC AUC {m['roc_auc']}\tn={m['n']}")
+    lo, hi = m.accuracy_ci95
+    print(f"{args.out}\taccuracy {m.accuracy:.3f} [{lo:.3f}, {hi:.3f}]\tROC AUC {m.roc_auc}\tn={m.n}")

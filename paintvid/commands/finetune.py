@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> None:
         seed=args.seed, progress=not args.quiet,
     )
     report = finetune(config)
-    test = report["test"]
+    test = report.test
     summary = "no test split" if test is None else f"test accuracy {test['accuracy']:.3f}, AUC {test['roc_auc']}"
-    if not report["block5"]["changed"]:
+    if not report.block5.changed:
         summary += " (block 5 unchanged: backbone.weights.h5 equals the starting weights)"
-    print(f"{report['outputs']['classifier']}\t{summary}\t{report['timings_seconds']['total']:.1f}s")
+    print(f"{report.outputs.classifier}\t{summary}\t{report.timings_seconds['total']:.1f}s")

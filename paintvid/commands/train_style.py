@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> None:
     }.items() if v is not None}
     config = replace(base, network=network, pairs=pairs, **overrides)
     report = train_style(config)
-    final = report["final_losses"]
-    print(f"{report['output']}\t{report['steps']} steps\tloss {final.get('total', float('nan')):.4g}"
+    final = report.final_losses
+    print(f"{report.output}\t{report.steps} steps\tloss {final.get('total', float('nan')):.4g}"
           f" (style {final.get('style', float('nan')):.4g}, temporal {final.get('temporal', float('nan')):.4g})"
-          f"\t{report['timings_seconds']['total']:.0f}s")
+          f"\t{report.timings_seconds.total:.0f}s")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from classifier.evaluate import EvaluateResult
 from paintvid.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,3 +80,15 @@ def test_notebook_executes_on_the_evaluation_output(evaluated, monkeypatch):
     assert len(images) == 4  # ROC, confusion, calibration, wrong grid
     text = "".join(o.get("text", "") for o in outputs)
     assert "accuracy" in text and "ROC AUC" in text
+
+
+def test_notebook_and_plots_read_only_fields_evaluate_writes(evaluated):
+    """metrics.json holds exactly the fields of EvaluateResult, and every key the notebook and the plots read is
+    one of them (a renamed field fails here instead of in the notebook)."""
+    fields = {f.name for f in dataclasses.fields(EvaluateResult)}
+    assert set(json.loads((evaluated / "metrics.json").read_text())) == fields
+    notebook = json.loads((REPO / "notebooks" / "evaluate_classifier.ipynb").read_text())
+    code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    code += (REPO / "classifier" / "plots.py").read_text()
+    read = set(re.findall(r"metrics(?:\[|\.get\()[\"'](\w+)[\"']", code))
+    assert {"accuracy", "roc_auc_ci95", "calibration", "threshold"} <= read <= fields, read - fields

@@ -14,9 +14,9 @@ from tests.classifier.conftest import IMAGE_SIZE
 
 def test_training_lowers_loss_and_beats_chance_on_held_out(trained):
     report, out = trained
-    losses = [h["loss"] for h in report["history"]]
+    losses = [h["loss"] for h in report.history]
     assert losses[-1] < 0.7 * losses[0]
-    test = report["test"]
+    test = report.test
     assert test["n"] == 8  # 4 paintings + 4 photos held out, never trained on
     assert test["accuracy"] >= 0.75 and test["roc_auc"] >= 0.8
 
@@ -29,7 +29,7 @@ def test_report_and_logs(trained):
     assert saved["config"]["image_size"] == IMAGE_SIZE
     log = pd.read_csv(out / "train_log.csv")
     assert {"loss", "val_auc", "val_selection", "epoch_seconds"} <= set(log.columns)
-    assert len(log) == len(report["history"]) >= 1
+    assert len(log) == len(report.history) >= 1
     import importlib.util
 
     events = list((out / "tensorboard").rglob("events.out.tfevents*"))
@@ -68,4 +68,4 @@ def test_saved_classifier_reproduces_training_predictions(trained, tiny_manifest
     test = table[table["split"] == "test"]
     prob = predict_paths(model, test["path"].tolist())
     accuracy = float(((prob >= 0.5).astype(int) == test["label"].to_numpy()).mean())
-    assert accuracy == pytest.approx(report["test"]["accuracy"])
+    assert accuracy == pytest.approx(report.test["accuracy"])

@@ -28,8 +28,8 @@ def test_head_only_learns_and_keeps_backbone(head_only):
     from transfer.backbone import load_backbone
 
     report, out = head_only
-    assert report["history"] == [] and report["stage1_epochs"] == 0  # no gradient epochs: a closed-form fit
-    fit = report["head_fit"]
+    assert report.history == [] and report.stage1_epochs == 0  # no gradient epochs: a closed-form fit
+    fit = report.head_fit
     assert [c["C"] for c in fit["candidates"]] == [0.03, 0.1, 0.3, 1.0]
     assert fit["chosen"]["train_log_loss"] < 0.7 * np.log(2)  # well below chance
     # the chosen C has the best validation AUC of the candidates
@@ -41,7 +41,7 @@ def test_head_only_learns_and_keeps_backbone(head_only):
     kernel = parts_of(load_classifier(out / "classifier.keras"))[1].get_layer("painting").get_weights()[0]
     assert kernel.shape == (fit["features_total"], 1)
     assert not kernel[TEXTURE_DIM:].any() and np.count_nonzero(kernel[:TEXTURE_DIM]) > TEXTURE_DIM // 2
-    assert report["test"]["accuracy"] >= 0.75 and report["test"]["roc_auc"] >= 0.8
+    assert report.test["accuracy"] >= 0.75 and report.test["roc_auc"] >= 0.8
     saved = json.loads((out / "finetune.json").read_text())
     assert saved["block5"]["changed"] is False and "left as in the starting weights" in saved["block5"]["note"]
     bundled, exported = load_backbone("bundled"), load_backbone(str(out / "backbone.weights.h5"))
@@ -59,14 +59,14 @@ def test_head_only_is_deterministic(head_only, tiny_manifest, tmp_path):
     config = FinetuneConfig(data=tiny_manifest, out=tmp_path, image_size=IMAGE_SIZE, head_epochs=30, batch_size=16,
                             progress=False)
     first = train(load_dataset(tiny_manifest), config)
-    assert first["test"]["roc_auc"] == pytest.approx(report["test"]["roc_auc"])
-    assert first["head_fit"]["chosen"]["C"] == report["head_fit"]["chosen"]["C"]
-    assert first["head_fit"]["chosen"]["val_log_loss"] == pytest.approx(report["head_fit"]["chosen"]["val_log_loss"])
+    assert first.test["roc_auc"] == pytest.approx(report.test["roc_auc"])
+    assert first.head_fit["chosen"]["C"] == report.head_fit["chosen"]["C"]
+    assert first.head_fit["chosen"]["val_log_loss"] == pytest.approx(report.head_fit["chosen"]["val_log_loss"])
 
 
 def test_trained_block5_is_reported_as_changed(trained):
     report, _ = trained
-    assert report["block5"]["changed"] is True and report["block5"]["max_weight_change"] > 0
+    assert report.block5.changed is True and report.block5.max_weight_change > 0
 
 
 def test_classifier_is_mirror_invariant_and_matches_cached_test_metrics(head_only, tiny_manifest):
@@ -85,10 +85,10 @@ def test_classifier_is_mirror_invariant_and_matches_cached_test_metrics(head_onl
     assert not np.allclose(direct, direct.mean(), atol=1e-3)  # not a constant function
     prob = predict_paths(model, test["path"].tolist())
     accuracy = float(((prob >= 0.5).astype(int) == test["label"].to_numpy()).mean())
-    assert accuracy == pytest.approx(report["test"]["accuracy"])
+    assert accuracy == pytest.approx(report.test["accuracy"])
     from classifier.metrics import roc_auc
 
-    assert roc_auc(test["label"], prob) == pytest.approx(report["test"]["roc_auc"], abs=1e-6)
+    assert roc_auc(test["label"], prob) == pytest.approx(report.test["roc_auc"], abs=1e-6)
 
 
 def test_views_whole_image_and_mirror(tmp_path):

@@ -39,7 +39,7 @@ def test_two_stage_run_resumes_after_interruption(tiny_manifest, tmp_path):
     log = pd.read_csv(tmp_path / "train_log.csv")
     assert log["epoch"].tolist() == [0, 1, 2, 3, 4]  # stage 1 not repeated, stage 2 continued at epoch 4
     assert log["stage"].tolist() == [1, 1, 2, 2, 2]
-    assert report["stage1_epochs"] == 2
+    assert report.stage1_epochs == 2
     assert (tmp_path / "classifier.keras").exists() and (tmp_path / "backbone.weights.h5").exists()
 
 
@@ -47,7 +47,7 @@ def test_uncached_path_trains_the_same_model(tiny_manifest, tmp_path):
     config = FinetuneConfig(data=tiny_manifest, out=tmp_path, image_size=IMAGE_SIZE, head_epochs=0, epochs=2,
                             batch_size=16, augment_variants=0, cache=False, progress=False)
     report = train(load_dataset(tiny_manifest), config)
-    assert report["data"]["cache"] is None and not (tmp_path / "cache").exists()
-    assert len(report["history"]) == 2
-    assert report["test"]["n"] == 8
+    assert report.data["cache"] is None and not (tmp_path / "cache").exists()
+    assert len(report.history) == 2
+    assert report.test["n"] == 8
     assert (tmp_path / "classifier.keras").exists()

@@ -45,8 +45,8 @@ def config(tmp_path, style, folder, **kw) -> TrainConfig:
 
 def test_a_few_steps_lower_the_loss_and_export(tmp_path, style_and_content):
     report = train_style(config(tmp_path, *style_and_content))
-    totals = [h["total"] for h in report["history"]]
-    assert all(h["temporal"] > 0 for h in report["history"])
+    totals = [h["total"] for h in report.history]
+    assert all(h["temporal"] > 0 for h in report.history)
     assert len(totals) == 16
     assert np.mean(totals[-4:]) < 0.7 * np.mean(totals[:4]), totals
     out = tmp_path / "out"
@@ -63,10 +63,10 @@ def test_a_few_steps_lower_the_loss_and_export(tmp_path, style_and_content):
 
 def test_resume_continues_from_checkpoint(tmp_path, style_and_content):
     first = train_style(config(tmp_path, *style_and_content, steps=8))
-    assert first["resumed_from_step"] == 0
+    assert first.resumed_from_step == 0
     second = train_style(config(tmp_path, *style_and_content, steps=10))
-    assert second["resumed_from_step"] == 8
-    assert [h["step"] for h in second["history"]] == list(range(1, 11))
+    assert second.resumed_from_step == 8
+    assert [h["step"] for h in second.history] == list(range(1, 11))
     # other losses must not silently continue these checkpoints
     with pytest.raises(UserError, match=r"m\.train: its checkpoints were trained with other options \(loss\)"):
         train_style(config(tmp_path, *style_and_content, steps=12, loss=FastLossWeights(temporal=0.0)))

@@ -1,4 +1,4 @@
-"""Training a fast style network: ``train_style(TrainConfig) -> dict``.
+"""Training a fast style network: ``train_style(TrainConfig) -> TrainResult``.
 
 One run lives in a work directory (default ``OUT.train/`` beside the output ``.keras``):
 
@@ -14,20 +14,29 @@ JSON report is written beside it.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import cv2
+import keras
 import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+from tqdm.auto import tqdm
 
 from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
-from foundation.records import config_json
-from transfer.backbone import BUNDLED, describe_weights
-from transfer.fast.data import PairOptions
-from transfer.fast.losses import PARTS, TEMPORAL_WEIGHT, FastLossWeights
-from transfer.fast.network import NetworkSpec, Preset
-from transfer.features import CONTENT_LAYER, STYLE_LAYERS, Precision
+from foundation.records import config_json, jsonable
+from media.image_io import read_image, resize_to_width, write_image
+from transfer import losses
+from transfer.backbone import BUNDLED, describe_weights, load_backbone
+from transfer.fast.data import PairOptions, find_sources, pair_dataset, video_pairs
+from transfer.fast.losses import PARTS, TEMPORAL_WEIGHT, FastLossWeights, pair_losses
+from transfer.fast.network import NetworkSpec, Preset, build_network, save_network, with_precision
+from transfer.features import CONTENT_LAYER, STYLE_LAYERS, FeatureExtractor, Precision, preprocess
+from transfer.seeding import seed_everything
 
 
 @dataclass(frozen=True)
@@ -101,16 +110,59 @@ class TrainConfig:
         return replace(base, **overrides)
 
 
-def train_style(config: TrainConfig) -> dict:
-    """Train (or resume training) the network of ``config``; export it and return the JSON report."""
-    import tensorflow as tf
-    from tqdm.auto import tqdm
+@dataclass(frozen=True)
+class ContentCounts:
+    """What the run trained on: content ``images``, ``videos`` and the real ``video_pairs`` taken from them."""
 
-    from media.image_io import read_image
-    from transfer.fast.data import find_sources, pair_dataset, video_pairs
-    from transfer.fast.network import build_network, save_network, with_precision
-    from transfer.seeding import seed_everything
+    images: int
+    videos: int
+    video_pairs: int
 
+
+@dataclass(frozen=True)
+class TrainTimings:
+    """Seconds of the run: ``setup`` (data, networks, checkpoint restore), ``train`` (steps and export), ``total``."""
+
+    setup: float
+    train: float
+    total: float
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train_style` returns; the JSON beside the model is :func:`foundation.records.jsonable` of it.
+
+    Attributes:
+        output: the exported ``.keras``; options: the :class:`TrainConfig` as JSON; weights_used: the loss's VGG.
+        parameters: trainable and other weights of the network; resumed_from_step: 0 for a fresh run.
+        final_losses / history: the last / every logged row (``step``, mean ``total`` and each loss part over the
+            logging interval, ``steps_per_second``).
+    """
+
+    output: Path
+    options: dict
+    weights_used: str
+    content: ContentCounts
+    parameters: int
+    resumed_from_step: int
+    steps: int
+    timings_seconds: TrainTimings
+    final_losses: dict[str, float]
+    history: list[dict]
+
+
+@dataclass
+class _Checkpoints:
+    """The restorable training state: optimiser, step counter, checkpoint manager and the loss history so far."""
+
+    optimizer: keras.optimizers.Optimizer
+    step: tf.Variable
+    manager: tf.train.CheckpointManager
+    history: list[dict]
+
+
+def train_style(config: TrainConfig) -> TrainResult:
+    """Train (or resume training) the network of ``config``; export it and return the result (also as JSON)."""
     started = time.perf_counter()
     style = read_image(config.style)
     sources = find_sources(config.content)
@@ -126,7 +178,35 @@ def train_style(config: TrainConfig) -> dict:
         raise UserError("content videos gave no frame pairs (need at least 2 frames each)")
     dataset = pair_dataset(sources, config.pairs, config.batch_size, real)
     preview_batch = _preview_frames(sources, config, real)
-    optimizer = _adam(config.learning_rate)
+    state = _restore(net, config, workdir)
+    resumed_from = int(state.step.numpy())
+    setup_seconds = time.perf_counter() - started
+
+    layer_weights = dict(zip(config.style_layers, config.style_layer_weights, strict=True))
+    train_step = _make_train_step(net, state.optimizer, extractor, grams, config.content_layer, layer_weights,
+                                  config.loss)
+    loop_started = _train_loop(config, net, train_step, dataset, state, preview_batch, workdir)
+
+    save_network(with_precision(net, "float32"), config.output)
+    finished = time.perf_counter()
+    result = TrainResult(
+        output=Path(config.output), options=config_json(config), weights_used=describe_weights(config.weights),
+        content=ContentCounts(images=len(sources.images), videos=len(sources.videos), video_pairs=len(real)),
+        parameters=int(net.count_params()), resumed_from_step=resumed_from, steps=config.steps,
+        timings_seconds=TrainTimings(setup=setup_seconds, train=finished - loop_started, total=finished - started),
+        final_losses=state.history[-1] if state.history else {}, history=state.history,
+    )
+    atomic_write_json(Path(config.output).with_suffix(".json"), jsonable(result))
+    return result
+
+
+def _restore(net, config: TrainConfig, workdir: Path) -> _Checkpoints:
+    """Return the training state, restored from the newest checkpoint of ``workdir`` when there is one.
+
+    Raises:
+        UserError: the checkpoints were trained with other options (see :func:`_check_resume`).
+    """
+    optimizer = keras.optimizers.Adam(config.learning_rate)
     optimizer.build(net.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, name="step")
     ckpt = tf.train.Checkpoint(net=net, optimizer=optimizer, step=step)
@@ -137,91 +217,65 @@ def train_style(config: TrainConfig) -> dict:
         _check_resume(saved.get("options"), config)
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         history = list(saved.get("history", []))
-    resumed_from = int(step.numpy())
-    setup_seconds = time.perf_counter() - started
+    return _Checkpoints(optimizer, step, manager, history)
 
-    layer_weights = dict(zip(config.style_layers, config.style_layer_weights, strict=True))
-    train_step = _make_train_step(net, optimizer, extractor, grams, config.content_layer, layer_weights, config.loss)
+
+def _train_loop(config: TrainConfig, net, train_step, dataset, state: _Checkpoints, preview_batch: np.ndarray,
+                workdir: Path) -> float:
+    """Run the steps left up to ``config.steps``: log means every ``log_every`` steps, write previews and
+    checkpoints on their schedules. Appends to ``state.history``; returns when the loop started."""
+    resumed_from = int(state.step.numpy())
     writer = tf.summary.create_file_writer(str(workdir / "logs"))
     bar = tqdm(total=config.steps, initial=resumed_from, desc=f"train {Path(config.style).name}",
                disable=not config.progress, unit="step", dynamic_ncols=True)
     loop_started = time.perf_counter()
     batches = iter(dataset)
     running: dict[str, list[float]] = {}
-    while int(step.numpy()) < config.steps:
+    while int(state.step.numpy()) < config.steps:
         prev, cur, flow, cert = next(batches)
         total, parts = train_step(prev, cur, flow, cert)
-        step.assign_add(1)
-        n = int(step.numpy())
-        values = {"total": float(total), **{k: float(v) for k, v in parts.items()}}
-        for k, v in values.items():
+        state.step.assign_add(1)
+        n = int(state.step.numpy())
+        for k, v in {"total": float(total), **{k: float(v) for k, v in parts.items()}}.items():
             running.setdefault(k, []).append(v)
         bar.update(1)
-        if n % config.log_every == 0 or n == config.steps:
-            mean = {k: float(np.mean(v)) for k, v in running.items()}
-            running = {}
+        last = n == config.steps
+        if n % config.log_every == 0 or last:
             rate = (n - resumed_from) / max(time.perf_counter() - loop_started, 1e-9)
-            history.append({"step": n, **mean, "steps_per_second": rate})
-            with writer.as_default(step=n):
-                for k, v in mean.items():
-                    _scalar(f"loss/{k}", v, n)
-                _scalar("steps_per_second", rate, n)
-            bar.set_postfix(loss=f"{mean['total']:.4g}", style=f"{mean['style']:.3g}",
-                            temporal=f"{mean['temporal']:.3g}")
-        if n % config.preview_every == 0 or n == config.steps:
+            _log_interval(state.history, running, n, rate, writer, bar)
+            running = {}
+        if n % config.preview_every == 0 or last:
             _write_preview(net, preview_batch, workdir / "previews" / f"step_{n:06d}.png")
-        if n % config.checkpoint_every == 0 or n == config.steps:
-            path = manager.save(checkpoint_number=n)
-            atomic_write_json(f"{path}.json", {"step": n, "options": config_json(config), "history": history})
+        if n % config.checkpoint_every == 0 or last:
+            path = state.manager.save(checkpoint_number=n)
+            atomic_write_json(f"{path}.json", {"step": n, "options": config_json(config), "history": state.history})
     bar.close()
     writer.flush()
+    return loop_started
 
-    save_network(with_precision(net, "float32"), config.output)
-    finished = time.perf_counter()
-    report = {
-        "output": str(config.output),
-        "options": config_json(config),
-        "weights_used": describe_weights(config.weights),
-        "content": {"images": len(sources.images), "videos": len(sources.videos), "video_pairs": len(real)},
-        "parameters": int(net.count_params()),
-        "resumed_from_step": resumed_from,
-        "steps": config.steps,
-        "timings_seconds": {"setup": setup_seconds, "train": finished - loop_started,
-                            "total": finished - started},
-        "final_losses": history[-1] if history else {},
-        "history": history,
-    }
-    atomic_write_json(Path(config.output).with_suffix(".json"), report)
-    return report
+
+def _log_interval(history: list[dict], running: dict[str, list[float]], n: int, rate: float, writer, bar) -> None:
+    """Append the interval's mean losses (and ``rate`` steps/s) to ``history``, TensorBoard and the bar."""
+    mean = {k: float(np.mean(v)) for k, v in running.items()}
+    history.append({"step": n, **mean, "steps_per_second": rate})
+    with writer.as_default(step=n):
+        for k, v in mean.items():
+            _scalar(f"loss/{k}", v, n)
+        _scalar("steps_per_second", rate, n)
+    bar.set_postfix(loss=f"{mean['total']:.4g}", style=f"{mean['style']:.3g}", temporal=f"{mean['temporal']:.3g}")
 
 
 def _scalar(tag: str, value: float, step: int) -> None:
     """Log one TensorBoard scalar with TensorFlow's own summary op (the tensorboard package is not needed
     to write logs, only to view them)."""
-    import tensorflow as tf
-    from tensorflow.core.framework import summary_pb2
-
     metadata = summary_pb2.SummaryMetadata()
     metadata.plugin_data.plugin_name = "scalars"
     metadata.data_class = summary_pb2.DATA_CLASS_SCALAR
     tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=metadata.SerializeToString())
 
 
-def _adam(learning_rate: float):
-    import keras
-
-    return keras.optimizers.Adam(learning_rate)
-
-
 def _loss_network(config: TrainConfig, style: np.ndarray):
     """Return the VGG feature extractor of the loss and the style's target Gram matrices (float32)."""
-    import tensorflow as tf
-
-    from media.image_io import resize_to_width
-    from transfer import losses
-    from transfer.backbone import load_backbone
-    from transfer.features import FeatureExtractor, preprocess
-
     backbone = load_backbone(config.weights)
     layers = (config.content_layer, *config.style_layers)
     exact = FeatureExtractor(backbone, layers, Precision.FLOAT32)
@@ -232,10 +286,6 @@ def _loss_network(config: TrainConfig, style: np.ndarray):
 
 
 def _make_train_step(net, optimizer, extractor, grams, content_layer, layer_weights, weights: FastLossWeights):
-    import tensorflow as tf
-
-    from transfer.fast.losses import pair_losses
-
     @tf.function(reduce_retracing=True)
     def train_step(prev, cur, flow, cert):
         with tf.GradientTape() as tape:
@@ -251,10 +301,6 @@ def _make_train_step(net, optimizer, extractor, grams, content_layer, layer_weig
 
 def _preview_frames(sources, config: TrainConfig, real) -> np.ndarray:
     """Return fixed (N, S, S, 3) float32 test frames: centre crops of the first images, else video frames."""
-    import cv2
-
-    from media.image_io import read_image
-
     s = config.pairs.size
     frames = []
     for path in sources.images[: config.preview_frames]:
@@ -274,8 +320,6 @@ def _preview_frames(sources, config: TrainConfig, real) -> np.ndarray:
 
 def _write_preview(net, frames: np.ndarray, path: Path) -> None:
     """Write originals (top row) above their stylisation (bottom row) as one PNG."""
-    from media.image_io import write_image
-
     if not len(frames):
         return
     out = np.asarray(net(frames))
@@ -312,10 +356,8 @@ def _check_resume(saved_options: dict | None, config: TrainConfig) -> None:
 
 def _checkpoint_json(checkpoint_prefix: str) -> dict:
     """Return the options and loss history saved beside a checkpoint (empty when there is no JSON)."""
-    import json
-
     path = Path(f"{checkpoint_prefix}.json")
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-__all__ = ["PARTS", "TrainConfig", "train_style"]
+__all__ = ["PARTS", "ContentCounts", "TrainConfig", "TrainResult", "TrainTimings", "train_style"]
