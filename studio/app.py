@@ -25,6 +25,7 @@ from studio.service import Choices, JobView, Studio
 log = logging.getLogger("studio")
 METHODS = ["optimize", "fast"]
 COLOR_MODES = ["none", "luminance", "histogram"]
+MAX_FRAME_INDEX = 1_000_000
 #: System fonts only: the page loads nothing from outside this machine.
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 INTRO = """# Paint Your Video — studio
@@ -117,11 +118,11 @@ class Endpoints:
     def clip_changed(self, clip):
         """Describe a new clip (or say what is wrong with it) and fit the frame slider to it."""
         if not clip:
-            return "", gr.Slider(maximum=1, value=0)
+            return "", gr.Slider(maximum=MAX_FRAME_INDEX, value=0)
         try:
             text = self.studio.clip_info(clip)
         except UserError as exc:
-            return f"⚠ {exc}", gr.Slider(maximum=1, value=0)
+            return f"⚠ {exc}", gr.Slider(maximum=MAX_FRAME_INDEX, value=0)
         frames = int(text.split(" ", 1)[0])
         return text, gr.Slider(maximum=max(1, frames - 1), value=0)
 
@@ -189,10 +190,13 @@ def _inputs(studio: Studio) -> SimpleNamespace:
 def _outputs() -> SimpleNamespace:
     ui = SimpleNamespace()
     with gr.Group():
-        ui.frame = gr.Slider(0, 1, value=0, step=1, label="Preview frame", elem_id="preview-frame")
+        # wide open for API calls; a clip shown on the page narrows it to that clip's frames
+        ui.frame = gr.Slider(0, MAX_FRAME_INDEX, value=0, step=1, label="Preview frame", elem_id="preview-frame")
         with gr.Row():
-            ui.preview_width = gr.Number(128, label="Preview width (px)", precision=0, minimum=16, maximum=512)
-            ui.preview_iterations = gr.Number(20, label="Preview iterations", precision=0, minimum=1, maximum=300)
+            ui.preview_width = gr.Number(128, label="Preview width (px)", precision=0, minimum=16, maximum=512,
+                                         elem_id="preview-width")
+            ui.preview_iterations = gr.Number(20, label="Preview iterations", precision=0, minimum=1, maximum=300,
+                                              elem_id="preview-iterations")
         ui.preview_button = gr.Button("Preview one frame", elem_id="preview-button")
         ui.preview = gr.Image(label="Preview", type="filepath", interactive=False, elem_id="preview-image",
                               height=220)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from foundation.errors import UserError, check_input_file
 from media.image_io import read_image
@@ -66,6 +67,8 @@ def check_clip(path: str | os.PathLike | None, limits: UploadLimits, label: str 
     ``max_source_width``.
     """
     path = _check_size(path, label, "a video file", limits)
+    if _is_still_image(path):  # ffmpeg would read a photo as a one-frame video
+        raise UserError(f"{_label(path, label)}: is a still image, not a video")
     try:
         info = probe(path)
     except UserError as exc:
@@ -76,6 +79,15 @@ def check_clip(path: str | os.PathLike | None, limits: UploadLimits, label: str 
         raise UserError(f"{_label(path, label)}: frames are {info.width} pixels wide, more than the "
                         f"{limits.max_source_width} accepted")
     return info
+
+
+def _is_still_image(path: Path) -> bool:
+    """Return True if ``path`` is a single-frame image (PIL reads only the header)."""
+    try:
+        with Image.open(path) as im:
+            return getattr(im, "n_frames", 1) == 1
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
 
 
 def check_painting(path: str | os.PathLike | None, limits: UploadLimits, label: str = "painting") -> np.ndarray:
