@@ -14,6 +14,9 @@ OUT ?=
 WIDTH ?= 256
 BACKBONE ?= auto
 BENCH ?= full
+# Web studio (make app)
+HOST ?= 127.0.0.1
+PORT ?= 7860
 
 .DEFAULT_GOAL := help
 # Dataset and classifier
@@ -30,7 +33,7 @@ TRAIN_CONTENT ?= $(wildcard data/flickr/images/photo) samples/building.jpg sampl
 SECONDS ?= 2
 STYLIZE_ARGS ?=
 
-.PHONY: help install test lint samples demo stylize-image stylize scrape finetune evaluate train-style notebooks bench clean
+.PHONY: help install test lint samples demo stylize-image stylize scrape finetune evaluate train-style notebooks bench app clean
 
 help: ## list every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}'
@@ -92,6 +95,9 @@ notebooks: $(STAMP) ## execute the video-evaluation (runs in out/, or RUNS=name=
 
 bench: $(STAMP) samples ## run the benchmarks and write bench/results.json (BENCH=quick for a short subset)
 	$(BIN)/python -m benchmarks.run --out bench/results.json --mode $(BENCH)
+
+app: $(STAMP) samples ## start the web studio on http://127.0.0.1:PORT (default 7860; HOST=0.0.0.0 opens it to the network)
+	$(BIN)/paintvid app --host $(HOST) --port $(PORT)
 
 clean: ## remove build artefacts (keeps .venv, samples/ and data/)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache out
