@@ -22,9 +22,23 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
+from classifier import plots
+from classifier.cache import FeatureCache
+from classifier.data import Dataset, SplitFractions, load_dataset, split_groups
+from classifier.finetune import FinetuneConfig, train
+from classifier.metrics import binary_metrics, bootstrap_interval, roc_auc, wilson_interval
+from classifier.model import TEXTURE_LAYERS, HeadConfig, build_top, build_trunk, load_classifier, parts_of
+from classifier.pipeline import MIRROR
 from foundation.figures import save_figure
+from transfer.backbone import describe_weights, load_backbone
 
 SHARED_IMAGES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "images"
 
@@ -39,8 +53,6 @@ def _settings(quick: bool) -> dict:
 
 def run(quick: bool, out_dir: Path) -> dict:
     """Return accuracy/AUC with intervals for the fine-tuned model and the probes, plus epoch timings."""
-    from classifier.data import load_dataset
-
     if not SHARED_IMAGES.is_dir():
         return {"skipped": f"needs {SHARED_IMAGES} (not present on this machine)"}
     s = _settings(quick)
@@ -63,8 +75,6 @@ def run(quick: bool, out_dir: Path) -> dict:
 
 def _folds(table, n_folds: int) -> np.ndarray:
     """Return the fold index of every row: stratified by label, grouped by near-duplicate group, seeded."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
     fold = np.zeros(len(table), int)
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=0)
     for k, (_, held) in enumerate(splitter.split(np.zeros(len(table)), table["label"], table["group"])):
@@ -73,8 +83,6 @@ def _folds(table, n_folds: int) -> np.ndarray:
 
 
 def _summary(y: np.ndarray, p: np.ndarray, groups: np.ndarray) -> dict:
-    from classifier.metrics import binary_metrics, bootstrap_interval, roc_auc, wilson_interval
-
     m = binary_metrics(y, p)
     return {"accuracy": m["accuracy"],
             "accuracy_ci95": wilson_interval(int(round(m["accuracy"] * len(y))), len(y)),
@@ -85,9 +93,6 @@ def _summary(y: np.ndarray, p: np.ndarray, groups: np.ndarray) -> dict:
 
 
 def _cross_validate(dataset, folds: np.ndarray, s: dict, work: Path, block5_epochs: int) -> tuple[dict, np.ndarray]:
-    from classifier.data import Dataset, SplitFractions, split_groups
-    from classifier.finetune import FinetuneConfig, train
-
     table = dataset.table
     oof = np.zeros(len(table))
     per_fold = []
@@ -118,10 +123,6 @@ def _cross_validate(dataset, folds: np.ndarray, s: dict, work: Path, block5_epoc
 def _predict_fold(out: Path, table, rows: np.ndarray, config) -> np.ndarray:
     """Out-of-fold P(painting) from the fold's saved classifier through the cached trunk (same numbers, faster):
     the mean over the image and its mirror image, as the saved model computes it."""
-    from classifier.cache import FeatureCache
-    from classifier.model import load_classifier, parts_of
-    from classifier.pipeline import MIRROR
-
     trunk, top = parts_of(load_classifier(out / "classifier.keras"))
     cache = FeatureCache(config.cache_dir, trunk, table["path"].tolist(), config.image_size, config.seed,
                          _weights_desc(config.weights))
@@ -133,23 +134,11 @@ def _predict_fold(out: Path, table, rows: np.ndarray, config) -> np.ndarray:
 
 
 def _weights_desc(weights: str) -> str:
-    from transfer.backbone import describe_weights
-
     return describe_weights(weights)
 
 
 def _probes(table, folds: np.ndarray, s: dict, work: Path) -> dict:
     """Logistic-regression probes on frozen bundled features (views 0 and 1 of the shared cache), same folds."""
-    import keras
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from classifier.cache import FeatureCache
-    from classifier.model import TEXTURE_LAYERS, HeadConfig, build_top, build_trunk
-    from classifier.pipeline import MIRROR
-    from transfer.backbone import load_backbone
-
     backbone = load_backbone("bundled")
     trunk = build_trunk(backbone, s["image_size"])
     top = build_top(backbone, tuple(int(d) for d in trunk.output_shape[0][1:]), HeadConfig(pooled=True))
@@ -190,9 +179,6 @@ def _probes(table, folds: np.ndarray, s: dict, work: Path) -> dict:
 
 def _timing(dataset, s: dict, work: Path) -> dict:
     """Seconds per epoch with the trunk cached vs. the whole network, on the same small training subset."""
-    from classifier.data import Dataset
-    from classifier.finetune import FinetuneConfig, train
-
     t = dataset.table
     rng = np.random.default_rng(0)
     pick = np.concatenate([rng.choice(np.flatnonzero(t["label"] == c), s["timing_images"] // 2, replace=False)
@@ -218,11 +204,6 @@ def _timing(dataset, s: dict, work: Path) -> dict:
 
 
 def _figures(table, oof: np.ndarray, summary: dict, out_dir: Path) -> None:
-    import pandas as pd
-
-    from classifier import plots
-    from classifier.metrics import binary_metrics
-
     predictions = pd.DataFrame({"path": table["path"], "label": table["label"], "prob": oof})
     metrics = binary_metrics(predictions["label"], predictions["prob"])
     save_figure(plots.roc_figure(predictions, metrics), Path(out_dir) / "classifier_roc.png")

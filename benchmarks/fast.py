@@ -16,10 +16,30 @@ Writes ``fast_ablation.png`` (loss curves) and ``fast_throughput.png`` into ``ou
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
+import tensorflow as tf
+from matplotlib.figure import Figure
+
+from benchmarks.known_motion import camera_clip
+from benchmarks.video import optimise, reference
+from foundation.figures import save_figure
+from media.encode import encode_frames
+from media.flow import input_flows
+from media.metrics import warping_error
+from media.video_io import ReadOptions, ffmpeg_exe, iter_frames, read_frames
+from tests.synthetic import synthetic_clip
+from transfer.fast.data import PairOptions
+from transfer.fast.losses import TEMPORAL_WEIGHT, FastLossWeights
+from transfer.fast.network import NetworkSpec, build_network, load_network, save_network
+from transfer.fast.train import TrainConfig, train_style
+from video.evaluate import frame_losses, load_workdir_frames
+from video.fast_runner import FastVideoConfig, stylize_video_fast
+from video.fast_stylizer import compile_stylizer, smooth_frame
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
@@ -43,11 +63,6 @@ def run(quick: bool, out_dir: Path) -> dict:
 
 def _clip_640x360(path: Path, frames: int) -> Path:
     """Return a 640x360 H.264 clip made from the sample cartoon (cropped to 16:9), or a synthetic pan."""
-    import cv2
-
-    from media.encode import encode_frames
-    from media.video_io import ReadOptions, iter_frames
-
     if path.is_file():
         return path
     source = SAMPLES / "Megamind.avi"
@@ -60,18 +75,12 @@ def _clip_640x360(path: Path, frames: int) -> Path:
                 frame = frame[top : top + SIZE[1]]
             out.append(cv2.resize(frame, SIZE, interpolation=cv2.INTER_AREA))
     else:
-        from tests.synthetic import synthetic_clip
-
         clip = synthetic_clip(n_frames=frames, h=SIZE[1], w=SIZE[0], patch_shift=None, seed=0)
         out = clip.frames
     return encode_frames(out, path, fps=24)
 
 
 def _network_only(quick: bool) -> dict:
-    import tensorflow as tf
-
-    from transfer.fast.network import NetworkSpec, build_network
-
     x = tf.constant(np.random.default_rng(0).uniform(0, 255, (4, SIZE[1], SIZE[0], 3)).astype(np.float32))
     variants = [("slim", "bfloat16"), ("slim", "float32")]
     if not quick:
@@ -91,9 +100,6 @@ def _network_only(quick: bool) -> dict:
 
 
 def _end_to_end(clip: Path, work: Path, quick: bool) -> dict:
-    from transfer.fast.network import NetworkSpec, build_network, save_network
-    from video.fast_runner import FastVideoConfig, stylize_video_fast
-
     model = save_network(build_network(NetworkSpec.preset("slim"), seed=0), work / "slim_random.keras")
     runs = {"slim_bfloat16": {"precision": "bfloat16"}, "slim_float32": {"precision": "float32"},
             "slim_bfloat16_smoothing": {"precision": "bfloat16", "smoothing": 0.5}}
@@ -114,13 +120,6 @@ def _end_to_end(clip: Path, work: Path, quick: bool) -> dict:
 
 def _ablation(work: Path, quick: bool) -> dict:
     """Train with and without the temporal loss; compare their warping error on a real clip."""
-    from media.video_io import ReadOptions
-    from transfer.fast.data import PairOptions
-    from transfer.fast.losses import TEMPORAL_WEIGHT, FastLossWeights
-    from transfer.fast.network import NetworkSpec
-    from transfer.fast.train import TrainConfig, train_style
-    from video.fast_runner import FastVideoConfig, stylize_video_fast
-
     style = SAMPLES / "starry_night.jpg"
     # the kind of content `make train-style` uses: photographs (here the shared real ones) and video
     content = [p for p in (REPO.parent / "shared" / "data" / "images" / "photo", SAMPLES / "vtest.avi",
@@ -164,9 +163,6 @@ SMOOTHINGS = {"smoothing": (0.5, "dis", 0.5), "smoothing_deepflow": (0.8, "deepf
 def _fast_outputs(work: Path, inputs: list) -> tuple[dict, dict]:
     """Stylise ``inputs`` ((H, W, 3) uint8 BGR) with every available fast network, plain and with each of
     :data:`SMOOTHINGS`; return ({name: frames}, {variant: mean smoothing seconds per frame, None if no network})."""
-    from transfer.fast.network import load_network
-    from video.fast_stylizer import compile_stylizer, smooth_frame
-
     models = {name: work / f"ablation_{name}.keras" for name in ("temporal", "no_temporal")}
     models["make_train_style"] = REPO / "models" / "starry_night.keras"
     outputs: dict = {}
@@ -188,9 +184,6 @@ def _fast_outputs(work: Path, inputs: list) -> tuple[dict, dict]:
 def _comparison(ref: dict, outputs: dict, flows: dict) -> dict:
     """Losses of every output sequence and, for each entry ``{flow name: (back, fwd, masks or None)}`` of
     ``flows``, its warping error and that error as a multiple of the ``"optimisation"`` sequence's."""
-    from media.metrics import warping_error
-    from video.evaluate import frame_losses
-
     inputs = ref["inputs"]
     out: dict = {"frames": len(inputs), "size": list(inputs[0].shape[1::-1]), "target_ratio": 1.5, "losses": {}}
     for name, frames in outputs.items():
@@ -217,10 +210,6 @@ def _versus_optimization(work: Path, out_dir: Path) -> dict:
     flows it never saw (DIS and Farneback on the input frames); each is also given as a multiple of the
     optimisation path's error under the same flows.
     """
-    from benchmarks.video import reference
-    from media.flow import input_flows
-    from video.evaluate import load_workdir_frames
-
     ref_workdir = out_dir / "video" / "temporal.work"
     if not (ref_workdir / "stylized").is_dir():
         return {"skipped": "needs the video benchmark's run (benchmarks.run --only video,fast)"}
@@ -244,13 +233,6 @@ def _known_motion(work: Path, quick: bool) -> dict:
     errors under the exact flow and occlusion are a referee that no method under test estimated; the
     optimisation path's own DeepFlow flows are reported beside them.
     """
-    import cv2
-
-    from benchmarks.known_motion import camera_clip
-    from benchmarks.video import optimise, reference
-    from media.video_io import ReadOptions
-    from video.evaluate import load_workdir_frames
-
     photo = SAMPLES / "building.jpg"
     if not photo.is_file():
         return {"skipped": "needs samples/building.jpg (make samples)"}
@@ -271,10 +253,6 @@ def _known_motion(work: Path, quick: bool) -> dict:
 
 def _lossless_clip(frames: list, path: Path, fps: float = 25.0) -> Path:
     """Write (H, W, 3) uint8 BGR ``frames`` as a lossless FFV1 ``.mkv`` (once) and return its path."""
-    import subprocess
-
-    from media.video_io import ffmpeg_exe
-
     if not path.is_file():
         h, w = frames[0].shape[:2]
         tmp = path.with_name(f".{path.name}")
@@ -287,10 +265,6 @@ def _lossless_clip(frames: list, path: Path, fps: float = 25.0) -> Path:
 
 def _warping_error(stylised: Path, source: Path, frames: int) -> float:
     """Return the mean warping error of ``stylised`` with DIS flows (and occlusion) of the input ``source``."""
-    from media.flow import input_flows
-    from media.metrics import warping_error
-    from media.video_io import ReadOptions, read_frames
-
     src = read_frames(source, ReadOptions(frames=frames))
     out = read_frames(stylised)
     n = min(len(src), len(out))
@@ -299,14 +273,10 @@ def _warping_error(stylised: Path, source: Path, frames: int) -> float:
 
 
 def _plots(results: dict, out_dir: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     ab = results.get("ablation", {})
     if "temporal" in ab:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+        fig = Figure(figsize=(10, 3.5))
+        axes = fig.subplots(1, 2)
         for name in ("temporal", "no_temporal"):
             steps = [h["step"] for h in ab[name]["history"]]
             axes[0].plot(steps, [h["style"] for h in ab[name]["history"]], label=name)
@@ -318,11 +288,11 @@ def _plots(results: dict, out_dir: Path) -> None:
             ax.set_yscale("log")
             ax.legend()
         fig.tight_layout()
-        fig.savefig(out_dir / "fast_ablation.png", dpi=100)
-        plt.close(fig)
+        save_figure(fig, out_dir / "fast_ablation.png")
     e2e = results.get("end_to_end", {})
     if e2e:
-        fig, ax = plt.subplots(figsize=(7, 3.5))
+        fig = Figure(figsize=(7, 3.5))
+        ax = fig.subplots()
         names = list(e2e)
         bottom = np.zeros(len(names))
         for stage in ("decode", "stylize", "smooth", "encode"):
@@ -336,5 +306,4 @@ def _plots(results: dict, out_dir: Path) -> None:
         ax.set_title("640x360 end to end (decode, network, encode overlapped)")
         ax.legend(loc="lower right")
         fig.tight_layout()
-        fig.savefig(out_dir / "fast_throughput.png", dpi=100)
-        plt.close(fig)
+        save_figure(fig, out_dir / "fast_throughput.png")

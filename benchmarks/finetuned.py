@@ -9,20 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
+
+from transfer.features import preprocess
+from transfer.optimize import OptimizeOptions
+from transfer.stylize import StyleSpec, StylizeConfig, build_objective, stylize_image
+from video.evaluate import frame_losses
 
 SAMPLES = Path("samples")
 FINETUNED = Path("models") / "backbone.weights.h5"
 
 
 def run(quick: bool, out_dir: Path) -> dict:
-    import cv2
-
-    from transfer.features import preprocess
-    from transfer.optimize import OptimizeOptions
-    from transfer.stylize import StyleSpec, StylizeConfig, build_objective, stylize_image
-    from video.evaluate import frame_losses
-
     content, style = SAMPLES / "building.jpg", SAMPLES / "starry_night.jpg"
     if not FINETUNED.exists():
         return {"skipped": f"{FINETUNED} missing (run make finetune first)"}

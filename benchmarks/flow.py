@@ -14,7 +14,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
+from foundation.figures import save_figure
 from media.consistency import certainty
 from media.flo import read_flo
 from media.flow import DEFAULT_METHOD, FlowMethod, estimate_flow
@@ -123,12 +126,8 @@ def consistency_agreement(quick: bool) -> list[dict]:
 
 
 def _plot(by_method: list[dict], datasets: list[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax1, ax2 = fig.subplots(1, 2)
     width = 0.8 / len(by_method)
     x = np.arange(len(datasets))
     for k, row in enumerate(by_method):
@@ -142,11 +141,10 @@ def _plot(by_method: list[dict], datasets: list[str], path: Path) -> None:
     ax1.legend()
     ax1.set_title("Flow accuracy by dataset (lower is better)")
     ax2.set_xscale("log")
-    ax2.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax2.xaxis.set_minor_formatter(NullFormatter())
     ax2.set_xlabel("seconds per pair (2 CPU cores)")
     ax2.set_ylabel("EPE, mean over all pairs (px)")
     ax2.set_title("Accuracy vs time")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)

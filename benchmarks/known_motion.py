@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 
@@ -50,8 +51,6 @@ def camera_clip(image: np.ndarray, n_frames: int, size: tuple[int, int] = (256, 
     ``image`` ((H, W, 3) uint8 BGR) is first shrunk (area filter, so sampling it does not alias) to about 1.5x
     the output width, leaving room for the motion; frames are sampled from it bicubically.
     """
-    import cv2
-
     if n_frames < 2:
         raise ValueError("a clip needs at least 2 frames")
     w, h = size

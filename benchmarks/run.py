@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
+import os
 import platform
 import sys
 import time
 import traceback
 from pathlib import Path
 
+from benchmarks.report import render
 from foundation.atomic import atomic_write, atomic_write_json
 from foundation.runtime import quiet_tensorflow
 
@@ -42,31 +45,32 @@ def main(argv: list[str] | None = None) -> int:
     previous = json.loads(out.read_text()) if out.exists() and args.only else {}
     results["benchmarks"].update(previous.get("benchmarks", {}))
     for name in selected:
-        try:
-            module = importlib.import_module(f"benchmarks.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"benchmarks.{name}":
-                continue
-            raise
-        print(f"== bench {name} ({args.mode})", flush=True)
-        t = time.perf_counter()
-        try:
-            value = module.run(args.mode == "quick", out_dir)
-            results["benchmarks"][name] = {"seconds": time.perf_counter() - t, "result": value}
-        except Exception as exc:  # noqa: BLE001 - one failing benchmark must not lose the others
-            traceback.print_exc()
-            results["benchmarks"][name] = {"seconds": time.perf_counter() - t, "error": f"{type(exc).__name__}: {exc}"}
-        atomic_write_json(out, results)
-    from benchmarks.report import render
+        entry = _run_one(name, args.mode, out_dir)
+        if entry is not None:
+            results["benchmarks"][name] = entry
+            atomic_write_json(out, results)
 
     atomic_write(out_dir / "REPORT.md", lambda p: p.write_text(render(results)))
     print(f"wrote {out} and {out_dir / 'REPORT.md'}")
     return 0
 
 
-def _cpus() -> int:
-    import os
+def _run_one(name: str, mode: str, out_dir: Path) -> dict | None:
+    """Import and run ``benchmarks.<name>``; return ``{"seconds", "result"}`` or ``{"seconds", "error"}`` (an import
+    failure is recorded like a run failure), or None when there is no such module."""
+    if importlib.util.find_spec(f"benchmarks.{name}") is None:
+        return None
+    print(f"== bench {name} ({mode})", flush=True)
+    t = time.perf_counter()
+    try:
+        value = importlib.import_module(f"benchmarks.{name}").run(mode == "quick", out_dir)
+        return {"seconds": time.perf_counter() - t, "result": value}
+    except Exception as exc:  # noqa: BLE001 - one failing benchmark must not lose the others
+        traceback.print_exc()
+        return {"seconds": time.perf_counter() - t, "error": f"{type(exc).__name__}: {exc}"}
 
+
+def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
 
 

@@ -26,6 +26,13 @@ import threading
 import time
 from pathlib import Path
 
+from matplotlib.figure import Figure
+
+from foundation.figures import save_figure
+from scraper.config import Credentials, ImageRules, RetryPolicy, ScrapeConfig, SplitConfig
+from scraper.manifest import load_manifest
+from scraper.scrape import scrape
+
 FAULT_RATE = 0.05
 
 
@@ -60,10 +67,6 @@ class _PeakRss:
 
 
 def _one_run(n: int, work: Path) -> dict:
-    from scraper.config import Credentials, ImageRules, RetryPolicy, ScrapeConfig, SplitConfig
-    from scraper.manifest import load_manifest
-    from scraper.scrape import scrape
-
     server = subprocess.Popen([sys.executable, "-m", "scraper.fake_flickr", "--photos", str(n), "--fault-rate",
                                str(FAULT_RATE), "--hang-seconds", "1.0"], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
@@ -134,12 +137,8 @@ def run(quick: bool, out_dir: Path) -> dict:
 
 
 def _plot(runs: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     for r in runs:
         t, m = zip(*r["rss_trace"], strict=True) if r["rss_trace"] else ((), ())
         ax.plot(t, m, label=f"N={r['n']} ({r['images_per_s']} img/s, {r['recoverable_share']:.1%} recovered)")
@@ -148,8 +147,7 @@ def _plot(runs: list[dict], path: Path) -> None:
     ax.set_title("scraper memory over a run, 5 % faults")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from classifier.model import TEXTURE_DIM
 from classifier.pipeline import Augment, image_dataset
@@ -88,8 +89,6 @@ class FeatureCache:
 
         ``progress`` (optional) is called with the number of images finished after each batch.
         """
-        import tensorflow as tf
-
         done = self.done(variant)
         todo = np.array(sorted(set(int(i) for i in indices) - set(np.flatnonzero(done).tolist())), dtype=np.int64)
         if len(todo) == 0:
@@ -134,8 +133,6 @@ class FeatureCache:
         every epoch, reproducibly for a given ``seed``. Without labels, elements are
         ``((block4, texture),)`` (inputs only).
         """
-        import tensorflow as tf
-
         items = np.asarray(items, dtype=np.int64).reshape(-1, 2)
         for variant in np.unique(items[:, 0]):
             if not self.done(int(variant))[items[items[:, 0] == variant, 1]].all():

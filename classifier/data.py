@@ -16,8 +16,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
 
 from foundation.errors import UserError
 
@@ -161,7 +163,7 @@ def _drop_unreadable(table: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
 
 def image_problem(path: str | Path) -> str | None:
     """Return why TensorFlow's decoder (the one the training pipeline uses) cannot read ``path``, or None."""
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: classifier.plots and the classifier notebook import this module TF-free
 
     path = Path(path)
     if not path.is_file():
@@ -184,8 +186,6 @@ def image_problem(path: str | Path) -> str | None:
 
 def phash_file(path: str | Path) -> int:
     """Return the 64-bit DCT perceptual hash of an image file (0 when OpenCV cannot decode it)."""
-    import cv2
-
     image = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_REDUCED_COLOR_2)
     if image is None:
         return 0
@@ -224,8 +224,6 @@ def group_near_duplicates(hashes: np.ndarray, max_distance: int = 10) -> np.ndar
 
 def split_groups(labels: np.ndarray, groups: np.ndarray, seed: int, fractions: SplitFractions) -> np.ndarray:
     """Return ``train``/``val``/``test`` per row: stratified by label, whole groups kept together, seeded."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
     split = np.full(len(labels), "train", dtype=object)
     remaining = np.arange(len(labels))
     for name, frac in (("test", fractions.test), ("val", fractions.val / max(1e-9, 1 - fractions.test))):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 
 from classifier.data import CLASS_NAMES
 
@@ -28,8 +29,6 @@ def _check(y_true, prob) -> tuple[np.ndarray, np.ndarray]:
 
 def roc_auc(y_true, prob) -> float | None:
     """Return the area under the ROC curve, or None when only one class is present."""
-    from sklearn.metrics import roc_auc_score
-
     y, p = _check(y_true, prob)
     return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None
 
@@ -60,8 +59,6 @@ def binary_metrics(y_true, prob, threshold: float = 0.5, n_bins: int = 10) -> di
     ``confusion`` is ``[[photo->photo, photo->painting], [painting->photo, painting->painting]]``
     (rows: true class, columns: predicted class, in ``CLASS_NAMES`` order).
     """
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
     y, p = _check(y_true, prob)
     pred = (p >= threshold).astype(int)
     precision, recall, f1, support = precision_recall_fscore_support(y, pred, labels=[0, 1], zero_division=0)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import tensorflow as tf
 
 from transfer.backbone import VGG_MEAN_BGR
 
@@ -40,8 +41,6 @@ class Augment:
 
 def decode_resized(path, size: int, zoom: float = ZOOM):
     """Return ``(round(size*zoom),)*2 float32`` RGB in [0, 255] decoded from the file at ``path`` (a tf string)."""
-    import tensorflow as tf
-
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     big = int(round(size * zoom))
     image = tf.image.resize(tf.cast(image, tf.float32), (big, big), method="area", antialias=True)
@@ -50,15 +49,11 @@ def decode_resized(path, size: int, zoom: float = ZOOM):
 
 def to_vgg(image_rgb):
     """Return VGG input (BGR minus mean, float32) from RGB float32 in [0, 255]."""
-    import tensorflow as tf
-
     return tf.reverse(image_rgb, axis=[-1]) - tf.constant(VGG_MEAN_BGR)
 
 
 def augmented_view(image_rgb, size: int, seed, augment: Augment = Augment()):
     """Return a random ``size x size`` crop with flip and colour jitter, deterministic for a given ``seed`` (2,)."""
-    import tensorflow as tf
-
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=5)
     image = tf.image.stateless_random_crop(image_rgb, (size, size, 3), seed=seeds[0])
     if augment.flip:
@@ -83,8 +78,6 @@ def image_dataset(paths: Sequence[str], size: int, batch_size: int, variant: int
     id)``, ``ids`` defaulting to the positions ``0..n-1``; pass the rows' table indices so that a subset gets
     the same views). Order is kept.
     """
-    import tensorflow as tf
-
     if size < 32:
         raise ValueError(f"image size {size} is below VGG16's minimum of 32")
     ids = np.arange(len(paths)) if ids is None else np.asarray(ids)
@@ -117,8 +110,6 @@ def training_image_dataset(paths: Sequence[str], labels: Sequence[int], size: in
     Each element draws a fresh augmentation (stateless seed from a running counter), so repeated epochs
     see new crops while a run with the same ``seed`` sees the same sequence.
     """
-    import tensorflow as tf
-
     n = len(paths)
     items = tf.data.Dataset.from_tensor_slices(
         (tf.constant(list(paths), dtype=tf.string), tf.constant(np.asarray(labels, np.float32)))

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # the object API needs no GUI backend: same code on CI and in notebooks
+from sklearn.metrics import roc_curve
 
 from classifier.data import CLASS_NAMES
 
 
 def roc_figure(predictions: pd.DataFrame, metrics: dict):
     """Return the ROC curve of P(painting) with its AUC in the legend."""
-    from sklearn.metrics import roc_curve
-
     fig = Figure(figsize=(4.5, 4.5))
     ax = fig.subplots()
     y, p = predictions["label"].to_numpy(), predictions["prob"].to_numpy()
@@ -75,8 +75,6 @@ def most_wrong(predictions: pd.DataFrame, n: int = 16, threshold: float = 0.5) -
 
 def wrong_grid_figure(predictions: pd.DataFrame, n: int = 16, threshold: float = 0.5, thumb: int = 160):
     """Return a grid of the most confidently wrong images, titled with true class and P(painting)."""
-    import cv2
-
     wrong = most_wrong(predictions, n, threshold)
     cols = max(1, min(4, len(wrong)))
     rows = max(1, int(np.ceil(len(wrong) / cols)))

@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlparse
 
 import cv2
 import numpy as np
+from oauthlib.oauth1.rfc5849 import signature
 
 RESULT_CAP = 4000
 #: Flickr's display sizes (longest side) for the url_* extras the fake serves, scaled by ``size_scale``.
@@ -277,8 +278,6 @@ class FakeFlickr:
 
     def check_oauth(self, url: str, headers, body_pairs: list[tuple[str, str]]) -> bool:
         """Return True when the request carries our consumer key and a valid HMAC-SHA1 signature."""
-        from oauthlib.oauth1.rfc5849 import signature
-
         auth = headers.get("Authorization", "")
         if not auth.startswith("OAuth "):
             return False

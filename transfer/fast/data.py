@@ -16,8 +16,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import tensorflow as tf
 
 from foundation.errors import UserError
+from media.consistency import certainty
+from media.flow import estimate_flow
+from media.image_io import read_image
+from media.video_io import ReadOptions, expected_frames, iter_frames, probe
 from transfer.fast.motion import MotionOptions, synthetic_pair
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff"})
@@ -105,10 +110,6 @@ def video_pairs(videos: Sequence[Path], count: int, size: int, flow_method: str,
     Each video contributes about ``count / len(videos)`` pairs of consecutive frames spread over its length,
     cropped at the same random place in both frames.
     """
-    from media.consistency import certainty
-    from media.flow import estimate_flow
-    from media.video_io import ReadOptions, expected_frames, iter_frames, probe
-
     if count <= 0 or not videos:
         return []
     rng = np.random.default_rng(seed)
@@ -123,14 +124,15 @@ def video_pairs(videos: Sequence[Path], count: int, size: int, flow_method: str,
         previous = None
         for index, frame in iter_frames(path, ReadOptions()):
             if index in wanted and previous is not None:
-                out.append(_crop_and_flow(previous, frame, size, rng, flow_method, estimate_flow, certainty))
+                out.append(_crop_and_flow(previous, frame, size, rng, flow_method))
             previous = frame
             if index >= max(wanted):
                 break
     return out[:count]
 
 
-def _crop_and_flow(prev, cur, size, rng, flow_method, estimate_flow, certainty) -> Pair:
+def _crop_and_flow(prev: np.ndarray, cur: np.ndarray, size: int, rng: np.random.Generator, flow_method: str) -> Pair:
+    """Return one real pair: the same random crop of both frames, the flow cur -> prev and its certainty."""
     both = random_crop(np.concatenate([prev, cur], axis=2), size, rng)
     a, b = np.ascontiguousarray(both[..., :3]), np.ascontiguousarray(both[..., 3:])
     back = estimate_flow(b, a, flow_method)
@@ -144,8 +146,6 @@ def iter_pairs(sources: ContentSources, options: PairOptions, real: Sequence[Pai
 
     Unreadable images are skipped (and reported once); with no image at all only ``real`` pairs are used.
     """
-    from media.image_io import read_image
-
     rng = np.random.default_rng(options.seed)
     images = list(sources.images)
     bad: set[Path] = set()
@@ -173,8 +173,6 @@ def pair_dataset(sources: ContentSources, options: PairOptions, batch_size: int,
 
     Shapes: (B, S, S, 3) float32 BGR [0, 255] twice, (B, S, S, 2) float32 flow cur->prev, (B, S, S, 1) float32.
     """
-    import tensorflow as tf
-
     s = options.size
     signature = (
         tf.TensorSpec((s, s, 3), tf.float32),

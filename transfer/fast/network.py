@@ -26,6 +26,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from foundation.atomic import atomic_write
 from foundation.errors import UserError
 
 PACKAGE = "paintvid_fast"
@@ -242,8 +243,6 @@ def with_precision(net: StyleNet, precision: str) -> StyleNet:
 
 def save_network(net: StyleNet, path: str | Path) -> Path:
     """Save ``net`` as a self-contained ``.keras`` file atomically; returns ``path``."""
-    from foundation.atomic import atomic_write
-
     path = Path(path)
     if path.suffix != ".keras":
         raise UserError(f"{path}: model files must end in .keras")
