@@ -176,15 +176,21 @@ def split_table(df: pd.DataFrame) -> pd.DataFrame:
 
 # ---- figures --------------------------------------------------------------------------------------------------------
 
+def _stacked_bars(table: pd.DataFrame, figsize: tuple[float, float]):
+    """Return ``(fig, ax)`` with one horizontal bar per row of ``table``, its columns stacked left to right."""
+    fig = Figure(figsize=figsize)
+    ax = fig.subplots()
+    left = np.zeros(len(table))
+    for column in table.columns:
+        ax.barh(table.index, table[column], left=left, label=column)
+        left += table[column].to_numpy()
+    return fig, ax
+
+
 def status_figure(df: pd.DataFrame) -> Figure:
     """Return a stacked horizontal bar per label: candidates found, by outcome (class balance at a glance)."""
     table = status_table(df).drop(columns="total")
-    fig = Figure(figsize=(8, 1.2 + 0.5 * max(len(table), 2)))
-    ax = fig.subplots()
-    left = np.zeros(len(table))
-    for status in table.columns:
-        ax.barh(table.index, table[status], left=left, label=status)
-        left += table[status].to_numpy()
+    fig, ax = _stacked_bars(table, (8, 1.2 + 0.5 * max(len(table), 2)))
     ax.set(xlabel="candidates", title="outcome of every candidate, per label")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # outside: bars fill the axes
     fig.tight_layout()
@@ -194,12 +200,7 @@ def status_figure(df: pd.DataFrame) -> Figure:
 def license_figure(df: pd.DataFrame) -> Figure:
     """Return a bar chart of usable images per licence, stacked by label."""
     table = license_table(df).drop(columns="total")
-    fig = Figure(figsize=(7, 0.8 + 0.4 * max(len(table), 1)))
-    ax = fig.subplots()
-    left = np.zeros(len(table))
-    for label in table.columns:
-        ax.barh(table.index, table[label], left=left, label=label)
-        left += table[label].to_numpy()
+    fig, ax = _stacked_bars(table, (7, 0.8 + 0.4 * max(len(table), 1)))
     ax.invert_yaxis()
     ax.set(xlabel="usable images", title="licences")
     ax.legend(loc="lower right", fontsize=8)
