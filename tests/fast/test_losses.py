@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from media.warp import warp as warp_numpy
 from tests.conftest import textured_image
-from transfer.fast.losses import FastLossWeights, pair_losses, temporal_output_loss
+from transfer.fast.losses import FastLossWeights, PerceptualTarget, pair_losses, temporal_output_loss
 from transfer.fast.motion import MotionOptions, synthetic_pair
 from transfer.fast.warp_tf import downscale_flow, warp
 
@@ -46,8 +46,9 @@ def test_temporal_loss_zero_for_static_clip_with_identity_network():
     flow = tf.zeros((1, 16, 16, 2))
     cert = tf.ones((1, 16, 16, 1))
     assert float(temporal_output_loss(frame, frame, flow, cert)) == 0.0
-    _, parts = pair_losses(Identity(), frame, frame, flow, cert, _fake_extractor, {"f": tf.zeros((1, 3, 3))}, "f",
-                           {"f": 1.0}, FastLossWeights(temporal=1.0, temporal_features=1.0))
+    target = PerceptualTarget(_fake_extractor, {"f": tf.zeros((1, 3, 3))}, "f", {"f": 1.0})
+    weights = FastLossWeights(temporal=1.0, temporal_features=1.0)
+    _, parts = pair_losses(Identity(), frame, frame, flow, cert, target, weights)
     assert float(parts["temporal"]) == 0.0 and float(parts["temporal_features"]) == 0.0
 
 

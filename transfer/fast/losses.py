@@ -40,6 +40,22 @@ class FastLossWeights:
     temporal_features: float = 0.0
 
 
+@dataclass(frozen=True)
+class PerceptualTarget:
+    """What the perceptual terms compare a batch with: the VGG extractor and the style's targets.
+
+    Attributes:
+        extractor: maps VGG input to ``{layer: (B, h, w, C)}`` (a :class:`transfer.features.FeatureExtractor`).
+        style_grams: ``{layer: (1, C, C)}`` target Gram matrices of the style.
+        content_layer: the layer of the content term; style_layer_weights: ``{layer: weight}`` of the style term.
+    """
+
+    extractor: Callable[[tf.Tensor], Mapping[str, tf.Tensor]]
+    style_grams: Mapping[str, tf.Tensor]
+    content_layer: str
+    style_layer_weights: Mapping[str, float]
+
+
 def to_vgg(images: tf.Tensor) -> tf.Tensor:
     """Return VGG input (BGR minus mean) from ``(B, H, W, 3)`` float32 BGR in [0, 255]."""
     return tf.cast(images, tf.float32) - tf.constant(VGG_MEAN_BGR)
@@ -57,51 +73,34 @@ def temporal_output_loss(out_cur: tf.Tensor, out_prev: tf.Tensor, flow: tf.Tenso
     return losses.temporal_loss(tf.cast(out_cur, tf.float32), warped, certainty * inside)
 
 
-def perceptual_losses(
-    outputs: tf.Tensor,
-    contents: tf.Tensor,
-    extractor: Callable[[tf.Tensor], Mapping[str, tf.Tensor]],
-    style_grams: Mapping[str, tf.Tensor],
-    content_layer: str,
-    style_layer_weights: Mapping[str, float],
-) -> dict[str, tf.Tensor]:
+def perceptual_losses(outputs: tf.Tensor, contents: tf.Tensor, target: PerceptualTarget) -> dict[str, tf.Tensor]:
     """Return unweighted ``{"content", "style", "tv"}`` scalars for a batch of outputs and their content inputs.
 
     Args:
         outputs, contents: (B, H, W, 3) float32 BGR in [0, 255].
-        extractor: maps VGG input to ``{layer: (B, h, w, C)}`` (a :class:`transfer.features.FeatureExtractor`).
-        style_grams: ``{layer: (1, C, C)}`` target Gram matrices of the style.
+        target: the extractor and the style's targets (:class:`PerceptualTarget`).
     """
     b = tf.shape(outputs)[0]
-    feats = extractor(tf.concat([to_vgg(outputs), to_vgg(contents)], axis=0))
+    feats = target.extractor(tf.concat([to_vgg(outputs), to_vgg(contents)], axis=0))
     out_feats = {name: f[:b] for name, f in feats.items()}
-    target = tf.stop_gradient(feats[content_layer][b:])
-    grams = {name: losses.gram_matrix(out_feats[name]) for name in style_layer_weights}
+    content = tf.stop_gradient(feats[target.content_layer][b:])
+    grams = {name: losses.gram_matrix(out_feats[name]) for name in target.style_layer_weights}
     return {
-        "content": losses.content_loss(out_feats[content_layer], target),
-        "style": losses.style_loss(grams, style_grams, style_layer_weights),
+        "content": losses.content_loss(out_feats[target.content_layer], content),
+        "style": losses.style_loss(grams, target.style_grams, target.style_layer_weights),
         "tv": losses.total_variation(outputs),
     }
 
 
-def pair_losses(
-    net,
-    prev: tf.Tensor,
-    cur: tf.Tensor,
-    flow: tf.Tensor,
-    certainty: tf.Tensor,
-    extractor: Callable[[tf.Tensor], Mapping[str, tf.Tensor]],
-    style_grams: Mapping[str, tf.Tensor],
-    content_layer: str,
-    style_layer_weights: Mapping[str, float],
-    weights: FastLossWeights,
-) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+def pair_losses(net, prev: tf.Tensor, cur: tf.Tensor, flow: tf.Tensor, certainty: tf.Tensor, target: PerceptualTarget,
+                weights: FastLossWeights) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
     """Return ``(total, {part: weighted scalar})`` of the network on a batch of frame pairs.
 
     Args:
         net: a :class:`transfer.fast.network.StyleNet` (anything with ``features(x) -> (output, feats)``).
         prev, cur: (B, H, W, 3) float32 BGR [0, 255] frames t-1 and t; H, W multiples of the net's stride.
         flow: (B, H, W, 2) float32 exact or estimated flow t -> t-1; certainty: (B, H, W, 1) in [0, 1].
+        target: what the perceptual terms compare with; weights: the terms' weights.
 
     The perceptual terms are averaged over both frames of the pair; with both temporal weights 0 the pair
     is simply two independent training images.
@@ -109,7 +108,7 @@ def pair_losses(
     both = tf.concat([prev, cur], axis=0)
     out, feats = net.features(both)
     b = tf.shape(prev)[0]
-    parts = perceptual_losses(out, both, extractor, style_grams, content_layer, style_layer_weights)
+    parts = perceptual_losses(out, both, target)
     parts["temporal"] = temporal_output_loss(out[b:], out[:b], flow, certainty)
     if weights.temporal_features > 0:
         factor = _feature_factor(both, feats)

@@ -33,7 +33,7 @@ from media.image_io import read_image, resize_to_width, write_image
 from transfer import losses
 from transfer.backbone import BUNDLED, describe_weights, load_backbone
 from transfer.fast.data import PairOptions, find_sources, pair_dataset, video_pairs
-from transfer.fast.losses import PARTS, TEMPORAL_WEIGHT, FastLossWeights, pair_losses
+from transfer.fast.losses import PARTS, TEMPORAL_WEIGHT, FastLossWeights, PerceptualTarget, pair_losses
 from transfer.fast.network import NetworkSpec, Preset, build_network, save_network, with_precision
 from transfer.features import CONTENT_LAYER, STYLE_LAYERS, FeatureExtractor, Precision, preprocess
 from transfer.seeding import seed_everything
@@ -183,8 +183,8 @@ def train_style(config: TrainConfig) -> TrainResult:
     setup_seconds = time.perf_counter() - started
 
     layer_weights = dict(zip(config.style_layers, config.style_layer_weights, strict=True))
-    train_step = _make_train_step(net, state.optimizer, extractor, grams, config.content_layer, layer_weights,
-                                  config.loss)
+    target = PerceptualTarget(extractor, grams, config.content_layer, layer_weights)
+    train_step = _make_train_step(net, state.optimizer, target, config.loss)
     loop_started = _train_loop(config, net, train_step, dataset, state, preview_batch, workdir)
 
     save_network(with_precision(net, "float32"), config.output)
@@ -285,12 +285,13 @@ def _loss_network(config: TrainConfig, style: np.ndarray):
     return extractor, grams
 
 
-def _make_train_step(net, optimizer, extractor, grams, content_layer, layer_weights, weights: FastLossWeights):
+def _make_train_step(net, optimizer, target: PerceptualTarget, weights: FastLossWeights):
+    """Return the compiled step ``(prev, cur, flow, cert) -> (total, parts)`` that also applies Adam's update."""
+
     @tf.function(reduce_retracing=True)
     def train_step(prev, cur, flow, cert):
         with tf.GradientTape() as tape:
-            total, parts = pair_losses(net, prev, cur, flow, cert, extractor, grams, content_layer, layer_weights,
-                                       weights)
+            total, parts = pair_losses(net, prev, cur, flow, cert, target, weights)
         variables = net.trainable_variables
         gradients = tape.gradient(total, variables)
         optimizer.apply_gradients(zip(gradients, variables, strict=True))
