@@ -166,7 +166,7 @@ def _inputs(studio: Studio) -> SimpleNamespace:
                                          label="…or a sample painting")
         ui.more_paintings = gr.File(label="More paintings (blended, or scheduled over time)", file_count="multiple",
                                     file_types=["image"], elem_id="more-paintings")
-    with gr.Accordion("Options (defaults are `paintvid video`'s)", open=False):
+    with gr.Accordion("Options (defaults are `paintvid video`'s)", open=True):
         ui.method = gr.Radio(METHODS, value="optimize", label="Method",
                              info="optimize: Gatys + Ruder per frame; fast: a network trained by make train-style")
         ui.model = gr.Dropdown(list(studio.models()), value=None, label="Fast-mode model (models/*.keras)")

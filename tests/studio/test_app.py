@@ -88,8 +88,10 @@ def _new_job(studio, jobs_before: int, timeout: float = 30.0) -> str:
 
 def _fill_number(page, elem_id: str, value) -> None:
     box = page.locator(f"#{elem_id} input[type=number]")
+    expect(box).to_be_editable()
     box.fill(str(value))
     box.press("Tab")
+    expect(box).to_have_value(str(value))
 
 
 def test_page_previews_a_frame_and_paints_a_tiny_video(studio_server, media, browser_page, tmp_path):
@@ -108,7 +110,6 @@ def test_page_previews_a_frame_and_paints_a_tiny_video(studio_server, media, bro
     page.locator("#preview-image img").wait_for(timeout=60_000)
     page.locator("#preview-info").get_by_text("at 64 px, 5 iterations").wait_for(timeout=10_000)
 
-    page.get_by_text("Options (defaults are").click()
     for elem_id, value in (("width", 64), ("frames", 3), ("first-iterations", 5), ("iterations", 3)):
         _fill_number(page, elem_id, value)
     page.locator("#paint-button").click()
