@@ -19,7 +19,15 @@ from foundation.errors import UserError
 from foundation.records import jsonable
 from media.image_io import MAX_WIDTH, read_image, resize_to_width, write_image
 from transfer.backbone import BUNDLED, describe_weights, load_backbone
-from transfer.features import CONTENT_LAYER, STYLE_LAYERS, FeatureExtractor, Precision, pixel_bounds, preprocess
+from transfer.features import (
+    CONTENT_LAYER,
+    DEFAULT_PRECISION,
+    STYLE_LAYERS,
+    FeatureExtractor,
+    Precision,
+    pixel_bounds,
+    preprocess,
+)
 from transfer.objective import LossWeights, StyleObjective
 from transfer.optimize import OptimizeOptions, OptimizeResult, minimize
 
@@ -40,7 +48,7 @@ class StyleSpec:
         blend: one weight per style (normalised); ``None`` means equal weights.
         style_scale: style image width relative to the content width (1.0 = same width).
         weights: backbone source, ``bundled`` / ``imagenet`` / a path (see :mod:`transfer.backbone`).
-        precision: compute dtype of the VGG pass.
+        precision: compute dtype of the VGG pass (bfloat16 by default; ``float32`` for comparison).
         content_layer: ``block4_conv2`` (default) or e.g. ``block5_conv2`` for looser content.
         style_layers: Gram layers; ``style_layer_weights`` one weight per layer.
     """
@@ -49,7 +57,7 @@ class StyleSpec:
     blend: tuple[float, ...] | None = None
     style_scale: float = 1.0
     weights: str = BUNDLED
-    precision: Precision = Precision.FLOAT32
+    precision: Precision = DEFAULT_PRECISION
     content_layer: str = CONTENT_LAYER
     style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
