@@ -1,7 +1,15 @@
-"""VGG loss-pass efficiency against the machine's GEMM peak (fp32 and bf16), and L-BFGS vs Adam.
+"""VGG loss-pass efficiency against the machine's GEMM peak, per precision (float32, bfloat16); L-BFGS vs Adam.
 
-FLOPs are counted analytically: a 3x3 convolution costs 2*9*H*W*Cin*Cout multiply-adds per forward pass, and
-the loss pass (forward + gradient w.r.t. the image only, no weight gradients) costs about twice the forward.
+The FLOP count is that of the pass the optimisation really runs: the forward convolutions up to the deepest layer
+the loss reads (``block5_conv1``), the Gram matrices of the style layers, and the gradient with respect to the
+*input image only* -- one backward-data convolution per layer (as many FLOPs as its forward) and the Gram's
+backward. No weight gradients: the backbone is frozen and the tape asks for ``d loss / d image`` alone (the graph's
+filter-gradient nodes have no consumer and are pruned). ReLU, pooling and the loss sums are left out (well under
+1 % of the FLOPs).
+
+The peak is the best GFLOP/s of plain matrix products in the same precision, over a square GEMM and GEMMs shaped
+like the convolutions' own (rows = pixels, inner = 9 x input channels, columns = output channels). The loss pass
+and the peak are timed alternately, best of N each, so load from other jobs on a shared machine hits both alike.
 """
 
 from __future__ import annotations
@@ -15,62 +23,96 @@ from transfer.features import CONTENT_LAYER, STYLE_LAYERS, Precision
 
 SAMPLES = Path("samples")
 
-
-def conv_flops(height: int, width: int, deepest: str = "block5_conv1") -> float:
-    """Return forward FLOPs of VGG16's convolutions up to and including ``deepest`` at (height, width)."""
-    import keras
-
-    model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(height, width, 3))
-    total = 0.0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            _, h, w, cout = layer.output.shape
-            cin = layer.input.shape[-1]
-            total += 2.0 * 9 * h * w * cin * cout
-            if layer.name == deepest:
-                break
-    return total
+#: VGG16's convolutions: (name, input channels, output channels, downsampling factor of its input).
+VGG16_CONVS = (
+    ("block1_conv1", 3, 64, 1), ("block1_conv2", 64, 64, 1),
+    ("block2_conv1", 64, 128, 2), ("block2_conv2", 128, 128, 2),
+    ("block3_conv1", 128, 256, 4), ("block3_conv2", 256, 256, 4), ("block3_conv3", 256, 256, 4),
+    ("block4_conv1", 256, 512, 8), ("block4_conv2", 512, 512, 8), ("block4_conv3", 512, 512, 8),
+    ("block5_conv1", 512, 512, 16), ("block5_conv2", 512, 512, 16), ("block5_conv3", 512, 512, 16),
+)
 
 
-def gemm_peak(dtype: str, n: int = 2048, repeats: int = 10) -> float:
-    """Return measured GFLOP/s of an n x n matmul in TensorFlow for ``dtype`` (float32 / bfloat16)."""
-    import tensorflow as tf
+def loss_pass_flops(height: int, width: int, layers: tuple[str, ...] = (CONTENT_LAYER, *STYLE_LAYERS),
+                    style_layers: tuple[str, ...] = STYLE_LAYERS) -> dict[str, float]:
+    """Return FLOPs of one loss-and-gradient pass at (height, width): ``forward``, ``backward_input``, ``gram``
+    (forward and backward of the style Grams) and their ``total``. A multiply-add counts as 2 FLOPs."""
+    deepest = max(layers, key=lambda name: [c[0] for c in VGG16_CONVS].index(name))
+    forward = gram = 0.0
+    for name, cin, cout, down in VGG16_CONVS:
+        h, w = height // down, width // down
+        forward += 2.0 * 9 * h * w * cin * cout
+        if name in style_layers:
+            gram += 2 * (2.0 * h * w * cout * cout)  # F^T F, and F (dG + dG^T) on the way back
+        if name == deepest:
+            break
+    return {"forward": forward, "backward_input": forward, "gram": gram, "total": 2 * forward + gram}
 
-    a = tf.random.normal((n, n), dtype=tf.float32)
-    a = tf.cast(a, dtype)
-    mm = tf.function(lambda x: tf.matmul(x, x))
-    mm(a).numpy()
-    best = np.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        mm(a).numpy()
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
+
+def conv_gemm_shapes(height: int, width: int) -> list[tuple[int, int, int]]:
+    """Return (M, K, N) of the im2col GEMMs of VGG16's block 1-5 convolutions at (height, width), one per shape."""
+    shapes = {(height // down * (width // down), 9 * cin, cout) for _, cin, cout, down in VGG16_CONVS[:11]}
+    return sorted(shapes)
 
 
-def loss_pass_seconds(size: int, precision: Precision, repeats: int) -> float:
-    """Return the median seconds of one loss+gradient evaluation at size x size."""
+class _Gemm:
+    """Timed matrix products of several shapes in one dtype; ``best_gflops`` is the best seen so far."""
+
+    def __init__(self, dtype: str, shapes: list[tuple[int, int, int]]):
+        import tensorflow as tf
+
+        rng = tf.random.Generator.from_seed(0)
+        self.cases = [(tf.cast(rng.normal((m, k)), dtype), tf.cast(rng.normal((k, n)), dtype), 2.0 * m * k * n)
+                      for m, k, n in shapes]
+        self.mm = tf.function(lambda a, b: tf.matmul(a, b))
+        self.best_gflops = 0.0
+        for a, b, _ in self.cases:
+            self.mm(a, b).numpy()
+
+    def measure(self) -> None:
+        for a, b, flops in self.cases:
+            started = time.perf_counter()
+            self.mm(a, b).numpy()
+            self.best_gflops = max(self.best_gflops, flops / (time.perf_counter() - started) / 1e9)
+
+
+def _loss_pass(size: int, precision: Precision):
+    """Return a zero-argument function running one loss-and-gradient pass at size x size (warmed up)."""
     from transfer.backbone import load_backbone
     from transfer.features import FeatureExtractor
     from transfer.objective import LossWeights, StyleObjective
 
     extractor = FeatureExtractor(load_backbone("bundled"), (CONTENT_LAYER, *STYLE_LAYERS), precision)
     objective = StyleObjective(extractor, CONTENT_LAYER, dict.fromkeys(STYLE_LAYERS, 1.0))
-    rng = np.random.default_rng(0)
-    x = rng.normal(0, 50, (1, size, size, 3)).astype(np.float32)
+    x = np.random.default_rng(0).normal(0, 50, (1, size, size, 3)).astype(np.float32)
     targets = objective.targets(x, objective.style_grams(x))
     weights = LossWeights()
     objective.value_and_grad(x, targets, weights)
-    times = []
+    return lambda: objective.value_and_grad(x, targets, weights)
+
+
+def roofline(size: int, precision: Precision, repeats: int) -> dict:
+    """Return the loss pass at size x size against the GEMM peak of the same precision, timed alternately."""
+    run_pass = _loss_pass(size, precision)
+    gemm = _Gemm(precision.value, [(2048, 2048, 2048), *conv_gemm_shapes(size, size)])
+    best = np.inf
     for _ in range(repeats):
-        t = time.perf_counter()
-        objective.value_and_grad(x, targets, weights)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+        gemm.measure()
+        started = time.perf_counter()
+        run_pass()
+        best = min(best, time.perf_counter() - started)
+    gemm.measure()
+    flops = loss_pass_flops(size, size)
+    achieved = flops["total"] / best / 1e9
+    return {"size": size, "precision": precision.value, "seconds_per_iteration": best,
+            "gflop_per_iteration": flops["total"] / 1e9,
+            "gflop_breakdown": {k: v / 1e9 for k, v in flops.items() if k != "total"},
+            "achieved_gflops": achieved, "gemm_peak_gflops": gemm.best_gflops,
+            "efficiency": achieved / gemm.best_gflops}
 
 
 def optimizer_comparison(iterations: int, width: int) -> dict:
-    """Return the loss after ``iterations`` for L-BFGS and Adam on the sample pair."""
+    """Return the loss after ``iterations`` for L-BFGS and Adam on the sample pair (no early stopping)."""
     from transfer.objective import LossWeights
     from transfer.optimize import OptimizeOptions, OptimizerKind
     from transfer.stylize import StyleSpec, StylizeConfig, stylize_image
@@ -80,7 +122,8 @@ def optimizer_comparison(iterations: int, width: int) -> dict:
     for kind in OptimizerKind:
         cfg = StylizeConfig(content=content, output=Path("bench") / f"optimizer_{kind.value}.png",
                             style=StyleSpec(styles=(style,)), width=width, loss=LossWeights(),
-                            optimize=OptimizeOptions(kind=kind, iterations=iterations), progress=False)
+                            optimize=OptimizeOptions(kind=kind, iterations=iterations, stall_tolerance=0.0),
+                            progress=False)
         report = stylize_image(cfg)
         out[kind.value] = {"final_loss": report["final_losses"]["total"],
                            "style_loss": report["final_losses"]["style"],
@@ -90,20 +133,18 @@ def optimizer_comparison(iterations: int, width: int) -> dict:
 
 
 def run(quick: bool, out_dir: Path) -> dict:
-    """VGG loss pass at 256 and 512 (fp32, bf16) vs GEMM peak; L-BFGS vs Adam on the samples."""
+    """Loss pass at 256 (and 512) per precision against that precision's GEMM peak; L-BFGS vs Adam."""
     sizes = (256,) if quick else (256, 512)
-    repeats = 3 if quick else 5
-    peaks = {p.value: gemm_peak(p.value) for p in Precision}
-    passes = []
-    for size in sizes:
-        flops = 2 * conv_flops(size, size)
-        for precision in Precision:
-            s = loss_pass_seconds(size, precision, repeats)
-            achieved, peak = flops / s / 1e9, peaks[precision.value]
-            passes.append({"size": size, "precision": precision.value, "seconds_per_iteration": s,
-                           "gflop_per_iteration": flops / 1e9, "achieved_gflops": achieved,
-                           "gemm_peak_gflops": peak, "ratio_to_peak": achieved / peak})
-    result = {"gemm_peak_gflops": peaks, "loss_pass": passes}
+    repeats = 3 if quick else 7
+    passes = [roofline(size, precision, repeats) for size in sizes for precision in Precision]
+    by_precision = {p.value: min(r["efficiency"] for r in passes if r["precision"] == p.value) for p in Precision}
+    result = {"loss_pass": passes, "efficiency_by_precision": by_precision, "efficiency_target": 0.85,
+              "bfloat16_speedup": {str(s): _speedup(passes, s) for s in sizes}}
     if (SAMPLES / "building.jpg").exists():
         result["optimizers"] = optimizer_comparison(iterations=20 if quick else 100, width=128 if quick else 256)
     return result
+
+
+def _speedup(passes: list[dict], size: int) -> float:
+    t = {r["precision"]: r["seconds_per_iteration"] for r in passes if r["size"] == size}
+    return t[Precision.FLOAT32.value] / t[Precision.BFLOAT16.value]
