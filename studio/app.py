@@ -20,6 +20,7 @@ import gradio as gr
 
 from foundation.errors import UserError
 from studio.config import StudioConfig
+from studio.runner import video_defaults
 from studio.service import Choices, JobView, Studio
 
 log = logging.getLogger("studio")
@@ -71,12 +72,12 @@ def _paintings(painting: str | None, more_paintings) -> list[str]:
 
 def _choices(method, model, width, seconds, frames, temporal_weight, preserve_colors, style_schedule,
              first_iterations, iterations) -> Choices:
-    frames = _none_if_blank(frames)
+    frames, first, later = (_none_if_blank(v) for v in (frames, first_iterations, iterations))
     return Choices(method=method or "optimize", model=model or None, width=int(width),
                    seconds=_none_if_blank(seconds), frames=int(frames) if frames else None,
-                   temporal_weight=float(temporal_weight), preserve_colors=preserve_colors or "none",
-                   style_schedule=_none_if_blank(style_schedule), first_iterations=int(first_iterations),
-                   iterations=int(iterations))
+                   temporal_weight=None if temporal_weight is None else float(temporal_weight),
+                   preserve_colors=preserve_colors or "none", style_schedule=_none_if_blank(style_schedule),
+                   first_iterations=int(first) if first else None, iterations=int(later) if later else None)
 
 
 @dataclass
@@ -96,8 +97,8 @@ class Endpoints:
         return path, f"Frame {int(frame)} at {int(preview_width)} px, {what}: {time.perf_counter() - started:.1f} s."
 
     def stylize(self, clip, painting, more_paintings=None, method="optimize", model=None, width=256, seconds=0,
-                frames=0, temporal_weight=1.0, preserve_colors="none", style_schedule="", first_iterations=300,
-                iterations=100):
+                frames=0, temporal_weight=None, preserve_colors="none", style_schedule="", first_iterations=None,
+                iterations=None):
         """Start a job and follow it; the last value is (MP4, side-by-side MP4, status, frame, evaluation, ...)."""
         choices = _choices(method, model, width, seconds, frames, temporal_weight, preserve_colors, style_schedule,
                            first_iterations, iterations)
@@ -153,7 +154,7 @@ def _results(view: JobView) -> tuple:
 
 
 def _inputs(studio: Studio) -> SimpleNamespace:
-    ui = SimpleNamespace()
+    ui, defaults = SimpleNamespace(), video_defaults()
     with gr.Group():
         ui.clip = gr.Video(label="Clip", sources=["upload"], elem_id="clip", height=240)
         ui.clip_info = gr.Markdown(elem_id="clip-info")
@@ -176,13 +177,14 @@ def _inputs(studio: Studio) -> SimpleNamespace:
             ui.seconds = gr.Number(0, label="Seconds (0 = whole clip)", minimum=0, elem_id="seconds")
             ui.frames = gr.Number(0, label="or frames (0 = all)", precision=0, minimum=0, elem_id="frames")
         with gr.Row():
-            ui.temporal_weight = gr.Number(1.0, label="Temporal weight", minimum=0)
+            ui.temporal_weight = gr.Number(defaults["temporal_weight"], label="Temporal weight", minimum=0)
             ui.preserve_colors = gr.Dropdown(COLOR_MODES, value="none", label="Colour preservation")
         ui.style_schedule = gr.Textbox("", label="Style schedule for several paintings, e.g. 0:0,4s:1")
         with gr.Row():
-            ui.first_iterations = gr.Number(300, label="Iterations, first frame", precision=0, minimum=1,
+            ui.first_iterations = gr.Number(defaults["first_iterations"], label="Iterations, first frame", precision=0,
+                                            minimum=1,
                                             elem_id="first-iterations")
-            ui.iterations = gr.Number(100, label="Iterations, later frames", precision=0, minimum=1,
+            ui.iterations = gr.Number(defaults["iterations"], label="Iterations, later frames", precision=0, minimum=1,
                                       elem_id="iterations")
     return ui
 

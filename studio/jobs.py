@@ -38,7 +38,8 @@ class JobSpec:
         clip: the input clip, e.g. ``input/clip.mp4``; paintings: style images (``input/painting_0.jpg``, ...).
         method: ``optimize`` (Gatys + Ruder per frame) or ``fast`` (``model``: a trained ``.keras`` network).
         width: output width in pixels; seconds / frames: how much of the clip (None = all of it).
-        temporal_weight, preserve_colors, style_schedule, first_iterations, iterations: as ``paintvid video``.
+        temporal_weight, preserve_colors, style_schedule, first_iterations, iterations: as ``paintvid video``;
+            None leaves the video runner's default (``video.config.VideoConfig``).
         weights: the VGG16 weights (``bundled`` or a path); side_by_side: also write the comparison video;
         evaluate: measure warping error and per-frame style loss afterwards (optimisation path only).
     """
@@ -50,11 +51,11 @@ class JobSpec:
     width: int = 256
     seconds: float | None = None
     frames: int | None = None
-    temporal_weight: float = 1.0
+    temporal_weight: float | None = None
     preserve_colors: str = "none"
     style_schedule: str | None = None
-    first_iterations: int = 300
-    iterations: int = 100
+    first_iterations: int | None = None
+    iterations: int | None = None
     weights: str = "bundled"
     side_by_side: bool = True
     evaluate: bool = True

@@ -1,8 +1,10 @@
 """Live progress of a running job, read from its work directory by polling (no hooks into the video runner).
 
-The video runner writes ``stylized/NNNNNN.png`` per finished frame and ``run.json`` (``n_frames`` once the frames
-are extracted, then one entry per frame under ``frames`` with its ``seconds`` and ``losses``), each atomically, so
-a reader never sees half a file. Fast mode streams straight into the MP4 and reports only when it is done.
+Only the work directory's layout is relied on: ``frames/NNNNNN.png`` (all extracted before stylising starts) and
+``stylized/NNNNNN.png`` (one per finished frame), each written atomically. Speed comes from the stylised frames'
+file times; the current loss from per-frame records when the runner has written some (``run.json``'s ``frames``,
+or the per-shot ``shots/*_frames.json``), so the page keeps working when the runner changes how it records them.
+Fast mode streams straight into the MP4 and reports only when it is done.
 """
 
 from __future__ import annotations
@@ -65,14 +67,34 @@ def read_progress(workdir: Path) -> Progress:
     """Return the :class:`Progress` of the optimisation run in ``workdir`` (all zeros before it started)."""
     workdir = Path(workdir)
     done = sorted((workdir / "stylized").glob("[0-9]*.png"))
-    run = read_run_json(workdir)
-    total = run.get("n_frames")
-    frames = [f for f in run.get("frames", {}).values() if isinstance(f, dict)]
-    seconds = [float(f["seconds"]) for f in frames if "seconds" in f]
-    per_frame = sum(seconds) / len(seconds) if seconds else None
+    total = read_run_json(workdir).get("n_frames")
+    if not total and done:  # stylising has begun, so every frame has been extracted
+        total = len(list((workdir / "frames").glob("[0-9]*.png"))) or None
+    per_frame = seconds_per_frame(done)
     eta = per_frame * max(0, total - len(done)) if per_frame is not None and total else None
-    latest = max(frames, key=lambda f: (f.get("pass", 1), f.get("frame", 0)), default=None)
+    latest = max(frame_records(workdir), key=lambda f: (f.get("pass", 1), f.get("frame", 0)), default=None)
     loss = latest.get("losses", {}).get("total") if latest else None
     return Progress(frames_done=len(done), frames_total=int(total) if total else None, seconds_per_frame=per_frame,
                     eta_seconds=eta, loss=float(loss) if loss is not None else None,
                     latest_frame=done[-1] if done else None)
+
+
+def seconds_per_frame(stylized: list[Path]) -> float | None:
+    """Return the (lower) median time between consecutive stylised frames, None for fewer than 2.
+
+    The median, not the mean: a server restart between two frames is one long gap and must not set the ETA.
+    """
+    times = sorted(p.stat().st_mtime for p in stylized if p.exists())
+    gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
+    return gaps[(len(gaps) - 1) // 2] if gaps else None
+
+
+def frame_records(workdir: Path) -> list[dict]:
+    """Return the per-frame records (``frame``, ``pass``, ``seconds``, ``losses``) found in ``workdir``, if any."""
+    records = dict(read_run_json(workdir).get("frames") or {})
+    for path in sorted((Path(workdir) / "shots").glob("*_frames.json")):
+        try:
+            records.update(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return [r for r in records.values() if isinstance(r, dict)]

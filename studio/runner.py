@@ -10,6 +10,7 @@ runs the fast network once. Fast-mode models are the ``.keras`` files under ``mo
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from transfer.fast.network import load_network
 from transfer.objective import LossWeights
 from transfer.optimize import OptimizeOptions
 from transfer.stylize import StyleSpec, StylizeConfig, stylize_image
-from video.config import VideoConfig
+from video.config import DEFAULT_TEMPORAL_WEIGHT, VideoConfig
 from video.evaluate import EvaluateVideoConfig, evaluate_video
 from video.fast_runner import FastVideoConfig, stylize_video_fast
 from video.pipeline import stylize_video
@@ -46,6 +47,13 @@ def find_fast_models(models_dir: Path) -> list[Path]:
     return found
 
 
+def video_defaults() -> dict:
+    """Return the video runner's defaults the page offers (iterations, temporal weight), as ``paintvid video``."""
+    defaults = {f.name: f.default for f in fields(VideoConfig)}
+    return {"first_iterations": defaults["first_iterations"], "iterations": defaults["iterations"],
+            "temporal_weight": DEFAULT_TEMPORAL_WEIGHT}
+
+
 def read_options(spec: JobSpec) -> ReadOptions:
     """Return the frame selection of ``spec`` (None seconds/frames = the whole clip)."""
     return ReadOptions(frames=spec.frames, seconds=spec.seconds, width=spec.width)
@@ -61,11 +69,12 @@ def run_job(job_dir: Path, spec: JobSpec) -> dict:
                                            read=read_options(spec), side_by_side=spec.side_by_side, progress=False))
         return outputs
     style = StyleSpec(styles=tuple(job_dir / p for p in spec.paintings), weights=spec.weights)
+    chosen = {"first_iterations": spec.first_iterations, "iterations": spec.iterations,
+              "loss": None if spec.temporal_weight is None else LossWeights(temporal=spec.temporal_weight)}
     stylize_video(VideoConfig(
         video=clip, output=out, style=style, read=read_options(spec), workdir=work,
-        loss=LossWeights(temporal=spec.temporal_weight), first_iterations=spec.first_iterations,
-        iterations=spec.iterations, style_schedule=spec.style_schedule, preserve_colors=spec.preserve_colors,
-        side_by_side=spec.side_by_side, progress=False,
+        style_schedule=spec.style_schedule, preserve_colors=spec.preserve_colors, side_by_side=spec.side_by_side,
+        progress=False, **{k: v for k, v in chosen.items() if v is not None},
     ))
     if spec.evaluate:
         evaluate_video(EvaluateVideoConfig(stylized=work, style=style, output=work / "evaluation.json"))

@@ -47,18 +47,18 @@ class JobView:
 
 @dataclass(frozen=True)
 class Choices:
-    """The job options a page or an API call gives (defaults are ``paintvid video``'s)."""
+    """The job options a page or an API call gives (None: the video runner's default, as ``paintvid video``)."""
 
     method: str = "optimize"
     model: str | None = None
     width: int = 256
     seconds: float | None = None
     frames: int | None = None
-    temporal_weight: float = 1.0
+    temporal_weight: float | None = None
     preserve_colors: str = "none"
     style_schedule: str | None = None
-    first_iterations: int = 300
-    iterations: int = 100
+    first_iterations: int | None = None
+    iterations: int | None = None
 
 
 @dataclass
@@ -148,9 +148,9 @@ class Studio:
             files[f"input/painting_{k}{safe_suffix(p, IMAGE_SUFFIXES)}"] = Path(p)
         spec = JobSpec(clip=next(iter(files)), paintings=tuple(list(files)[1:]), method=choices.method, model=model,
                        width=int(choices.width), seconds=choices.seconds, frames=choices.frames,
-                       temporal_weight=float(choices.temporal_weight), preserve_colors=choices.preserve_colors,
-                       style_schedule=choices.style_schedule, first_iterations=int(choices.first_iterations),
-                       iterations=int(choices.iterations), weights=self.config.resolved_weights,
+                       temporal_weight=choices.temporal_weight, preserve_colors=choices.preserve_colors,
+                       style_schedule=choices.style_schedule, first_iterations=choices.first_iterations,
+                       iterations=choices.iterations, weights=self.config.resolved_weights,
                        evaluate=choices.method != "fast")
         return self.manager.submit(spec, files)
 

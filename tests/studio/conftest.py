@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import cv2
@@ -36,18 +37,52 @@ def media(tmp_path_factory) -> dict[str, Path]:
     return files
 
 
+class OutsideConnections(list):
+    """Records every host this process resolves or connects to that is not this machine."""
+
+    LOCAL = ("127.0.0.1", "::1", "localhost", "0.0.0.0")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._connect, self._getaddrinfo = socket.socket.connect, socket.getaddrinfo
+        watch = self
+
+        def connect(sock, address):
+            if sock.family in (socket.AF_INET, socket.AF_INET6) and not watch._local(address[0]):
+                watch.append(address[0])
+            return watch._connect(sock, address)
+
+        def getaddrinfo(host, *args, **kwargs):
+            if host is not None and not watch._local(host):
+                watch.append(host)
+            return watch._getaddrinfo(host, *args, **kwargs)
+
+        socket.socket.connect, socket.getaddrinfo = connect, getaddrinfo
+
+    def _local(self, host) -> bool:
+        host = host.decode() if isinstance(host, bytes) else str(host)
+        return host in self.LOCAL or host.startswith("127.")
+
+    def restore(self) -> None:
+        socket.socket.connect, socket.getaddrinfo = self._connect, self._getaddrinfo
+
+
 @pytest.fixture(scope="session")
 def studio_server(tmp_path_factory):
-    """Start one studio on a free localhost port (no samples, no models); yield (url, Studio)."""
+    """Start one studio on a free localhost port (no samples, no models); yield (url, Studio, outside hosts)."""
     from studio.app import serve
     from studio.config import StudioConfig
     from studio.service import Studio
 
+    outside = OutsideConnections()
     root = tmp_path_factory.mktemp("studio_out")
     config = StudioConfig(out=root / "out", samples=root / "samples", models=root / "models", port=0,
                           poll_seconds=0.3)
     studio = Studio(config)
     demo, url = serve(config, block=False, studio=studio)
-    yield url, studio
-    demo.close()
-    studio.manager.stop(timeout=60)
+    try:
+        yield url, studio, outside
+    finally:
+        demo.close()
+        studio.manager.stop(timeout=60)
+        outside.restore()

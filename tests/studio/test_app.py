@@ -27,7 +27,7 @@ TINY_JOB = {"width": 64, "frames": 3, "first_iterations": 5, "iterations": 3}
 def test_api_preview_and_stylize_with_gradio_client(studio_server, media):
     from gradio_client import Client, handle_file
 
-    url, studio = studio_server
+    url, studio, outside = studio_server
     client = Client(url, verbose=False)
     image, message = client.predict(handle_file(str(media["clip"])), handle_file(str(media["painting"])),
                                     frame=2, preview_width=64, preview_iterations=5, api_name="/preview")
@@ -50,6 +50,7 @@ def test_api_preview_and_stylize_with_gradio_client(studio_server, media):
     with pytest.raises(AppError, match=r"clip \(notes.mp4\): not a video"):
         client.predict(handle_file(str(media["text"])), handle_file(str(media["painting"])), api_name="/preview")
     assert len(studio.manager.list_jobs()) == 1  # the bad call started nothing
+    assert outside == []  # neither the server nor the client tried to reach another machine
 
 
 @pytest.fixture
@@ -95,7 +96,7 @@ def _fill_number(page, elem_id: str, value) -> None:
 
 
 def test_page_previews_a_frame_and_paints_a_tiny_video(studio_server, media, browser_page, tmp_path):
-    url, studio = studio_server
+    url, studio, server_outside = studio_server
     page, outside = browser_page
     jobs_before = len(studio.manager.list_jobs())
     page.goto(url)
@@ -129,3 +130,4 @@ def test_page_previews_a_frame_and_paints_a_tiny_video(studio_server, media, bro
     assert len(studio.manager.list_jobs()) == jobs_before + 1 and newest["status"] == "done"
     assert newest["spec"]["width"] == 64 and newest["spec"]["frames"] == 3
     assert outside == []  # the page asked nothing of the internet
+    assert server_outside == []

@@ -203,13 +203,31 @@ def test_spec_checks_and_round_trip():
 def test_progress_read_from_a_work_directory(tmp_path):
     work = tmp_path / "work"
     assert read_progress(work).describe() == "preparing frames and optical flow"
-    (work / "stylized").mkdir(parents=True)
-    for i in (1, 2):
-        (work / "stylized" / f"{i:06d}.png").write_bytes(b"png")
-    frames = {"1:000001": {"frame": 1, "pass": 1, "seconds": 2.0, "losses": {"total": 9.0}},
-              "1:000002": {"frame": 2, "pass": 1, "seconds": 4.0, "losses": {"total": 5.0}}}
-    (work / "run.json").write_text(json.dumps({"n_frames": 5, "frames": frames}))
+    for folder, count in (("frames", 5), ("stylized", 3)):
+        (work / folder).mkdir(parents=True)
+        for i in range(1, count + 1):
+            (work / folder / f"{i:06d}.png").write_bytes(b"png")
+    for i, at in ((1, 100.0), (2, 103.0), (3, 120.0)):  # a pause (a restart) between frames 2 and 3
+        os.utime(work / "stylized" / f"{i:06d}.png", (at, at))
+    (work / "shots").mkdir()
+    records = {"1:000002": {"frame": 2, "pass": 1, "seconds": 3.0, "losses": {"total": 9.0}},
+               "1:000003": {"frame": 3, "pass": 1, "seconds": 3.0, "losses": {"total": 5.0}}}
+    (work / "shots" / "000001_frames.json").write_text(json.dumps(records))
     p = read_progress(work)
-    assert (p.frames_done, p.frames_total, p.seconds_per_frame, p.eta_seconds, p.loss) == (2, 5, 3.0, 9.0, 5.0)
-    assert p.latest_frame.name == "000002.png"
-    assert p.describe() == "2 / 5 frames · 3.0 s/frame · ETA 9 s · loss 5"
+    assert (p.frames_done, p.frames_total, p.seconds_per_frame, p.eta_seconds, p.loss) == (3, 5, 3.0, 6.0, 5.0)
+    assert p.latest_frame.name == "000003.png"
+    assert p.describe() == "3 / 5 frames · 3.0 s/frame · ETA 6 s · loss 5"
+    (work / "run.json").write_text(json.dumps({"n_frames": 4, "frames": {}}))
+    assert read_progress(work).frames_total == 4
+
+
+def test_seconds_per_frame_is_the_median_gap(tmp_path):
+    from studio.progress import seconds_per_frame
+
+    paths = []
+    for i, at in enumerate((0.0, 2.0, 4.0, 50.0, 52.0)):
+        paths.append(tmp_path / f"{i}.png")
+        paths[-1].write_bytes(b"")
+        os.utime(paths[-1], (at, at))
+    assert seconds_per_frame(paths) == 2.0
+    assert seconds_per_frame(paths[:1]) is None
