@@ -362,9 +362,24 @@ class _StageFit:
     extra: Sequence
 
     def run(self, data: _StageData, *, stage: int, first: int, epochs: int, lr: float) -> None:
-        _fit_stage(data.model, stage=stage, first=first, epochs=epochs, lr=lr, train_ds=data.train,
-                   val_ds=data.val, steps=data.steps, class_weight=self.class_weight, ckpt=self.ckpt, out=self.out,
-                   patience=self.patience, progress=self.progress, extra=self.extra)
+        """Compile and fit one stage; epochs are numbered ``first .. first + epochs - 1`` across stages."""
+        data.model.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy",
+                           metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")])
+        best_so_far = _best_row(_read_log(self.out / "train_log.csv"))
+        callbacks = [
+            keras.callbacks.BackupAndRestore(str(self.ckpt / f"stage{stage}"), delete_checkpoint=True),
+            _StageInfo(stage),
+            keras.callbacks.ModelCheckpoint(str(self.ckpt / f"best_stage{stage}.weights.h5"), monitor=SELECTION,
+                                            mode="max", save_best_only=True, save_weights_only=True,
+                                            initial_value_threshold=best_so_far[SELECTION] if best_so_far else None),
+            keras.callbacks.EarlyStopping(monitor=SELECTION, mode="max", patience=self.patience),
+            keras.callbacks.CSVLogger(str(self.out / "train_log.csv"), append=True),
+            *_tensorboard(self.out / "tensorboard" / f"stage{stage}"),
+            *self.extra,
+        ]
+        data.model.fit(data.train, validation_data=data.val, epochs=first + epochs, initial_epoch=first,
+                       steps_per_epoch=data.steps, class_weight=self.class_weight, callbacks=callbacks, shuffle=False,
+                       verbose=2 if self.progress else 0)
 
 
 def _stage1(top, inputs, state: dict, config: FinetuneConfig, fit: _StageFit) -> int:
@@ -494,27 +509,6 @@ def _fill_cache(cache: FeatureCache, needed: dict[int, np.ndarray], progress: bo
     with tqdm(total=total, desc="caching blocks 1-4", unit="img", disable=not progress) as bar:
         for variant, idx in needed.items():
             cache.ensure(variant, idx, progress=bar.update)
-
-
-def _fit_stage(model, *, stage: int, first: int, epochs: int, lr: float, train_ds, val_ds, steps: int,
-               class_weight, ckpt: Path, out: Path, patience: int, progress: bool, extra: Sequence) -> None:
-    """Compile and fit one stage; epochs are numbered ``first .. first + epochs - 1`` across stages."""
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy",
-                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")])
-    best_so_far = _best_row(_read_log(out / "train_log.csv"))
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(ckpt / f"stage{stage}"), delete_checkpoint=True),
-        _StageInfo(stage),
-        keras.callbacks.ModelCheckpoint(str(ckpt / f"best_stage{stage}.weights.h5"), monitor=SELECTION, mode="max",
-                                        save_best_only=True, save_weights_only=True,
-                                        initial_value_threshold=best_so_far[SELECTION] if best_so_far else None),
-        keras.callbacks.EarlyStopping(monitor=SELECTION, mode="max", patience=patience),
-        keras.callbacks.CSVLogger(str(out / "train_log.csv"), append=True),
-        *_tensorboard(out / "tensorboard" / f"stage{stage}"),
-        *extra,
-    ]
-    model.fit(train_ds, validation_data=val_ds, epochs=first + epochs, initial_epoch=first, steps_per_epoch=steps,
-              class_weight=class_weight, callbacks=callbacks, shuffle=False, verbose=2 if progress else 0)
 
 
 def _tensorboard(log_dir: Path) -> list:
