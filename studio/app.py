@@ -258,6 +258,14 @@ def _wire(demo: gr.Blocks, studio: Studio, ends: Endpoints, i, o, shown) -> None
     demo.load(ends.opened, None, [o.job, o.gallery], **private)
 
 
+def host_warning(config: StudioConfig) -> str | None:
+    """Return the log warning for a server other machines can reach (None for 127.0.0.1 / localhost)."""
+    if config.loopback_only:
+        return None
+    return (f"studio: listening on {config.host}: anyone who can reach this machine on port {config.port} can upload "
+            "files and start jobs (there is no login); the default 127.0.0.1 keeps it to this machine")
+
+
 def free_port(host: str) -> int:
     """Return a TCP port that is free on ``host`` right now."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
@@ -271,10 +279,8 @@ def serve(config: StudioConfig, block: bool = True, studio: Studio | None = None
     ``block=False`` returns at once with the server running in the background (tests); stop it with
     ``app.close()``.
     """
-    if not config.loopback_only:
-        log.warning("studio: listening on %s: anyone who can reach this machine on port %s can upload files and "
-                    "start jobs (there is no login); use the default 127.0.0.1 to keep it to this machine",
-                    config.host, config.port)
+    if (warning := host_warning(config)) is not None:
+        log.warning(warning)
     studio = studio or Studio(config)
     port = config.port or free_port(config.host)
     demo = build_app(studio)
