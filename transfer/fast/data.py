@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from foundation.errors import UserError
 from media.consistency import certainty
-from media.flow import estimate_flow
+from media.flow import FlowMethod, estimate_flow
 from media.image_io import read_image
 from media.video_io import ReadOptions, expected_frames, iter_frames, probe
 from transfer.fast.motion import MotionOptions, synthetic_pair
@@ -48,7 +48,7 @@ class PairOptions:
         motion: ranges of the synthetic motion.
         video_pairs: how many real pairs to precompute from the videos (spread evenly over them).
         video_fraction: probability that a pair is a real video pair (when there are any).
-        flow_method: :class:`media.flow.FlowMethod` value used on video pairs.
+        flow_method: the optical flow of video pairs.
         seed: seeds the sampling.
     """
 
@@ -56,7 +56,7 @@ class PairOptions:
     motion: MotionOptions = MotionOptions()
     video_pairs: int = 200
     video_fraction: float = 0.5
-    flow_method: str = "dis"
+    flow_method: FlowMethod = FlowMethod.DIS
     seed: int = 0
 
 
@@ -104,7 +104,8 @@ def random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.nd
     return resized[y : y + size, x : x + size]
 
 
-def video_pairs(videos: Sequence[Path], count: int, size: int, flow_method: str, seed: int = 0) -> list[Pair]:
+def video_pairs(videos: Sequence[Path], count: int, size: int, flow_method: FlowMethod | str,
+                seed: int = 0) -> list[Pair]:
     """Return up to ``count`` real pairs (prev, cur float32 [0, 255], flow cur->prev, certainty (S, S, 1)).
 
     Each video contributes about ``count / len(videos)`` pairs of consecutive frames spread over its length,
@@ -131,7 +132,8 @@ def video_pairs(videos: Sequence[Path], count: int, size: int, flow_method: str,
     return out[:count]
 
 
-def _crop_and_flow(prev: np.ndarray, cur: np.ndarray, size: int, rng: np.random.Generator, flow_method: str) -> Pair:
+def _crop_and_flow(prev: np.ndarray, cur: np.ndarray, size: int, rng: np.random.Generator,
+                   flow_method: FlowMethod | str) -> Pair:
     """Return one real pair: the same random crop of both frames, the flow cur -> prev and its certainty."""
     both = random_crop(np.concatenate([prev, cur], axis=2), size, rng)
     a, b = np.ascontiguousarray(both[..., :3]), np.ascontiguousarray(both[..., 3:])
