@@ -126,6 +126,10 @@ def test_page_previews_a_frame_and_paints_a_tiny_video(studio_server, media, bro
     if os.environ.get("STUDIO_SCREENSHOT"):
         shutil.copyfile(shot, os.environ["STUDIO_SCREENSHOT"])
 
+    page.goto(url)  # a page opened later (another browser, after closing this one) shows the job again
+    expect(page.locator("#job-status")).to_contain_text(job_id, timeout=30_000)
+    page.locator("#result-video video").wait_for(timeout=30_000)
+
     newest = studio.manager.get(job_id)
     assert len(studio.manager.list_jobs()) == jobs_before + 1 and newest["status"] == "done"
     assert newest["spec"]["width"] == 64 and newest["spec"]["frames"] == 3
