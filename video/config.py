@@ -8,11 +8,13 @@ from pathlib import Path
 
 from foundation.errors import UserError
 from media.flow import FlowMethod
+from media.shots import ShotsConfig
 from media.video_io import ReadOptions
 from transfer.color import ColorMode
 from transfer.objective import LossWeights
 from transfer.optimize import OptimizerKind
 from transfer.stylize import InitMode, StyleSpec
+from video.distributed import ClusterConfig
 from video.output import check_video_output, default_workdir
 
 #: Default weight of the short-term temporal loss. Not artistic-videos' 1e3: that assumes about as many iterations
@@ -54,6 +56,10 @@ class VideoConfig:
         preserve_colors: ``none``, ``luminance`` (stylise luminance, keep each frame's colours; ``stylized/``
             then holds the luminance result and the colours are restored when encoding) or ``histogram``
             (match the styles' colours to the first frame once per run, so the target does not flicker).
+        shots: where the hard cuts are (``media.shots``: detected, none, or a CSV). Each shot starts like a first
+            frame; no warp, flow or temporal loss crosses a cut.
+        cluster: where the shots run (``video.distributed``): in this process, on a local Ray instance with
+            ``workers > 1``, or on a Ray cluster. Does not change the frames, so it is not part of the resume keys.
     """
 
     video: Path
@@ -80,6 +86,8 @@ class VideoConfig:
     side_by_side: bool = False
     seed: int = 0
     progress: bool = True
+    shots: ShotsConfig = field(default_factory=ShotsConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     def __post_init__(self) -> None:
         for name, kind in (("flow", FlowMethod), ("init", Init), ("first_init", InitMode),

@@ -4,6 +4,9 @@ Frame i starts from the previous stylised frame warped by the flow i -> i-1 (pix
 from the content frame) and adds the temporal loss ``sum_k c_k (x - w_k)^2 / D`` against the warped earlier frames k
 in ``long_term`` (closest first). In passes after the first (Ruder's multi-pass algorithm, alternating direction)
 each frame starts from a blend of the previous pass and the warped neighbour of the current pass.
+
+A styliser covers one shot: neighbours never reach across a cut, so the first frame of every shot starts like
+the clip's first frame (``first_init``, ``first_iterations``) with no temporal loss.
 """
 
 from __future__ import annotations
@@ -69,19 +72,20 @@ def initial_frame(
 
 
 class OptimizationStylizer:
-    """Stylises frames of pass ``pass_index`` one at a time; ``records[key]`` gets each frame's numbers.
+    """Stylises frames of one shot in pass ``pass_index`` one at a time; ``records[key]`` gets each frame's numbers.
 
     Args:
         objective: the run's ``transfer.objective.StyleObjective``; grams_at(i): the style target of frame i.
-        n: frames in the clip. records: the run record's ``frames`` dict, updated in place as frames finish.
+        frames: the shot's 1-based frame numbers (``range(1, n + 1)`` for a clip without cuts); shot: its number.
+        records: ``{"PASS:FRAME": {...}}``, updated in place as frames finish.
     """
 
     batch_size = 1
 
-    def __init__(self, config: VideoConfig, workdir: WorkDir, objective, grams_at: Callable[[int], dict], n: int,
-                 pass_index: int, records: dict):
+    def __init__(self, config: VideoConfig, workdir: WorkDir, objective, grams_at: Callable[[int], dict],
+                 frames: range, pass_index: int, records: dict, shot: int = 1):
         self.config, self.workdir, self.objective, self.grams_at = config, workdir, objective, grams_at
-        self.n, self.p, self.records = n, pass_index, records
+        self.frames, self.p, self.records, self.shot = frames, pass_index, records, shot
         self.forward = pass_index % 2 == 1
         self.out_pass = None if config.passes == 1 else pass_index
         self._last: dict = {}
@@ -97,8 +101,15 @@ class OptimizationStylizer:
 
     def _neighbours(self, i: int) -> list[int]:
         step = -1 if self.forward else 1  # the already-processed neighbour lies behind us
-        neighbours = [i + step * k for k in sorted(self.config.long_term) if 1 <= i + step * k <= self.n]
+        neighbours = [i + step * k for k in sorted(self.config.long_term) if i + step * k in self.frames]
         return neighbours[:1] if self.p > 1 else neighbours
+
+    def _init_name(self, neighbours: list[int]) -> str:
+        """Return how a frame with these neighbours started: the first frame's init, the later frames', or the
+        previous pass."""
+        if self.p > 1:
+            return "previous-pass"
+        return self.config.first_init.value if not neighbours else self.config.init.value
 
     def _start(self, i: int, content: np.ndarray, neighbours: list[int], warped, cert) -> tuple[np.ndarray, int]:
         """Return (x0 (1, H, W, 3) VGG-preprocessed, iterations) of frame i in this pass."""
@@ -132,7 +143,9 @@ class OptimizationStylizer:
         with progress_bar(iterations, f"frame {i}", config.progress, position=1) as inner:
             result = run_optimization(self.objective, x0, targets, config.loss, options, inner)
         seconds = time.perf_counter() - t0
-        self.records[f"{self.p}:{i:06d}"] = {"frame": i, "pass": self.p, "iterations": result.iterations,
+        self.records[f"{self.p}:{i:06d}"] = {"frame": i, "pass": self.p, "shot": self.shot,
+                                             "first_of_shot": i == self.frames[0], "init": self._init_name(neighbours),
+                                             "iterations": result.iterations,
                                              "stopped_early": result.stopped_early, "seconds": seconds,
                                              "losses": {**result.parts, "total": result.loss}}
         self._last = {"frame": i, "loss": f"{result.loss:.4g}", "s_per_frame": f"{seconds:.1f}"}

@@ -1,14 +1,18 @@
 """Temporally coherent video style transfer (Ruder et al. 2016/2018): ``stylize_video(VideoConfig) -> VideoResult``.
 
-Stages, each resumable from the work directory (:mod:`video.workdir`): extract the frames, compute flows and
-certainties (:mod:`video.prepare`), stylise every missing frame of every pass through the frame loop
-(:mod:`video.loop`) with :class:`video.optimization_stylizer.OptimizationStylizer`, then run the loop once more
-from the stored frames into the MP4 writer (:class:`video.sink.VideoSink`).
+Stages, each resumable from the work directory (:mod:`video.workdir`): extract the frames and split them into shots
+at hard cuts (:mod:`video.prepare`, :mod:`media.shots`); then each shot, in this process or as a Ray task
+(:mod:`video.distributed`), computes its flows and certainties and stylises every missing frame of every pass
+through the frame loop (:mod:`video.shot_job`, :mod:`video.loop`,
+:class:`video.optimization_stylizer.OptimizationStylizer`); once all shots are done the loop runs once more from
+the stored frames into the MP4 writer (:class:`video.sink.VideoSink`).
 """
 
 from __future__ import annotations
 
+import functools
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +21,19 @@ from tqdm.auto import tqdm
 from foundation.fingerprint import file_digest, fingerprint
 from foundation.records import jsonable
 from media.schedule import parse_schedule
+from media.shots import Shot
 from media.video_io import VideoInfo, output_fps, probe, selected_span
 from transfer.backbone import BUNDLED, IMAGENET, describe_weights
-from transfer.color import prepare_inputs, restore_colors
-from transfer.losses import blend_grams
+from transfer.color import restore_colors
 from transfer.seeding import seed_everything
-from transfer.stylize import blend_weights, build_objective, load_styles, style_grams_for
+from transfer.stylize import load_styles
 from video.config import VideoConfig
+from video.distributed import ClusterConfig, ShotJob, read_status, run_shots
 from video.loop import FrameItem, run_frames
-from video.optimization_stylizer import OptimizationStylizer
 from video.output import side_by_side_path
-from video.prepare import compute_flows, extract_frames
-from video.results import FrameSize, RunSummary, VideoResult
+from video.prepare import extract_frames, find_run_shots
+from video.results import FrameSize, RunSummary, ShotRecord, VideoResult
+from video.shot_job import frames_of, read_records, stylize_shot
 from video.sink import VideoSink
 from video.workdir import WorkDir
 
@@ -55,25 +60,10 @@ def stage_keys(config: VideoConfig) -> dict[str, str]:
         "schedule": config.style_schedule,
         "preserve_colors": config.preserve_colors,
         "seed": config.seed,
+        # the detector's settings (or the cuts file's bytes) with the frames decide the cuts
+        "shots": {"config": config.shots, "file": file_digest(config.shots.file) if config.shots.file else None},
     }
     return {"frames": fingerprint(frames), "flow": fingerprint(flow), "stylize": fingerprint(stylize)}
-
-
-class _WorkDirSink:
-    """Writes each stylised frame of a pass as a lossless PNG, then saves the run record (so a kill loses nothing)."""
-
-    def __init__(self, workdir: WorkDir, out_pass: int | None, save):
-        self.workdir, self.out_pass, self.save = workdir, out_pass, save
-
-    def write(self, index: int, original: np.ndarray, stylized: np.ndarray) -> None:
-        self.workdir.write_png(self.workdir.stylized(index, self.out_pass), stylized)
-        self.save()
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
 
 
 class _StoredFrames:
@@ -97,58 +87,52 @@ def final_frame(config: VideoConfig, workdir: WorkDir, i: int) -> np.ndarray:
                           workdir.read_png(workdir.frame(i)))
 
 
-def _frames_of(workdir: WorkDir, order: list[int]):
-    return (FrameItem(i, workdir.read_png(workdir.frame(i))) for i in order)
-
-
 def _schedule(config: VideoConfig, n_styles: int, fps: float):
     return parse_schedule(config.style_schedule, n_styles, fps) if config.style_schedule else None
 
 
-def _grams_at(config: VideoConfig, objective, workdir: WorkDir, styles: list[np.ndarray], fps: float):
-    """Return ``grams_at(i)``: the (blended or scheduled) style Gram targets of frame i."""
-    first = workdir.read_png(workdir.frame(1))
-    _, styles = prepare_inputs(config.preserve_colors, first, styles)  # once per run: a fixed style target
-    style_grams = style_grams_for(objective, config.style, styles, first.shape[1])
-    schedule = _schedule(config, len(styles), fps)
-
-    def grams_at(i: int) -> dict:
-        weights = schedule.weights_at(i - 1) if schedule is not None else blend_weights(config.style)
-        return blend_grams(style_grams, weights)
-
-    return grams_at
-
-
-def _prepare(config: VideoConfig, workdir: WorkDir, keys: dict, info: VideoInfo) -> int:
-    """Reconcile the work directory with ``keys``, extract the frames and compute the flows; return the count."""
+def _prepare(config: VideoConfig, workdir: WorkDir, keys: dict, info: VideoInfo, fps: float) -> list[Shot]:
+    """Reconcile the work directory with ``keys``, extract the frames and find the shots (flows are each shot's
+    job); return the shots."""
     workdir.reconcile(keys, log=lambda m: _log(config, m))
     n = extract_frames(workdir, Path(config.video), config.read, config.progress, info)
-    offsets = config.long_term if config.passes == 1 else sorted({*config.long_term, 1})
-    compute_flows(workdir, n, offsets, config.flow, config.flow_dir, config.progress)
-    return n
+    return find_run_shots(workdir, n, config.shots, fps, keys["frames"], config.progress)
 
 
-def _stylize_passes(config: VideoConfig, workdir: WorkDir, n: int, objective, grams_at, run: dict) -> None:
-    """Stylise every missing frame of every pass (odd passes forward, even passes backward)."""
-    for p in range(1, config.passes + 1):
-        out_pass = None if config.passes == 1 else p
-        order = list(range(1, n + 1)) if p % 2 == 1 else list(range(n, 0, -1))
-        todo = [i for i in order if not workdir.stylized(i, out_pass).exists()]
-        stylizer = OptimizationStylizer(config, workdir, objective, grams_at, n, p, run["frames"])
-        desc = "stylize" if config.passes == 1 else f"pass {p}/{config.passes} ({'fwd' if p % 2 else 'bwd'})"
-        run_frames(_frames_of(workdir, todo), stylizer, _WorkDirSink(workdir, out_pass, lambda: workdir.save_run(run)),
-                   total=n, initial=n - len(todo), desc=desc, progress=config.progress)
-    if config.passes > 1:
-        for i in range(1, n + 1):
-            if not workdir.stylized(i).exists():
-                workdir.copy_atomic(workdir.stylized(i, config.passes), workdir.stylized(i))
+def _stylize_shots(config: VideoConfig, workdir: WorkDir, shots: list[Shot], fps: float, keys: dict
+                   ) -> tuple[list[ShotRecord], dict]:
+    """Run every shot (in this process, or as Ray tasks with ``config.cluster``); return their records and the
+    merged per-frame records."""
+    n = shots[-1].end
+    jobs = [ShotJob(k + 1, shot) for k, shot in enumerate(shots)]
+    # one shot gains nothing from a local Ray instance; an explicit cluster is always used
+    cluster = config.cluster if len(jobs) > 1 or config.cluster.resolved_address else ClusterConfig()
+    quiet = replace(config, progress=False) if cluster.uses_ray else config  # workers draw no bars: one bar here
+    job = functools.partial(stylize_shot, quiet, n, fps, keys["stylize"])
+    folders = ["stylized"] if config.passes == 1 else [f"pass{p}" for p in range(1, config.passes + 1)]
+
+    def frames_done() -> int:
+        return sum(len(list((workdir.root / f).glob("0*.png"))) for f in folders)
+
+    try:
+        statuses = run_shots(jobs, job, cluster, workdir.root, frames_done, n * config.passes, config.progress)
+    finally:
+        frames = {k: v for j in jobs for k, v in read_records(workdir, j.number).items()}
+        workdir.save_run({**workdir.load_run(), "keys": keys, "frames": frames,
+                          "shots": [read_status(workdir.root, j.number) or _pending(j) for j in jobs]})
+    return [ShotRecord.from_status(s) for s in statuses], frames
+
+
+def _pending(job: ShotJob) -> dict:
+    return {"shot": job.number, "start": job.shot.start, "end": job.shot.end, "frames": len(job.shot),
+            "status": "pending", "attempt": 0}
 
 
 def _encode(config: VideoConfig, workdir: WorkDir, info: VideoInfo, n: int, fps: float) -> None:
     start, duration = selected_span(info, config.read)
     sink = VideoSink(config.output, fps, side_by_side=config.side_by_side, audio_from=config.video,
                      audio_start=start, audio_duration=duration)
-    run_frames(_frames_of(workdir, list(range(1, n + 1))), _StoredFrames(config, workdir), sink, total=n,
+    run_frames(frames_of(workdir, list(range(1, n + 1))), _StoredFrames(config, workdir), sink, total=n,
                desc="encode", progress=config.progress)
 
 
@@ -162,18 +146,16 @@ def stylize_video(config: VideoConfig) -> VideoResult:
     seed_everything(config.seed)
     workdir = WorkDir(config.resolved_workdir)
     keys = stage_keys(config)
-    n = _prepare(config, workdir, keys, info)
+    shots = _prepare(config, workdir, keys, info, fps)
+    n = shots[-1].end
     prepared = time.perf_counter()
-    run = workdir.load_run()
-    frames = run.get("frames", {}) if run.get("keys") == keys else {}
-    run = {"keys": keys, "config": jsonable(config), "weights_used": describe_weights(config.style.weights),
-           "frames": frames}
+    weights_used = describe_weights(config.style.weights)
     first = workdir.read_png(workdir.frame(1))
-    _log(config, f"weights: {run['weights_used']}; {n} frames at {first.shape[1]}x{first.shape[0]}; "
-                 f"work directory {workdir.root}")
+    _log(config, f"weights: {weights_used}; {n} frames at {first.shape[1]}x{first.shape[0]} in {len(shots)} "
+                 f"shot(s); work directory {workdir.root}")
+    workdir.save_run({"keys": keys, "config": jsonable(config), "weights_used": weights_used})
     done_before = sum(workdir.stylized(i).exists() for i in range(1, n + 1))
-    objective = build_objective(config.style)
-    _stylize_passes(config, workdir, n, objective, _grams_at(config, objective, workdir, styles, fps), run)
+    shot_records, frames = _stylize_shots(config, workdir, shots, fps, keys)
     stylized = time.perf_counter()
     _encode(config, workdir, info, n, fps)
     finished = time.perf_counter()
@@ -182,12 +164,23 @@ def stylize_video(config: VideoConfig) -> VideoResult:
         side_by_side=str(side_by_side_path(config.output)) if config.side_by_side else None,
         workdir=str(workdir.root), n_frames=n, size=FrameSize(int(first.shape[0]), int(first.shape[1])),
         output_fps=fps, fps=(n - done_before) / (finished - started), wall_seconds=finished - started,
-        stage_seconds={"prepare": prepared - started, "stylize": stylized - prepared, "encode": finished - stylized},
-        resumed=done_before == n, summary=summarize(list(run["frames"].values()), config.passes),
-        frames=run["frames"], weights_used=run["weights_used"],
+        stage_seconds={"prepare": prepared - started, "stylize": stylized - prepared, "encode": finished - stylized,
+                       **stylize_breakdown(frames, shot_records)},
+        resumed=done_before == n, summary=summarize(list(frames.values()), config.passes),
+        frames=frames, weights_used=weights_used, shots=shot_records,
     )
-    workdir.save_run({**run, **jsonable(result)})
+    workdir.save_run({"keys": keys, "config": jsonable(config), **jsonable(result)})
     return result
+
+
+def stylize_breakdown(frames: dict, shots: list[ShotRecord]) -> dict[str, float]:
+    """Return where the stylise stage's time went, summed over frames and shots: ``flow`` (flows and certainties
+    this run computed), ``warp`` (earlier results warped in), ``vgg`` (loss-and-gradient passes) and
+    ``optimizer_overhead`` (the optimiser's own work)."""
+    parts = {"flow": sum(float(s.result.get("flow_seconds", 0.0)) for s in shots)}
+    for key in ("warp", "vgg", "optimizer_overhead"):
+        parts[key] = sum(f.get("stage_seconds", {}).get(key, 0.0) for f in frames.values())
+    return parts
 
 
 def summarize(frame_stats: list[dict], passes: int) -> RunSummary | None:
@@ -208,10 +201,10 @@ def summarize(frame_stats: list[dict], passes: int) -> RunSummary | None:
 
 
 def _mean_later_iterations(frame_stats: list[dict]) -> float:
-    """Return the mean over frames 2..n of the iterations each received, summed over all passes."""
+    """Return the mean over frames that start no shot of the iterations each received, summed over all passes."""
     per_frame: dict[int, int] = {}
     for f in frame_stats:
-        if f["frame"] != 1:
+        if not f.get("first_of_shot", f["frame"] == 1):
             per_frame[f["frame"]] = per_frame.get(f["frame"], 0) + f["iterations"]
     return float(np.mean(list(per_frame.values()))) if per_frame else 0.0
 

@@ -1,4 +1,4 @@
-"""Stage 1 and 2 of a run: extract the frames, then the optical flows and certainty maps they need.
+"""Stage 1 and 2 of a run: extract the frames and find the shots, then the optical flows and certainty maps.
 
 Both stages skip files that already exist, so a rerun continues where a killed run stopped.
 """
@@ -14,9 +14,11 @@ from tqdm.auto import tqdm
 
 from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
+from foundation.fingerprint import file_digest, fingerprint
 from media.consistency import certainty
 from media.flo import read_flo, write_flo
 from media.flow import FlowMethod, estimate_flow
+from media.shots import Shot, ShotMode, ShotsConfig, find_shots, shots_from_cuts, write_cuts_csv
 from media.video_io import ReadOptions, VideoInfo, iter_frames
 from video.workdir import WorkDir
 
@@ -43,12 +45,34 @@ def extract_frames(workdir: WorkDir, video: Path, read_options: ReadOptions, pro
     return count
 
 
-def flow_pairs(n_frames: int, long_term: Iterable[int]) -> list[tuple[int, int]]:
-    """Return every ordered pair (i, j) whose flow i -> j the run needs (both directions of each offset)."""
+def find_run_shots(workdir: WorkDir, n_frames: int, shots: ShotsConfig, fps: float, frames_key: str,
+                   progress: bool = True) -> list[Shot]:
+    """Return the run's shots (``media.shots``) and write their cuts to ``WORKDIR/shots.csv`` (editable, then
+    usable as ``--shots FILE``). Detected cuts are kept in ``shots/cuts.json`` for the same frames and settings."""
+    key = fingerprint({"frames": frames_key, "shots": shots, "file": file_digest(shots.file) if shots.file else None})
+    cache = workdir.root / "shots" / "cuts.json"
+    cached = json.loads(cache.read_text()) if cache.exists() else {}
+    if cached.get("key") == key and cached.get("n_frames") == n_frames:
+        found = shots_from_cuts(cached["cuts"], n_frames)
+    else:
+        frames = (workdir.read_png(workdir.frame(i)) for i in range(1, n_frames + 1))
+        found = find_shots(tqdm(frames, desc="find shots", total=n_frames, unit="frame", leave=False,
+                                disable=not progress or shots.mode is not ShotMode.AUTO), n_frames, shots)
+        atomic_write_json(cache, {"key": key, "n_frames": n_frames, "cuts": [s.start for s in found[1:]]})
+    write_cuts_csv(workdir.root / "shots.csv", found, fps)
+    return found
+
+
+def flow_pairs(n_frames: int, long_term: Iterable[int], frames: range | None = None) -> list[tuple[int, int]]:
+    """Return every ordered pair (i, j) whose flow i -> j the run needs (both directions of each offset).
+
+    ``frames``: only pairs inside these 1-based frame numbers (one shot: no flow across a cut); None: 1..n_frames.
+    """
+    frames = frames if frames is not None else range(1, n_frames + 1)
     pairs: list[tuple[int, int]] = []
-    for i in range(2, n_frames + 1):
+    for i in frames[1:]:
         for k in sorted(set(long_term)):
-            if i - k >= 1:
+            if i - k in frames:
                 pairs += [(i, i - k), (i - k, i)]
     return pairs
 
@@ -60,9 +84,11 @@ def compute_flows(
     method: str,
     flow_dir: Path | None = None,
     progress: bool = True,
+    frames: range | None = None,
 ) -> None:
-    """Make sure ``flow/i_j.flo`` and ``certainty/i_j.png`` exist for every pair the run needs."""
-    pairs = flow_pairs(n_frames, long_term)
+    """Make sure ``flow/i_j.flo`` and ``certainty/i_j.png`` exist for every pair the run (or one shot's
+    ``frames``, 1-based) needs."""
+    pairs = flow_pairs(n_frames, long_term, frames)
     todo = [p for p in pairs if not workdir.flow(*p).exists()]
     flow_method = FlowMethod(method)
     cache: dict[int, np.ndarray] = {}

@@ -45,6 +45,35 @@ class Throughput:
 
 
 @dataclass(frozen=True)
+class ShotRecord:
+    """One shot of an optimisation run and its last attempt (``video.distributed``'s status file).
+
+    start, end: 0-based frames of the shot (end exclusive); frames: their count. status: ``done`` (or, in a
+    run record written by a failed run, ``running`` / ``failed`` / ``pending``). attempt: how often the shot was
+    started, over all runs of the work directory. host, pid, threads: where the last attempt ran (threads: its
+    TensorFlow intra-op threads, None in the driver's process). seconds: its duration. result: what it computed
+    (``frames_computed``, ``flow_seconds``, ``stylize_seconds``).
+    """
+
+    shot: int
+    start: int
+    end: int
+    frames: int
+    status: str
+    attempt: int
+    host: str
+    pid: int
+    threads: int | None
+    seconds: float
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_status(cls, status: dict) -> ShotRecord:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in status.items() if k in known})
+
+
+@dataclass(frozen=True)
 class VideoResult:
     """The outcome of one video run (either method).
 
@@ -56,7 +85,7 @@ class VideoResult:
             smooth, encode). resumed: True when everything was already done and nothing was recomputed.
         summary: optimisation path only. frames: optimisation path only, ``{"PASS:FRAME": {frame, pass,
             iterations, stopped_early, seconds, losses}}``. weights_used: the VGG16 weights (optimisation path).
-        throughput, model: fast path only.
+        throughput, model: fast path only. shots: optimisation path only, one :class:`ShotRecord` per shot.
     """
 
     method: str
@@ -75,6 +104,7 @@ class VideoResult:
     weights_used: str | None = None
     throughput: Throughput | None = None
     model: dict[str, Any] | None = None
+    shots: list[ShotRecord] = field(default_factory=list)
 
 
 def result_from_json(data: dict) -> VideoResult:
@@ -86,6 +116,7 @@ def result_from_json(data: dict) -> VideoResult:
         values["summary"] = RunSummary(**values["summary"])
     if values.get("throughput"):
         values["throughput"] = Throughput(**values["throughput"])
+    values["shots"] = [ShotRecord.from_status(s) for s in values.get("shots") or []]
     return VideoResult(**values)
 
 

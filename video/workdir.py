@@ -7,6 +7,10 @@ Layout (indices are 1-based frame numbers, zero-padded to 6 digits)::
     DIR/certainty/000002_000001.png  consistency weights of that flow, uint8 = round(255 * c)
     DIR/pass1/000001.png ...         stylised frames of each pass (only when --passes > 1)
     DIR/stylized/000001.png          final stylised frames (lossless PNG, measured without codec noise)
+    DIR/shots.csv                    the cuts between shots (0-based first frames; edit it, pass it as --shots FILE)
+    DIR/shots/cuts.json              the detected cuts, for the frames and detector settings they came from
+    DIR/shots/000002.json            shot 2's last attempt: host, pid, attempt, status, seconds
+    DIR/shots/000002_frames.json     shot 2's per-frame losses, iterations and seconds (merged into run.json)
     DIR/keys.json                    fingerprints of the settings each stage was made with
     DIR/run.json                     config, weights used, per-frame losses and seconds
 
@@ -30,7 +34,7 @@ from media.image_io import write_image
 
 #: Stages in dependency order; invalidating one invalidates everything after it.
 STAGES = ("frames", "flow", "stylize")
-_STAGE_DIRS = {"frames": ("frames",), "flow": ("flow", "certainty"), "stylize": ("stylized", "pass*")}
+_STAGE_DIRS = {"frames": ("frames",), "flow": ("flow", "certainty"), "stylize": ("stylized", "pass*", "shots")}
 
 
 class WorkDir:

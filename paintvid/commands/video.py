@@ -56,6 +56,17 @@ def register(sub) -> None:
     p.add_argument("--style-schedule", default=None,
                    help='style over time, "WHEN:STYLE,...": WHEN a 0-based frame (12) or seconds (4s), STYLE a 0-based '
                         'index of the given styles; e.g. "0:0,4:0,8:1" holds style 0 to frame 4, fades to 1 by 8')
+    g = p.add_argument_group("shots and parallel runs")
+    g.add_argument("--shots", default="auto", metavar="auto|none|FILE",
+                   help="hard cuts: auto (detected; written to OUT.work/shots.csv), none (one shot), or a CSV of "
+                        "0-based first frames of new shots. Each shot starts like a first frame")
+    g.add_argument("--min-shot-frames", type=int, default=8, help="with --shots auto: shortest shot detected")
+    g.add_argument("--shot-threshold", type=float, default=27.0,
+                   help="with --shots auto: content change (0-255) that counts as a cut")
+    g.add_argument("--workers", type=int, default=1,
+                   help="stylise up to N shots at once on a local Ray instance (needs the [distributed] extra)")
+    g.add_argument("--ray-address", default=None,
+                   help="join this Ray cluster instead (default: $RAY_ADDRESS); --workdir must be shared storage")
     p.add_argument("--workdir", default=None, help="work directory (default: OUT.work next to the output)")
     p.add_argument("--side-by-side", action="store_true", help="also write OUT_side_by_side.mp4 (original | stylised)")
     add_style_options(p)
@@ -73,6 +84,12 @@ def run(args: argparse.Namespace) -> None:
     from media.video_io import ReadOptions, probe
 
     probe(args.video)  # a bad video fails here, before TensorFlow starts and prints its banner
+    from media.shots import parse_shots_option
+    from video.distributed import ClusterConfig
+
+    # bad shot or cluster options fail here too, before TensorFlow starts
+    shots = parse_shots_option(args.shots, threshold=args.shot_threshold, min_frames=args.min_shot_frames)
+    cluster = ClusterConfig(workers=args.workers, address=args.ray_address)
     from transfer.objective import LossWeights
     from transfer.optimize import OptimizerKind
     from video.config import DEFAULT_TEMPORAL_WEIGHT, Init, VideoConfig
@@ -102,10 +119,12 @@ def run(args: argparse.Namespace) -> None:
         preserve_colors=args.preserve_colors,
         seed=args.seed,
         progress=not args.quiet,
+        shots=shots,
+        cluster=cluster,
     )
     result = stylize_video(config)
     print(f"{result.output}\t{result.n_frames} frames\tmean style loss {result.summary.mean_style_loss:.4g}"
-          f"\t{result.summary.mean_seconds_per_frame:.1f} s/frame")
+          f"\t{result.summary.mean_seconds_per_frame:.1f} s/frame\t{len(result.shots)} shot(s)")
 
 
 def run_fast(args: argparse.Namespace) -> None:
