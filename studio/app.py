@@ -219,7 +219,8 @@ def _outputs() -> SimpleNamespace:
 def build_app(studio: Studio) -> gr.Blocks:
     """Return the studio's page for ``studio`` (not launched)."""
     ends = Endpoints(studio)
-    with gr.Blocks(title="Paint Your Video — studio", analytics_enabled=False) as demo:
+    # Gradio's own copies of uploads (its cache) are swept hourly once a day old; the job folders keep theirs
+    with gr.Blocks(title="Paint Your Video — studio", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         gr.Markdown(INTRO)
         shown = gr.State(None)
         with gr.Row():
