@@ -116,12 +116,18 @@ class ScrapeConfig:
     user_agent: str = USER_AGENT
     checkpoint_every: int = 200       # rows between full rewrites of manifest.csv (a journal covers the rest)
     progress: bool = True
+    # the whole run gives up (UserError naming the URL and the last error, manifest kept) after this many network
+    # failures in a row (each retry counts), or this many seconds without an API answer or a downloaded image
+    max_consecutive_failures: int = 10
+    max_stall_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
         if not 1 <= self.workers <= 64:
             raise ValueError(f"workers must be in 1..64, got {self.workers}")
+        if self.max_consecutive_failures < 1 or not self.max_stall_seconds > 0:
+            raise ValueError("max_consecutive_failures must be >= 1 and max_stall_seconds > 0")
         if self.burst >= self.calls_per_hour:
             raise ValueError("burst must be smaller than calls_per_hour")
 

@@ -10,6 +10,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from scraper.config import RetryPolicy
+from scraper.health import NetworkWatch
 from scraper.records import Status
 from scraper.retry import GaveUp, retry_call
 
@@ -70,10 +71,31 @@ def fetch_once(session: requests.Session, url: str, timeout: float, max_bytes: i
 
 
 def download(session: requests.Session, url: str, timeout: float, max_bytes: int, retry: RetryPolicy,
-             rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep) -> bytes:
-    """Return the body of ``url``, retrying transient failures with backoff; raise :class:`DownloadError`."""
+             rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep,
+             watch: NetworkWatch | None = None) -> bytes:
+    """Return the body of ``url``, retrying transient failures with backoff; raise :class:`DownloadError`.
+
+    Each try's outcome goes to ``watch`` (a transient error is a failure, any answer a success), and the waits
+    between tries end at its no-progress deadline; the run's thread decides whether to give up.
+    """
+    def attempt() -> bytes:
+        try:
+            data = fetch_once(session, url, timeout, max_bytes)
+        except DownloadError as exc:
+            if watch is not None and exc.transient:
+                watch.failed(url, str(exc))
+            elif watch is not None:
+                watch.succeeded()  # an HTTP 404 or a non-image is still an answer: the host is reachable
+            raise
+        if watch is not None:
+            watch.succeeded()
+        return data
+
+    def wait(seconds: float) -> None:
+        sleep(seconds if watch is None else min(seconds, watch.remaining()))
+
     try:
-        return retry_call(lambda: fetch_once(session, url, timeout, max_bytes),
-                          lambda e: isinstance(e, DownloadError) and e.transient, retry, rng=rng, sleep=sleep)
+        return retry_call(attempt, lambda e: isinstance(e, DownloadError) and e.transient, retry, rng=rng,
+                          sleep=wait)
     except GaveUp as exc:
         raise DownloadError(f"{exc.last} (gave up after {exc.tries} tries)") from None

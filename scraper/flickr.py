@@ -20,6 +20,7 @@ from flickrapi.exceptions import FlickrError
 
 from foundation.errors import UserError
 from scraper.config import Credentials, RetryPolicy
+from scraper.health import NetworkWatch, request_error_reason
 from scraper.ratelimit import TokenBucket
 from scraper.records import Candidate, flickr_page_url
 from scraper.retry import GaveUp, retry_call
@@ -46,7 +47,7 @@ class FlickrClient:
 
     def __init__(self, credentials: Credentials, api_url: str, timeout: float, user_agent: str,
                  bucket: TokenBucket, retry: RetryPolicy, rng: random.Random | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, watch: NetworkWatch | None = None) -> None:
         # flickrapi logs whole error bodies at ERROR level, which would print through tqdm bars
         logging.getLogger("flickrapi").setLevel(logging.CRITICAL)
         # cache=False: flickrapi's cache would replay a `stat: fail` answer on every retry
@@ -61,6 +62,9 @@ class FlickrClient:
         self._bucket, self._retry = bucket, retry
         self._rng = rng or random.Random()
         self._sleep = sleep
+        self._api_url = api_url
+        # one per run, shared with the downloads; a private one keeps a lone client's own calls bounded
+        self._watch = watch or NetworkWatch(10, 60.0)
         self.calls = 0
         self.retries = 0
 
@@ -73,18 +77,33 @@ class FlickrClient:
         Raises:
             FlickrKeyError: code 100, the key is invalid.
             FlickrCallError: a permanent error, or the retries ran out (``transient`` tells which).
+            NetworkDown: the run's bound on failures in a row or on time without progress was crossed.
         """
         def call() -> dict:
+            self._watch.check()
             self._bucket.acquire()
             self.calls += 1
-            return self._call_once(params)
+            try:
+                photos = self._call_once(params)
+            except FlickrCallError as exc:
+                if not exc.transient:
+                    self._watch.succeeded()  # a permanent error is still an answer: the API is reachable
+                    raise
+                self._watch.failed(self._api_url, str(exc))
+                raise
+            except FlickrKeyError:
+                self._watch.succeeded()
+                raise
+            self._watch.succeeded()
+            return photos
 
         def count_retry(_exc: BaseException) -> None:
             self.retries += 1
 
         try:
             return retry_call(call, lambda e: isinstance(e, FlickrCallError) and e.transient, self._retry,
-                              rng=self._rng, sleep=self._sleep, on_retry=count_retry)
+                              rng=self._rng, sleep=lambda s: self._watch.sleep(s, self._sleep),
+                              on_retry=count_retry)
         except GaveUp as exc:
             raise FlickrCallError(f"{exc.last} (gave up after {exc.tries} tries)", getattr(exc.last, "code", None),
                                   transient=True) from None
@@ -95,7 +114,7 @@ class FlickrClient:
         except FlickrError as exc:
             raise self._classify(exc) from None
         except requests.exceptions.RequestException as exc:
-            raise FlickrCallError(self._scrub(f"network error: {type(exc).__name__}"), transient=True) from None
+            raise FlickrCallError(self._scrub(f"network error: {request_error_reason(exc)}"), transient=True) from None
         except (ValueError, AttributeError, TypeError) as exc:  # JSONDecodeError is a ValueError
             raise FlickrCallError(f"unparsable answer: {type(exc).__name__}", transient=True) from None
         try:

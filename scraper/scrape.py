@@ -16,11 +16,12 @@ from foundation.records import config_json
 from scraper.config import Credentials, ScrapeConfig, load_queries
 from scraper.download import download, make_session
 from scraper.flickr import FlickrClient
-from scraper.manifest import ManifestStore
+from scraper.health import NetworkDown, NetworkWatch
+from scraper.manifest import MANIFEST_NAME, ManifestStore
 from scraper.pipeline import run_pool
 from scraper.progress import Progress
 from scraper.ratelimit import TokenBucket
-from scraper.records import Candidate
+from scraper.records import Candidate, Status
 from scraper.report import format_summary, summarize
 from scraper.search import QueryState, iter_label_candidates
 
@@ -69,7 +70,9 @@ def scrape(config: ScrapeConfig, credentials: Credentials) -> dict:
     split sizes), the queries given up with their error, API calls and timings.
 
     Raises:
-        UserError: bad query file, or Flickr refused the key (the rows so far are saved first).
+        UserError: bad query file, Flickr refused the key, or the network is gone: ``config.max_consecutive_failures``
+            failed requests in a row or ``config.max_stall_seconds`` without progress (:class:`NetworkDown`, naming
+            the URL and the last error). The rows so far are saved first, so rerunning resumes.
     """
     start = time.monotonic()
     queries = load_queries(config.queries)
@@ -77,9 +80,10 @@ def scrape(config: ScrapeConfig, credentials: Credentials) -> dict:
     targets = even_targets(config.n, labels)
     rng = random.Random()
     store = ManifestStore(config.out, config.images, config.split, config.checkpoint_every)
+    watch = NetworkWatch(config.max_consecutive_failures, config.max_stall_seconds)
     bucket = TokenBucket.per_hour(config.calls_per_hour, config.burst)
     client = FlickrClient(credentials, config.api_url, config.api_timeout, config.user_agent, bucket,
-                          config.api_retry, rng=rng)
+                          config.api_retry, rng=rng, watch=watch)
     hi = config.max_upload_date or int(time.time())
     lo = min(queries.search.min_upload_date, hi)
     states = {lb.value: [QueryState(lb.value, q) for q in qs] for lb, qs in queries.queries.items()}
@@ -88,20 +92,38 @@ def scrape(config: ScrapeConfig, credentials: Credentials) -> dict:
 
     def fetch(url: str) -> bytes:
         return download(session, url, config.download_timeout, config.images.max_bytes, config.download_retry,
-                        rng=rng)
+                        rng=rng, watch=watch)
+
+    def on_result(_candidate: Candidate, status: Status) -> None:
+        progress.result(status)
+        watch.check()
 
     retries = store.retry_candidates()
     progress = Progress(sum(max(0, targets[lb] - store.ok_count(lb)) for lb in labels), config.progress)
     feed = _ScrapeFeed(retries, streams, targets, store, progress, client, states)
+    down = None
     try:
-        run_pool(feed, store, fetch, config.images, config.workers, lambda c, s: progress.result(s))
+        run_pool(feed, store, fetch, config.images, config.workers, on_result)
+    except NetworkDown as exc:
+        down = exc
     finally:
         progress.close()
         df = store.close()
         session.close()
+    if down is not None:
+        raise NetworkDown(f"{down}; the {len(df)} rows so far are kept in {config.out / MANIFEST_NAME}: rerun the "
+                          "same command to resume") from None
+    report = _report(config, targets, df, retries, states, client, time.monotonic() - start)
+    atomic_write_json(config.out / REPORT_NAME, report)
+    return report
+
+
+def _report(config: ScrapeConfig, targets: dict[str, int], df, retries: list[Candidate],
+            states: dict[str, list[QueryState]], client: FlickrClient, seconds: float) -> dict:
+    """Return the run's report (see :func:`scrape`)."""
     per_label = summarize(df)
     failed = [{"label": s.label, "query": s.text, "error": s.error} for ss in states.values() for s in ss if s.error]
-    report = {
+    return {
         "config": config_json(config),
         "targets": targets,
         "labels": per_label,
@@ -111,8 +133,6 @@ def scrape(config: ScrapeConfig, credentials: Credentials) -> dict:
                      "windows": s.windows} for ss in states.values() for s in ss if s.calls],
         "api_calls": client.calls,
         "api_retries": client.retries,
-        "seconds": round(time.monotonic() - start, 2),
+        "seconds": round(seconds, 2),
         "summary": format_summary(per_label, failed),
     }
-    atomic_write_json(config.out / REPORT_NAME, report)
-    return report

