@@ -152,3 +152,20 @@ def test_shots_none_runs_one_shot(clip, tmp_path):
     assert [(s.start, s.end) for s in result.shots] == [(0, N)]
     assert {f["frame"] for f in result.frames.values() if f["first_of_shot"]} == {1}
     assert (tmp_path / "one.work" / "flow" / "000005_000004.flo").exists()
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    (["--shots", "{d}/cuts.csv"], "cuts.csv: row 2: 'soon' is not a frame number"),
+    (["--shots", "{d}/missing.csv"], "missing.csv: no such file"),
+    (["--workers", "0"], "--workers must be at least 1"),
+])
+def test_cli_refuses_bad_shot_and_worker_options(clip, tmp_path, capsys, extra, needle):
+    from paintvid.cli import main
+
+    (tmp_path / "cuts.csv").write_text("frame\nsoon\n")
+    video, style = clip
+    argv = ["video", str(video), str(style), "-o", str(tmp_path / "o.mp4"), "--quiet"]
+    code = main(argv + [a.format(d=tmp_path) for a in extra])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and needle in err and "\n" not in err, err
+    assert not (tmp_path / "o.work" / "stylized").exists()
