@@ -8,6 +8,7 @@ of which 68 decode, and an H.264 AVI may claim 50 fps for 25 fps of pictures.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -24,6 +25,7 @@ import numpy as np
 from foundation.errors import UserError, check_input_file
 from media.image_io import MAX_WIDTH
 
+log = logging.getLogger(__name__)
 #: Output sides are rounded to this multiple (VGG pooling and the H.264 macroblocks both like it).
 SIZE_MULTIPLE = 8
 _VIDEO_STREAM = re.compile(r"^\s*Stream #\d+:\d+\S*: Video: ", re.MULTILINE)
@@ -169,29 +171,38 @@ def iter_frames(path: str | os.PathLike, options: ReadOptions = ReadOptions(), i
     skip = first_frame_index(info, options)
     if skip >= info.frame_count:
         raise UserError(f"{path}: start {options.start:g} s is past the end of the video ({info.duration:.2f} s)")
-    return _stream(path, options, skip, _ratio(info, options), _max_outputs(info, options))
+    limit = _max_outputs(info, options)
+    requested = limit if math.isfinite(limit) else expected_frames(info, options)
+    return _stream(path, options, skip, _ratio(info, options), limit, int(requested))
 
 
-def _stream(path: Path, options: ReadOptions, skip: int, ratio: float, limit: int | float
+def _stream(path: Path, options: ReadOptions, skip: int, ratio: float, limit: int | float, requested: int
             ) -> Iterator[tuple[int, np.ndarray]]:
-    """Decode ``path`` after ``skip`` frames, yielding source frame round(k * ratio) as output k, up to ``limit``."""
+    """Decode ``path`` after ``skip`` frames, yielding source frame round(k * ratio) as output k, up to ``limit``.
+
+    When decoding stops before ``requested`` frames (the file ends early, is cut short, or frames fail to
+    decode), one warning on the ``media.video_io`` logger names the file and both counts.
+    """
     with _quiet_opencv():
         cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    out = 0
     try:
         for _ in range(skip):
             if not cap.grab():
+                _warn_short(path, requested, out)
                 return
-        out = 0
         source = 0  # index relative to the first frame read
         want = 0
         while out < limit:
             if source < want:
                 if not cap.grab():
+                    _warn_short(path, requested, out)
                     return
                 source += 1
                 continue
             ok, frame = cap.read()
             if not ok or frame is None:
+                _warn_short(path, requested, out)
                 return
             source += 1
             if options.width is not None:
@@ -201,6 +212,13 @@ def _stream(path: Path, options: ReadOptions, skip: int, ratio: float, limit: in
             want = _source_index(out, ratio)
     finally:
         cap.release()
+
+
+def _warn_short(path: Path, requested: int, read: int) -> None:
+    """Log one line when fewer frames decoded than were requested (nothing when the counts agree)."""
+    if read < requested:
+        log.warning("%s: %d frames requested, %d read: the file ended early or frames failed to decode",
+                    path, requested, read)
 
 
 def frame_size(width: int, height: int, target_width: int) -> tuple[int, int]:

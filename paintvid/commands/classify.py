@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from paintvid.commands.common import require_files
+from foundation.errors import UserError
+from paintvid.commands.common import require_input_files, require_keras_file
 
 
 def register(sub) -> None:
@@ -16,8 +17,14 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    require_files(args.model, *args.images)
+    require_keras_file(args.model, "classifier")
+    require_input_files(*args.images, expected="an image file")
+    from classifier.data import image_problem
     from classifier.predict import ClassifyConfig, classify
+
+    for image in args.images:  # before the model loads: a bad image is the cheaper mistake to report
+        if (problem := image_problem(image)) is not None:
+            raise UserError(f"{image}: {problem}")
 
     for path, prob in classify(ClassifyConfig(model=Path(args.model), images=tuple(Path(i) for i in args.images))):
         print(f"{path}\t{prob:.4f}")

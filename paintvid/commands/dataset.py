@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from foundation.errors import UserError
+from foundation.paths import check_output_dir
+
 
 def register(sub) -> None:
     p = sub.add_parser("dataset", help="manage a painting-vs-photo dataset (import local images)",
@@ -29,7 +32,6 @@ def register(sub) -> None:
 
 
 def run_import(args: argparse.Namespace) -> None:
-    from foundation.errors import UserError
     from scraper.config import ImageRules, ImportConfig, Label, SplitConfig
     from scraper.importer import import_folder
 
@@ -37,6 +39,7 @@ def run_import(args: argparse.Namespace) -> None:
         raise UserError(f"--workers {args.workers}: choose 1 to 64")
     if args.min_side < 1 or args.max_side < args.min_side:
         raise UserError(f"--min-side {args.min_side} / --max-side {args.max_side}: need 1 <= min-side <= max-side")
+    check_output_dir(args.out, what="dataset folder")
     config = ImportConfig(source=Path(args.source), label=Label(args.label), out=Path(args.out),
                           workers=args.workers, images=ImageRules(min_side=args.min_side, max_side=args.max_side),
                           split=SplitConfig(seed=args.seed, balance=not args.no_balance), progress=not args.quiet)

@@ -6,7 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from paintvid.commands.common import require_files
+from foundation.paths import check_output_dir
+from paintvid.commands.common import require_files, require_keras_file
 
 
 def register(sub) -> None:
@@ -22,7 +23,9 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    require_files(args.model, args.data)
+    require_keras_file(args.model, "classifier")
+    require_files(args.data)
+    check_output_dir(args.out)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     from classifier.evaluate import EvaluateConfig, evaluate
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from paintvid.commands.common import require_files
+from foundation.paths import check_output_dir, check_output_path
+from paintvid.commands.common import require_files, require_input_files
 
 
 def register(sub) -> None:
@@ -21,7 +22,18 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    require_files(args.stylized, *args.style, *([args.original] if args.original else []))
+    require_files(args.stylized)
+    require_input_files(*args.style, expected="an image file")
+    if args.original:
+        require_input_files(args.original, expected="a video file")
+    stylized = Path(args.stylized)
+    if not stylized.is_dir():
+        require_input_files(args.stylized, expected="a video file or a run's work directory")
+    inputs = [args.stylized, *args.style, *([args.original] if args.original else [])]
+    if args.output:
+        check_output_path(args.output, (".json",), inputs, what="report")
+    else:  # evaluation.json in the work directory, or STYLIZED.evaluation.json beside the video
+        check_output_dir(stylized if stylized.is_dir() else stylized.parent, what="report folder")
     from transfer.stylize import StyleSpec
     from video.evaluate import EvaluateVideoConfig, evaluate_video
 

@@ -10,7 +10,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from paintvid.commands.common import require_files
+from foundation.paths import check_output_dir
+from paintvid.commands.common import check_range, require_files
 
 
 def register(sub) -> None:
@@ -42,6 +43,9 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> None:
     require_files(args.data)
+    check_range("--image-size", args.image_size, 32, 1024)
+    check_range("--batch-size", args.batch_size, 1, 4096)
+    check_output_dir(args.out)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(name)s: %(message)s")
     from classifier.finetune import FinetuneConfig, HeadSolver, finetune
     from classifier.model import HeadConfig

@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from paintvid.commands.common import add_style_options, require_files, style_spec
+from foundation.paths import check_output_path
+from paintvid.commands.common import add_style_options, check_range, require_input_files, style_spec
+
+#: Extensions OpenCV writes an image for.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def register(sub) -> None:
@@ -23,7 +27,10 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    require_files(args.content, *args.styles)
+    inputs = [args.content, *args.styles, *([args.init] if args.init not in ("content", "random") else [])]
+    require_input_files(*inputs, expected="an image file")
+    check_range("--iterations", args.iterations, 1, 100_000)
+    check_output_path(args.output, IMAGE_SUFFIXES, inputs, what="image")
     from transfer.objective import LossWeights
     from transfer.optimize import OptimizeOptions, OptimizerKind
     from transfer.stylize import StylizeConfig, stylize_image

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from paintvid.commands.common import float_list, require_files
+from foundation.paths import check_output_dir, check_output_path
+from paintvid.commands.common import check_range, float_list, require_files, require_input_files
 
 
 def register(sub) -> None:
@@ -53,7 +54,13 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    require_files(args.style, *args.content)
+    require_input_files(args.style, expected="an image file")
+    require_files(*args.content)
+    check_range("--size", args.size, 8, 2048)
+    check_range("--steps", args.steps, 1, 10_000_000)
+    check_range("--batch-size", args.batch_size, 1, 1024)
+    check_output_path(args.out, (".keras",), [args.style, *args.content], what="model")
+    check_output_dir(args.workdir or Path(args.out).with_suffix(".train"), what="work folder")
     from dataclasses import replace
 
     from transfer.fast.data import PairOptions

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from paintvid.commands.common import add_style_options, require_files, style_spec
+from foundation.paths import check_output_dir, check_output_path
+from paintvid.commands.common import add_style_options, require_files, require_keras_file, style_spec
+from video.output import OUTPUT_SUFFIXES, default_workdir
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -81,6 +83,7 @@ def run(args: argparse.Namespace) -> None:
     if not args.styles:
         raise UserError("give at least one STYLE image (or --method fast --model PATH)")
     require_files(args.video, *args.styles)
+    check_outputs(args, [args.video, *args.styles])
     from media.video_io import ReadOptions, probe
 
     probe(args.video)  # a bad video fails here, before TensorFlow starts and prints its banner
@@ -127,6 +130,12 @@ def run(args: argparse.Namespace) -> None:
           f"\t{result.summary.mean_seconds_per_frame:.1f} s/frame\t{len(result.shots)} shot(s)")
 
 
+def check_outputs(args: argparse.Namespace, inputs: list[str]) -> None:
+    """Refuse an output the writer cannot produce, or an unwritable output or work folder, before any work."""
+    check_output_path(args.output, OUTPUT_SUFFIXES, inputs, what="video")
+    check_output_dir(default_workdir(args.output, args.workdir), what="work folder")
+
+
 def run_fast(args: argparse.Namespace) -> None:
     """``--method fast``: one forward pass of a trained network per frame, streamed."""
     from foundation.errors import UserError
@@ -135,6 +144,9 @@ def run_fast(args: argparse.Namespace) -> None:
         raise UserError("--method fast needs --model PATH.keras (train one with `make train-style STYLE=...`)")
     models = [m for m in args.model.split(",") if m]
     require_files(args.video, *models)
+    for model in models:
+        require_keras_file(model, "fast style model")
+    check_outputs(args, [args.video, *models])
     from media.video_io import ReadOptions, probe
 
     probe(args.video)
