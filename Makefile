@@ -87,11 +87,9 @@ train-style: $(STAMP) samples ## train a fast network for STYLE into OUT (defaul
 	$(BIN)/paintvid train-style $(STYLE) --content $(TRAIN_CONTENT) $(if $(FAST),--fast) \
 		--out $(or $(OUT),$(MODELS)/$(basename $(notdir $(STYLE)))$(if $(FAST),_fast).keras)
 
-notebooks: $(STAMP) ## execute the video-evaluation (runs in out/, or RUNS=name=dir,...) and dataset (DATA) notebooks into out/notebooks/
-	mkdir -p out/notebooks
-	cp notebooks/evaluate_video.ipynb notebooks/dataset.ipynb out/notebooks/
-	PAINTVID_VIDEO_RUNS="$(RUNS)" PAINTVID_RUNS_DIR=$(CURDIR)/out $(BIN)/jupyter execute --inplace out/notebooks/evaluate_video.ipynb
-	PAINTVID_MANIFEST=$(abspath $(DATA)) $(BIN)/jupyter execute --inplace out/notebooks/dataset.ipynb
+notebooks: $(STAMP) ## execute the video-evaluation (runs in out/, or RUNS=name=dir,...), dataset (DATA) and classifier (MODELS/eval) notebooks that have inputs into out/notebooks/; skips the rest saying what to run first
+	$(BIN)/python scripts/run_notebooks.py --out out/notebooks --runs "$(RUNS)" --runs-dir $(CURDIR)/out \
+		--manifest $(abspath $(DATA)) --eval-dir $(abspath $(MODELS)/eval)
 
 bench: $(STAMP) samples ## run the benchmarks and write bench/results.json (BENCH=quick for a short subset)
 	$(BIN)/python -m benchmarks.run --out bench/results.json --mode $(BENCH)
