@@ -21,7 +21,8 @@ def check_output_path(path: str | os.PathLike, suffixes: Iterable[str], inputs: 
     allowed = tuple(s.lower() for s in suffixes)
     if path.suffix.lower() not in allowed:
         shown = repr(path.suffix) if path.suffix else "no extension"
-        raise UserError(f"{path}: unsupported {what} extension ({shown}); use {' or '.join(allowed)}")
+        choices = allowed[0] if len(allowed) == 1 else "one of " + ", ".join(allowed)
+        raise UserError(f"{path}: unsupported {what} extension ({shown}); use {choices}")
     if path.is_dir():
         raise UserError(f"{path}: is a directory, expected an {what} file name")
     _check_creatable_folder(path.parent, path)

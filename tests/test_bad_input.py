@@ -92,6 +92,7 @@ PROBLEM = {
     "numbers": r"choose|outside|must|out of range|need|at least|>=",
     "readonly": r"not writable|is a file",
     "bad_out": r"unsupported|must be|is a file",
+    "same_file": r"is the input file",
 }
 INPUT_ROWS = ("missing", "directory", "empty", "text", "truncated")
 
@@ -316,3 +317,18 @@ def test_truncated_clip_warns_with_frames_requested_and_read(tmp_path, caplog):
         assert len(read_frames(tmp_path / "full.avi")) == 30
         assert len(read_frames(tmp_path / "full.avi", ReadOptions(frames=12))) == 12
     assert caplog.records == []  # a whole file read in full, or in part on purpose: no word
+
+
+def test_output_that_is_an_input_is_refused(folder, capsys):
+    from foundation.errors import UserError
+    from foundation.paths import check_output_path
+
+    before = snapshot(folder)
+    link = folder / "results" / "same.png"
+    os.link(folder / "c.png", link)  # another name for the content photo
+    code = main(["image", str(folder / "c.png"), str(folder / "s.png"), "-o", str(link), "--quiet"])
+    assert_one_line_error(code, capsys.readouterr().err, "same.png", "same_file")
+    link.unlink()
+    assert snapshot(folder) == before
+    with pytest.raises(UserError, match=r"s\.png: is the input file .*s\.png; choose another image name"):
+        check_output_path(folder / "s.png", (".png",), [folder / "c.png", folder / "s.png"], what="image")
