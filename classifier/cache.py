@@ -26,8 +26,9 @@ from classifier.pipeline import Augment, image_dataset
 from foundation.atomic import atomic_write_bytes, atomic_write_json
 from foundation.fingerprint import fingerprint
 
-#: Bumped whenever the views or the trunk's outputs change meaning (2: whole-image views, all-conv texture).
-CACHE_VERSION = 2
+#: Bumped whenever the views or the trunk's outputs change meaning (2: whole-image views, all-conv texture;
+#: 3: near-native crops at views 2-9, shortcut-breaking training views from 10).
+CACHE_VERSION = 3
 
 
 def cache_key(paths: Sequence[str], image_size: int, seed: int, weights: str) -> str:
@@ -37,6 +38,11 @@ def cache_key(paths: Sequence[str], image_size: int, seed: int, weights: str) ->
         st = Path(p).stat()
         files.append((str(p), st.st_size, st.st_mtime_ns))
     return fingerprint([CACHE_VERSION, weights, int(image_size), int(seed), files])
+
+
+def _precision(trunk) -> str:
+    """Return the dtype policy of the trunk's convolutions (part of the key: bfloat16 and float32 features differ)."""
+    return "" if trunk is None else trunk.get_layer("block1_conv1").dtype_policy.name
 
 
 class FeatureCache:
@@ -58,7 +64,7 @@ class FeatureCache:
         self.batch_size = batch_size
         self.augment = augment
         self.chunk = chunk
-        self.key = cache_key(self.paths, image_size, seed, weights)
+        self.key = cache_key(self.paths, image_size, seed, f"{weights}|{_precision(trunk)}")
         self.dir = Path(root) / self.key
         self.grid = tuple(int(d) for d in trunk.output_shape[0][1:]) if trunk is not None else None
         self.dir.mkdir(parents=True, exist_ok=True)

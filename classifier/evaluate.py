@@ -17,7 +17,7 @@ from classifier import plots
 from classifier.data import SPLITS, SplitFractions, load_dataset
 from classifier.metrics import binary_metrics, bootstrap_interval, roc_auc, wilson_interval
 from classifier.model import load_classifier
-from classifier.predict import predict_paths
+from classifier.predict import model_views, predict_paths
 from foundation.atomic import atomic_write, atomic_write_json
 from foundation.errors import UserError
 from foundation.figures import save_figure
@@ -84,7 +84,7 @@ def evaluate(config: EvaluateConfig) -> EvaluateResult:
     table = dataset.table[dataset.table["split"] == config.split]
     if table.empty:
         raise UserError(f"{config.data}: the {config.split} split is empty")
-    prob = predict_paths(model, table["path"].tolist(), config.batch_size)
+    prob = predict_paths(model, table["path"].tolist(), config.batch_size, model_views(config.model))
     predictions = pd.DataFrame({"path": table["path"].to_numpy(), "label": table["label"].to_numpy(),
                                 "prob": prob.astype(float), "group": table["group"].to_numpy()})
     predictions["correct"] = ((predictions["prob"] >= config.threshold).astype(int) == predictions["label"])

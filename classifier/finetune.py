@@ -1,22 +1,22 @@
-"""Train the painting-vs-photo classifier on VGG16 (optionally fine-tuning block 5): ``finetune(FinetuneConfig)``.
+"""Train the painting-vs-photo classifier on VGG16, fine-tuning its block 5: ``finetune(FinetuneConfig)``.
 
-Recipe: blocks 1-4 frozen; stage 1 trains the head alone on the channel statistics of every conv layer (see
-:mod:`classifier.model`): by default an L2 logistic regression (scikit-learn, exact optimum, its ``C`` chosen
-from ``head_c`` by validation AUC) whose weights become the Keras head, or Adam (``head_epochs``,
-``head_learning_rate``; always used by the uncached path); stage 2 (``epochs``, off by default)
-unfreezes block 5 at a lower ``learning_rate`` and is kept only if it beats stage 1 on validation. Training
-views are the whole image and its mirror image (plus ``augment_variants`` random crops); predictions average
-the image and its mirror. With ``cache=True`` (default) blocks 1-4 run once per image and view
+Recipe (the design's two stages): blocks 1-4 frozen; stage 1 trains the head alone on the channel statistics
+of every conv layer, blocks 1-4 and block 5 (see :mod:`classifier.model`): by default an L2 logistic regression
+(scikit-learn, exact optimum, its ``C`` chosen from ``head_c`` by validation AUC) whose weights become the Keras
+head, or Adam (``head_epochs``, ``head_learning_rate``; always used by the uncached path); stage 2 (``epochs``)
+unfreezes block 5 with the head at a learning rate 100x below the head's (``learning_rate``), with L2-SP
+(``l2sp``: a penalty on the distance from the starting weights, not from zero) and early stopping on the
+grouped validation split; the best validation epoch is kept. Stage 2 trains on the shortcut-breaking views
+(random grayscale, hue/saturation, contrast, brightness, JPEG re-compression, rescaled native crops; see
+:mod:`classifier.pipeline`) and stage 1 on those plus the clean views. Predictions average the clean views: the
+whole image and ``crops`` near-native crops. With ``cache=True`` (default) blocks 1-4 run once per image and view
 (:mod:`classifier.cache`), and stage 1 trains on feature vectors computed once.
 
-Why stage 2 is off: on grouped cross-validation of the shared images (``benchmarks/classifier.py``), fine-tuning
-block 5 on a few hundred images overfits and scored below the frozen texture-statistics head. With the default
-``epochs=0`` the exported backbone equals the starting one, and ``finetune.json`` says so (``block5``).
-
-Outputs in ``out/``: ``classifier.keras`` (VGG input -> P(painting)), ``backbone.weights.h5`` (a
-``VGG16(include_top=False)`` for :func:`transfer.backbone.load_backbone`), ``finetune.json`` (config, data
-counts, history, timings, test metrics), ``train_log.csv``, ``tensorboard/``, ``checkpoints/`` (best weights
-by validation AUC and the per-epoch backup a rerun resumes from) and ``cache/``.
+Outputs in ``out/``: ``classifier.keras`` (VGG input -> P(painting), one view), ``backbone.weights.h5`` (a
+``VGG16(include_top=False)`` for :func:`transfer.backbone.load_backbone`; differs from the start in block 5
+only), ``finetune.json`` (config, data counts, history, timings, test metrics, how far block 5 moved),
+``train_log.csv``, ``tensorboard/``, ``checkpoints/`` (best weights by validation AUC and the per-epoch backup a
+rerun resumes from) and ``cache/``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ from classifier.cache import FeatureCache
 from classifier.data import CLASS_NAMES, Dataset, SplitFractions, load_dataset
 from classifier.metrics import binary_metrics
 from classifier.model import HeadConfig
-from classifier.pipeline import FIRST_AUGMENTED, MIRROR, Augment, image_dataset, training_image_dataset
+from classifier.pipeline import FIRST_AUGMENTED, FIRST_CROP, MIRROR, Augment, image_dataset, training_image_dataset
+from classifier.predict import predict_paths
 from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
 from foundation.fingerprint import fingerprint
@@ -78,14 +79,16 @@ class FinetuneConfig:
         image_size: square input side in pixels (multiple of 32, at least 32).
         epochs: most epochs of stage 2 (block 5 + head; 0 skips it); head_epochs: most epochs of stage 1 (0 skips
             it; epochs there are cheap, feature vectors only).
-        learning_rate / head_learning_rate: Adam step sizes of stage 2 / stage 1.
+        learning_rate / head_learning_rate: Adam step sizes of stage 2 (block 5 and head) / stage 1 (head).
+        l2sp: weight of the L2-SP penalty ``sum((w - w0)^2)`` on block 5 in stage 2 (0 turns it off).
         head_solver: stage 1's fitting method (:class:`HeadSolver`); head_c: inverse L2 strengths tried by the
             logistic solver (the one with the best validation AUC, then log-loss, is refitted on train + val).
-        head_block5: the logistic head may weigh block 5's channel statistics; off by default (they get weight
-            0): texture statistics of blocks 1-4 alone scored higher on grouped cross-validation and are the
-            least subject-bound cue. Stage 2 (Adam) trains every weight of the head regardless.
-        augment_variants: random augmented crops cached per training image (beside the whole image and its
-            mirror image).
+        head_block5: the logistic head weighs block 5's channel statistics too (needed for stage 2 to move block
+            5; off gives them weight 0 in stage 1). Stage 2 (Adam) trains every weight of the head regardless.
+        crops: clean near-native crops per image (views ``FIRST_CROP ..``) trained on and averaged, with the
+            whole image, at prediction; mirror: also train on the mirrored whole image.
+        augment_variants: shortcut-breaking training views cached per training image (alternately the whole
+            image and a rescaled native crop, with :class:`classifier.pipeline.Augment`'s jitter).
         cache: cache blocks 1-4 (fast); ``False`` runs the whole network every step (for comparison).
         patience: early-stopping patience in epochs (on the checkpoint criterion).
         seed: seeds splitting, augmentation, initialisation and shuffling.
@@ -95,20 +98,23 @@ class FinetuneConfig:
     out: Path
     weights: str = BUNDLED
     image_size: int = 224
-    epochs: int = 0
+    epochs: int = 4
     head_epochs: int = 100
     batch_size: int = 32
-    learning_rate: float = 1e-4
+    learning_rate: float = 1e-5
     head_learning_rate: float = 1e-3
+    l2sp: float = 1e-3
     head_solver: HeadSolver = HeadSolver.LOGISTIC
     head_c: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
-    head_block5: bool = False
+    head_block5: bool = True
     head: HeadConfig = field(default_factory=HeadConfig)
     augment: Augment = field(default_factory=Augment)
-    augment_variants: int = 0
+    crops: int = 2
+    mirror: bool = False
+    augment_variants: int = 2
     cache: bool = True
     cache_dir: Path | None = None
-    patience: int = 10
+    patience: int = 2
     seed: int = 0
     fractions: SplitFractions = field(default_factory=SplitFractions)
     progress: bool = True
@@ -124,15 +130,36 @@ class FinetuneConfig:
             raise UserError(f"dropout {self.head.dropout} must be in [0, 1)")
         if self.augment_variants < 0:
             raise UserError("augment variants must be non-negative")
+        if not 0 <= self.crops <= FIRST_AUGMENTED - FIRST_CROP:
+            raise UserError(f"crops {self.crops} must be in [0, {FIRST_AUGMENTED - FIRST_CROP}]")
+        if self.l2sp < 0:
+            raise UserError(f"L2-SP weight {self.l2sp} must be non-negative")
+
+    @property
+    def eval_views(self) -> tuple[int, ...]:
+        """The clean views a prediction averages: the whole image and the near-native crops."""
+        return (0, *range(FIRST_CROP, FIRST_CROP + self.crops))
+
+    @property
+    def train_views(self) -> tuple[int, ...]:
+        """Views stage 1 trains on: the clean views (and the mirror image) plus the augmented ones."""
+        mirror = (MIRROR,) if self.mirror else ()
+        return (*self.eval_views, *mirror, *range(FIRST_AUGMENTED, FIRST_AUGMENTED + self.augment_variants))
         if not self.head_c or min(self.head_c) <= 0:
             raise UserError(f"head C values {self.head_c} must be positive")
 
 
 @dataclass(frozen=True)
 class Block5Change:
-    """How far training moved block 5 from the starting backbone (``changed``: the exported backbone differs)."""
+    """How far training moved block 5 from the starting backbone (``changed``: the exported backbone differs).
+
+    ``relative_change``: per layer, ``||w - w0|| / ||w0||`` over kernel and bias; ``l2sp_distance``: the
+    summed ``(w - w0)^2`` that L2-SP penalises.
+    """
 
     max_weight_change: float
+    relative_change: dict[str, float]
+    l2sp_distance: float
     changed: bool
     note: str
 
@@ -203,10 +230,10 @@ def train(dataset: Dataset, config: FinetuneConfig, callbacks: Sequence = ()) ->
     t0 = time.perf_counter()
     stage1_epochs = _stage1(top, inputs, state, config, fit)
     if config.epochs:
-        _stage2(top, inputs, stage1_epochs, config, fit)
+        _stage2(top, inputs, stage1_epochs, config, fit, block5_start)
     timings["train_seconds"] = time.perf_counter() - t0
     history = _read_log(out / "train_log.csv")
-    classifier = M.build_classifier(trunk, top)
+    classifier = M.build_classifier(trunk, top, tta=False)
     block5 = _block5_change(block5_start, _block5_weights(top))
     test_metrics = None
     if len(rows["test"]):
@@ -251,10 +278,15 @@ def _block5_weights(top: keras.Model) -> list[np.ndarray]:
 
 def _block5_change(start: list[np.ndarray], now: list[np.ndarray]) -> Block5Change:
     change = max(float(np.abs(a - b).max()) for a, b in zip(now, start, strict=True))
+    relative = {name: float(np.sqrt(sum(np.sum((now[k] - start[k]) ** 2) for k in (2 * i, 2 * i + 1)))
+                            / np.sqrt(sum(np.sum(start[k] ** 2) for k in (2 * i, 2 * i + 1))))
+                for i, name in enumerate(M.BLOCK5_LAYERS)}
+    distance = float(sum(np.sum((a - b) ** 2) for a, b in zip(now, start, strict=True)))
     note = ("block 5 fine-tuned" if change > 0 else
             "block 5 left as in the starting weights: the head alone was kept (the exported backbone equals the "
             "input backbone)")
-    return Block5Change(max_weight_change=change, changed=change > 0, note=note)
+    return Block5Change(max_weight_change=change, relative_change=relative, l2sp_distance=distance,
+                        changed=change > 0, note=note)
 
 
 @dataclass(frozen=True)
@@ -280,22 +312,24 @@ class _StageData:
 
 class _CachedInputs:
     """Training inputs from the on-disk cache of blocks 1-4: stage 1 on feature vectors computed once, stage 2 on
-    cached block-4 activations, test predictions averaged over the image and its mirror image."""
+    cached block-4 activations of the augmented views, test predictions averaged over the clean views."""
 
     def __init__(self, table: pd.DataFrame, rows: dict, labels: np.ndarray, trunk, top, config: FinetuneConfig,
                  weights_desc: str, timings: dict) -> None:
-        self.top, self.batch_size = top, config.batch_size
-        augmented = list(range(FIRST_AUGMENTED, FIRST_AUGMENTED + config.augment_variants))
+        self.top, self.batch_size, self.views = top, config.batch_size, config.eval_views
         self.cache = FeatureCache(config.cache_dir or Path(config.out) / "cache", trunk, table["path"].tolist(),
                                   config.image_size, config.seed, weights_desc, augment=config.augment)
         self.cache_dir: str | None = str(self.cache.dir)
         t0 = time.perf_counter()
-        _fill_cache(self.cache, {0: np.arange(len(table)), MIRROR: np.arange(len(table)),
-                                 **{v: rows["train"] for v in augmented}}, config.progress)
+        _fill_cache(self.cache, {**{v: rows["train"] for v in config.train_views},
+                                 **{v: np.arange(len(table)) for v in config.eval_views}}, config.progress)
         timings["cache_seconds"] = time.perf_counter() - t0
-        train_items = [(v, r) for v in [0, MIRROR, *augmented] for r in rows["train"]]
-        val_items = [(v, r) for v in (0, MIRROR) for r in rows["val"]]
+        train_items = [(v, r) for v in config.train_views for r in rows["train"]]
+        val_items = [(v, r) for v in config.eval_views for r in rows["val"]]
         train_y, val_y = labels[[r for _, r in train_items]], labels[[r for _, r in val_items]]
+        # stage 2 (block 5 at every step) trains on the shortcut-breaking views only, when there are any
+        stage2_items = [(v, r) for v, r in train_items if v >= FIRST_AUGMENTED] or train_items
+        stage2_y = labels[[r for _, r in stage2_items]]
         # stage 1 trains the head on feature vectors computed once: block 5 is frozen there, so running it at
         # every step (what dominates an epoch) would only recompute the same numbers
         t0 = time.perf_counter()
@@ -311,16 +345,17 @@ class _CachedInputs:
                           _vector_dataset(val_x, val_y, config.batch_size),
                           math.ceil(len(train_x) / config.batch_size)),
             2: _StageData(top,
-                          self.cache.dataset(train_items, train_y, config.batch_size, shuffle=True, seed=config.seed),
+                          self.cache.dataset(stage2_items, stage2_y, config.batch_size, shuffle=True,
+                                             seed=config.seed),
                           self.cache.dataset(val_items, val_y, config.batch_size),
-                          math.ceil(len(train_items) / config.batch_size)),
+                          math.ceil(len(stage2_items) / config.batch_size)),
         }
 
     def test_prob(self, classifier, test_rows: np.ndarray) -> np.ndarray:
-        """Return P(painting) of ``test_rows``: the exported classifier's test-time augmentation (mean over the
-        image and its mirror image), computed from the cache."""
+        """Return P(painting) of ``test_rows``: the mean over the clean views, as :func:`classifier.predict.
+        predict_paths` computes it with the exported classifier, from the cache."""
         return np.mean([self.top.predict(self.cache.dataset([(v, r) for r in test_rows], None, self.batch_size),
-                                         verbose=0).ravel() for v in (0, MIRROR)], axis=0)
+                                         verbose=0).ravel() for v in self.views], axis=0)
 
 
 class _ImageInputs:
@@ -340,14 +375,14 @@ class _ImageInputs:
         val_ds = image_dataset(self.paths[rows["val"]], config.image_size, config.batch_size,
                                labels=labels[rows["val"]])
         fitted = M.build_classifier(trunk, top, tta=False)
-        views = 2 + config.augment_variants
+        views = len(config.train_views)
         stage = _StageData(fitted, train_ds, val_ds, math.ceil(len(rows["train"]) * views / config.batch_size))
         self.stages = {1: stage, 2: stage}
 
     def test_prob(self, classifier, test_rows: np.ndarray) -> np.ndarray:
-        """Return P(painting) of ``test_rows`` from the exported classifier on the decoded images."""
-        return classifier.predict(image_dataset(self.paths[test_rows], self.config.image_size,
-                                                self.config.batch_size), verbose=0)
+        """Return P(painting) of ``test_rows`` from the exported classifier on the decoded clean views."""
+        return predict_paths(classifier, self.paths[test_rows].tolist(), self.config.batch_size,
+                             self.config.eval_views)
 
 
 @dataclass(frozen=True)
@@ -419,10 +454,13 @@ def _stage1_adam(top, inputs, state: dict, config: FinetuneConfig, fit: _StageFi
 _STAGE1_SOLVERS = {HeadSolver.LOGISTIC: _stage1_logistic, HeadSolver.ADAM: _stage1_adam}
 
 
-def _stage2(top, inputs, stage1_epochs: int, config: FinetuneConfig, fit: _StageFit) -> None:
-    """Fine-tune block 5 with the head; undo it when no epoch beat stage 1 on validation."""
+def _stage2(top, inputs, stage1_epochs: int, config: FinetuneConfig, fit: _StageFit, start: list) -> None:
+    """Fine-tune block 5 with the head under L2-SP toward ``start``; keep the best validation epoch (undo it
+    when no epoch beat an Adam stage 1 on validation)."""
     M.set_block5_trainable(top, True)
+    M.set_l2sp(top, config.l2sp, start)
     fit.run(inputs.stages[2], stage=2, first=stage1_epochs, epochs=config.epochs, lr=config.learning_rate)
+    M.set_l2sp(top, 0.0)
     stage1_file = fit.ckpt / "stage1.weights.h5"
     if not _load_best(inputs.stages[2].model, fit.ckpt, 2) and stage1_file.exists():
         top.load_weights(stage1_file)  # block 5 never beat the head alone: undo it

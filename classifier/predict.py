@@ -1,7 +1,13 @@
-"""Classify image files with a saved classifier: ``classify(ClassifyConfig)`` -> ``[(path, P(painting)), ...]``."""
+"""Classify image files with a saved classifier: ``classify(ClassifyConfig)`` -> ``[(path, P(painting)), ...]``.
+
+A prediction is the mean over clean views of the image (:mod:`classifier.pipeline`): the whole image and the
+near-native crops the model was trained with (``crops`` in the ``finetune.json`` beside the model, else
+:data:`classifier.pipeline.EVAL_VIEWS`).
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +17,7 @@ import numpy as np
 
 from classifier.data import image_problem
 from classifier.model import load_classifier
-from classifier.pipeline import image_dataset
+from classifier.pipeline import EVAL_VIEWS, FIRST_CROP, image_dataset
 from foundation.errors import UserError
 
 
@@ -28,12 +34,24 @@ class ClassifyConfig:
             raise UserError("no images given")
 
 
-def predict_paths(model: keras.Model, paths: Sequence[str], batch_size: int = 16) -> np.ndarray:
-    """Return ``(N,)`` P(painting) for image files, through the evaluation view of :mod:`classifier.pipeline`."""
+def predict_paths(model: keras.Model, paths: Sequence[str], batch_size: int = 16,
+                  views: Sequence[int] = EVAL_VIEWS) -> np.ndarray:
+    """Return ``(N,)`` P(painting) for image files: the mean of ``model`` over the clean ``views``."""
     size = int(model.input_shape[1])
     if len(paths) == 0:
         return np.zeros(0, np.float32)
-    return model.predict(image_dataset(list(paths), size, batch_size), verbose=0).ravel()
+    return np.mean([model.predict(image_dataset(list(paths), size, batch_size, variant=v), verbose=0).ravel()
+                    for v in views], axis=0)
+
+
+def model_views(model_path: str | Path) -> tuple[int, ...]:
+    """Return the clean views a saved classifier was trained to average (from its ``finetune.json``)."""
+    record = Path(model_path).with_name("finetune.json")
+    try:
+        crops = int(json.loads(record.read_text())["config"]["crops"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return EVAL_VIEWS
+    return (0, *range(FIRST_CROP, FIRST_CROP + crops))
 
 
 def classify(config: ClassifyConfig) -> list[tuple[str, float]]:
@@ -47,5 +65,5 @@ def classify(config: ClassifyConfig) -> list[tuple[str, float]]:
         problem = image_problem(path)
         if problem is not None:
             raise UserError(f"{path}: {problem}")
-    prob = predict_paths(model, [str(p) for p in config.images], config.batch_size)
+    prob = predict_paths(model, [str(p) for p in config.images], config.batch_size, model_views(config.model))
     return [(str(p), float(q)) for p, q in zip(config.images, prob, strict=True)]

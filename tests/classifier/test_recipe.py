@@ -1,4 +1,4 @@
-"""The default recipe (head on all-conv channel statistics, block 5 kept), whole-image views and mirror TTA."""
+"""The default recipe (logistic head, then block 5 under L2-SP on shortcut-breaking views), views and crops."""
 
 from __future__ import annotations
 
@@ -13,98 +13,136 @@ from tests.classifier.conftest import IMAGE_SIZE
 
 
 @pytest.fixture(scope="module")
-def head_only(tiny_manifest, tmp_path_factory):
-    """The default recipe (stage 1 only, block 5 frozen), shortened for the tiny data."""
+def default_recipe(tiny_manifest, tmp_path_factory):
+    """The default recipe, only the image size and batch shrunk for the tiny data."""
     from classifier.finetune import FinetuneConfig, finetune
 
-    out = tmp_path_factory.mktemp("head_only")
-    config = FinetuneConfig(data=tiny_manifest, out=out, image_size=IMAGE_SIZE, head_epochs=30, batch_size=16,
-                            progress=False)
-    assert config.epochs == 0 and config.augment_variants == 0 and config.head_solver == "logistic"  # defaults
+    out = tmp_path_factory.mktemp("default_recipe")
+    config = FinetuneConfig(data=tiny_manifest, out=out, image_size=IMAGE_SIZE, batch_size=16, progress=False)
+    assert config.epochs > 0 and config.l2sp > 0 and config.head_block5 and config.head_solver == "logistic"
+    assert config.learning_rate < config.head_learning_rate
     return finetune(config), out
 
 
-def test_head_only_learns_and_keeps_backbone(head_only):
+def test_default_recipe_fine_tunes_block5_only_and_reports_it(default_recipe):
     from transfer.backbone import load_backbone
 
-    report, out = head_only
-    assert report.history == [] and report.stage1_epochs == 0  # no gradient epochs: a closed-form fit
+    report, out = default_recipe
     fit = report.head_fit
-    assert [c["C"] for c in fit["candidates"]] == [0.03, 0.1, 0.3, 1.0]
-    assert fit["chosen"]["train_log_loss"] < 0.7 * np.log(2)  # well below chance
-    # the chosen C has the best validation AUC of the candidates
-    assert fit["chosen"]["val_auc"] == max(c["val_auc"] for c in fit["candidates"])
-    # by default only the blocks 1-4 texture statistics carry weight; block 5's get exactly 0
-    from classifier.model import TEXTURE_DIM, load_classifier, parts_of
-
-    assert fit["features_used"] == TEXTURE_DIM < fit["features_total"]
-    kernel = parts_of(load_classifier(out / "classifier.keras"))[1].get_layer("painting").get_weights()[0]
-    assert kernel.shape == (fit["features_total"], 1)
-    assert not kernel[TEXTURE_DIM:].any() and np.count_nonzero(kernel[:TEXTURE_DIM]) > TEXTURE_DIM // 2
-    assert report.test["accuracy"] >= 0.75 and report.test["roc_auc"] >= 0.8
-    saved = json.loads((out / "finetune.json").read_text())
-    assert saved["block5"]["changed"] is False and "left as in the starting weights" in saved["block5"]["note"]
+    assert fit["features_used"] == fit["features_total"]  # block 5's statistics are head inputs
+    assert fit["chosen"]["train_log_loss"] < 0.7 * np.log(2)
+    assert report.stage1_epochs == 0 and len(report.history) >= 1 and {h["stage"] for h in report.history} == {2}
+    saved = json.loads((out / "finetune.json").read_text())["block5"]
+    assert saved["changed"] is True and saved["l2sp_distance"] > 0
+    assert set(saved["relative_change"]) == set(BLOCK5_LAYERS) and min(saved["relative_change"].values()) > 0
+    assert max(saved["relative_change"].values()) < 0.05  # small steps near the start, as L2-SP intends
     bundled, exported = load_backbone("bundled"), load_backbone(str(out / "backbone.weights.h5"))
-    for name in FROZEN_LAYERS + BLOCK5_LAYERS:
+    for name in FROZEN_LAYERS:
         for a, b in zip(exported.get_layer(name).get_weights(), bundled.get_layer(name).get_weights(), strict=True):
             np.testing.assert_array_equal(a, b)
+    for name in BLOCK5_LAYERS:
+        assert np.abs(exported.get_layer(name).get_weights()[0] - bundled.get_layer(name).get_weights()[0]).max() > 0
+    assert report.test["accuracy"] >= 0.75 and report.test["roc_auc"] >= 0.8
 
 
-def test_head_only_is_deterministic(head_only, tiny_manifest, tmp_path):
-    """A second run of the default recipe in a fresh folder gives the same head and test scores."""
+def test_saved_model_averages_the_clean_views_like_training(default_recipe, tiny_manifest):
     from classifier.data import load_dataset
-    from classifier.finetune import FinetuneConfig, train
-
-    report, out = head_only
-    config = FinetuneConfig(data=tiny_manifest, out=tmp_path, image_size=IMAGE_SIZE, head_epochs=30, batch_size=16,
-                            progress=False)
-    first = train(load_dataset(tiny_manifest), config)
-    assert first.test["roc_auc"] == pytest.approx(report.test["roc_auc"])
-    assert first.head_fit["chosen"]["C"] == report.head_fit["chosen"]["C"]
-    assert first.head_fit["chosen"]["val_log_loss"] == pytest.approx(report.head_fit["chosen"]["val_log_loss"])
-
-
-def test_trained_block5_is_reported_as_changed(trained):
-    report, _ = trained
-    assert report.block5.changed is True and report.block5.max_weight_change > 0
-
-
-def test_classifier_is_mirror_invariant_and_matches_cached_test_metrics(head_only, tiny_manifest):
-    from classifier.data import load_dataset
+    from classifier.metrics import roc_auc
     from classifier.model import load_classifier
-    from classifier.pipeline import image_dataset
+    from classifier.predict import model_views, predict_paths
+
+    report, out = default_recipe
+    model = load_classifier(out / "classifier.keras")
+    for name in BLOCK5_LAYERS:  # the L2-SP penalty is training-only: the saved layers carry none
+        assert model.get_layer("top").get_layer(name).kernel.regularizer is None
+    assert model_views(out / "classifier.keras") == (0, 2, 3)
+    test = load_dataset(tiny_manifest).table.query("split == 'test'")
+    prob = predict_paths(model, test["path"].tolist(), views=model_views(out / "classifier.keras"))
+    assert roc_auc(test["label"], prob) == pytest.approx(report.test["roc_auc"], abs=1e-6)
+    whole_only = predict_paths(model, test["path"].tolist(), views=(0,))
+    assert not np.allclose(prob, whole_only, atol=1e-6)  # the crops take part
+
+
+def test_augmentations_are_training_only(tiny_manifest, monkeypatch):
+    """Prediction and evaluation views never pass through the shortcut-breaking jitter; training views do."""
+    from classifier import pipeline
+    from classifier.data import load_dataset
+    from classifier.finetune import FinetuneConfig
     from classifier.predict import predict_paths
 
-    report, out = head_only
-    model = load_classifier(out / "classifier.keras")
-    test = load_dataset(tiny_manifest).table.query("split == 'test'")
-    batch = np.concatenate([b.numpy() for b in image_dataset(test["path"].tolist(), IMAGE_SIZE, 8)])
-    direct = model.predict(batch, verbose=0).ravel()
-    mirrored = model.predict(batch[:, :, ::-1], verbose=0).ravel()
-    np.testing.assert_allclose(direct, mirrored, atol=1e-5)
-    assert not np.allclose(direct, direct.mean(), atol=1e-3)  # not a constant function
-    prob = predict_paths(model, test["path"].tolist())
-    accuracy = float(((prob >= 0.5).astype(int) == test["label"].to_numpy()).mean())
-    assert accuracy == pytest.approx(report.test["accuracy"])
-    from classifier.metrics import roc_auc
+    calls = []
+    real = pipeline.jitter
+    monkeypatch.setattr(pipeline, "jitter", lambda *a, **k: calls.append(1) or real(*a, **k))
+    paths = load_dataset(tiny_manifest).table["path"].tolist()[:4]
+    config = FinetuneConfig(data=tiny_manifest, out=tiny_manifest.parent, image_size=IMAGE_SIZE)
+    assert all(v < pipeline.FIRST_AUGMENTED for v in config.eval_views)
+    for view in config.eval_views:
+        next(iter(pipeline.image_dataset(paths, IMAGE_SIZE, 4, variant=view)))
+    assert calls == []
+    import keras
 
-    assert roc_auc(test["label"], prob) == pytest.approx(report.test["roc_auc"], abs=1e-6)
+    model = keras.Sequential([keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3)), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    predict_paths(model, paths, views=config.eval_views)
+    assert calls == []
+    next(iter(pipeline.image_dataset(paths, IMAGE_SIZE, 4, variant=pipeline.FIRST_AUGMENTED + 1)))
+    next(iter(pipeline.training_image_dataset(paths, [0, 1, 0, 1], IMAGE_SIZE, 4, seed=0)))
+    assert len(calls) >= 2
 
 
-def test_views_whole_image_and_mirror(tmp_path):
-    from classifier.pipeline import FIRST_AUGMENTED, MIRROR, image_dataset
+def _write_pattern(path, h: int, w: int):
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    img[:, : w // 4] = (0, 0, 255)  # red left quarter (BGR)
+    cv2.imwrite(str(path), img)
+    return img
+
+
+def test_views_whole_mirror_native_crop_and_augmented(tmp_path):
+    from classifier.pipeline import CROP_POSITIONS, FIRST_AUGMENTED, FIRST_CROP, MIRROR, image_dataset
     from transfer.backbone import VGG_MEAN_BGR
 
-    # a 40x80 image: red left quarter, blue right quarter, grey middle; squashed (not cropped) to 32x32
-    img = np.full((40, 80, 3), 128, np.uint8)
-    img[:, :20] = (0, 0, 255)
-    img[:, 60:] = (255, 0, 0)
-    path = tmp_path / "wide.png"
-    cv2.imwrite(str(path), img)
-    views = {v: next(iter(image_dataset([str(path)], 32, 1, variant=v))).numpy()[0] + VGG_MEAN_BGR
-             for v in (0, MIRROR, FIRST_AUGMENTED)}
-    assert views[0].shape == (32, 32, 3)
-    np.testing.assert_allclose(views[0][:, 0], [[0, 0, 255]] * 32, atol=1)  # BGR: red at the left edge
-    np.testing.assert_allclose(views[0][:, -1], [[255, 0, 0]] * 32, atol=1)  # blue at the right edge
-    np.testing.assert_allclose(views[MIRROR], views[0][:, ::-1], atol=1e-4)
-    assert not np.allclose(views[FIRST_AUGMENTED], views[0], atol=1)  # a random crop / jitter
+    img = _write_pattern(tmp_path / "wide.png", 40, 80)
+    path = str(tmp_path / "wide.png")
+
+    def view(v, seed=0):
+        return next(iter(image_dataset([path], IMAGE_SIZE, 1, variant=v, seed=seed))).numpy()[0] + VGG_MEAN_BGR
+
+    whole = view(0)
+    assert whole.shape == (IMAGE_SIZE, IMAGE_SIZE, 3)
+    np.testing.assert_allclose(whole[:, 0], [[0, 0, 255]] * IMAGE_SIZE, atol=1)  # squashed, not cropped
+    np.testing.assert_allclose(view(MIRROR), whole[:, ::-1], atol=1e-4)
+    # a clean crop is the file's own pixels (native resolution: 80 px is below the native side at 32 px)
+    fy, fx = CROP_POSITIONS[0]
+    y, x = round((40 - IMAGE_SIZE) * fy), round((80 - IMAGE_SIZE) * fx)
+    np.testing.assert_allclose(view(FIRST_CROP), img[y:y + IMAGE_SIZE, x:x + IMAGE_SIZE], atol=1e-3)
+    np.testing.assert_allclose(view(FIRST_CROP, seed=5), view(FIRST_CROP), atol=0)  # fixed, seed-free
+    augmented = [view(FIRST_AUGMENTED + k) for k in range(4)]
+    assert all(not np.allclose(a, whole, atol=2) for a in augmented)
+    np.testing.assert_allclose(view(FIRST_AUGMENTED), augmented[0], atol=0)  # deterministic per (seed, view)
+    assert not np.allclose(view(FIRST_AUGMENTED, seed=1), augmented[0], atol=1)
+
+
+def test_native_crops_are_cached_and_reused(tmp_path):
+    """Crop views are computed once per image; a second run (new cache object, same key) computes nothing."""
+    from classifier.cache import FeatureCache
+    from classifier.model import build_trunk
+    from classifier.pipeline import FIRST_CROP, image_dataset
+    from transfer.backbone import load_backbone
+
+    paths = []
+    for i in range(3):
+        _write_pattern(tmp_path / f"im{i}.png", 48 + 8 * i, 64)
+        paths.append(str(tmp_path / f"im{i}.png"))
+    trunk = build_trunk(load_backbone("bundled"), IMAGE_SIZE)
+    first = FeatureCache(tmp_path / "cache", trunk, paths, IMAGE_SIZE, 0, "bundled")
+    assert first.ensure(FIRST_CROP, [0, 1, 2]) == 3
+    assert first.ensure(FIRST_CROP, [0, 1, 2]) == 0
+    again = FeatureCache(tmp_path / "cache", trunk, paths, IMAGE_SIZE, 0, "bundled")
+    assert again.dir == first.dir and again.ensure(FIRST_CROP, [0, 1, 2]) == 0
+    block4, texture = again.load(FIRST_CROP, [0, 1, 2])
+    direct = trunk.predict(image_dataset(paths, IMAGE_SIZE, 3, variant=FIRST_CROP), verbose=0)
+    np.testing.assert_allclose(texture, direct[1], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(block4, direct[0], rtol=1e-2, atol=1e-2)  # stored as float16
+    whole = again.ensure(0, [0, 1, 2])
+    assert whole == 3 and not np.allclose(again.load(0, [0])[1], texture[:1])  # a different view, own rows
