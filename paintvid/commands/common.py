@@ -84,15 +84,14 @@ def require_keras_file(path: str, what: str) -> None:
     """
     check_input_file(path, f"a {what} (.keras file)")
     if not zipfile.is_zipfile(path):
-        raise UserError(f"{path}: not a {what} (a .keras file is a zip archive; this one is damaged or another kind "
-                        "of file)")
+        raise UserError(f"{path}: cannot load {what}: not a .keras archive (damaged, or another kind of file)")
     try:
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise UserError(f"{path}: damaged {what} ({exc})") from None
+        raise UserError(f"{path}: cannot load {what}: damaged archive ({exc})") from None
     if bad is not None:
-        raise UserError(f"{path}: damaged {what} (member {bad} is corrupt)")
+        raise UserError(f"{path}: cannot load {what}: damaged archive (member {bad} is corrupt)")
 
 
 def check_range(option: str, value: float | None, lo: float, hi: float) -> None:
