@@ -1,58 +1,77 @@
-"""Painting-vs-photo accuracy on real images, and the speed-up of caching the frozen blocks 1-4.
+"""Painting-vs-photo accuracy on real images, which recipe choices earn their place, and the cache's speed-up.
 
-Real evaluation on ``../shared/data/images`` (149 paintings, 228 photos): stratified cross-validation
-grouped by near-duplicate (perceptual hash; the same artwork at several sizes stays in one fold), so no
-fold is ever trained on a copy of what it is tested on. Per fold the training part is split again (grouped)
-into train and validation, :func:`classifier.finetune.train` runs the recipe ``paintvid finetune`` uses
-(``final``: the head on channel statistics of every conv layer, block 5 frozen, mirror test-time augmentation),
-and the held-out fold is predicted through the exported model's two views. Out-of-fold predictions of all
-folds give accuracy (Wilson 95 % interval) and ROC AUC (95 % bootstrap over near-duplicate groups). The frozen
-trunk is cached once and shared by all folds. Full mode adds the same recipe with a block-5 fine-tuning stage
-(``finetuned_block5``), which is only kept where it beats the head alone on validation.
+Real evaluation on ``../shared/data/images`` (719 paintings, 843 photos): stratified 5-fold cross-validation
+grouped by near-duplicate (perceptual hash; the same artwork at several sizes stays in one fold), so no fold is
+ever trained on a copy of what it is tested on. Per fold the training part is split again (grouped) into train
+and validation, :func:`classifier.finetune.train` runs the recipe ``paintvid finetune`` uses (``final``: logistic
+head, then block 5 under L2-SP on the shortcut-breaking views, predictions averaged over the whole image and
+its near-native crops), and the held-out fold is predicted from the exported model through the cache. Out-of-fold
+predictions of all folds give accuracy (Wilson 95 % interval), ROC AUC (95 % bootstrap over near-duplicate
+groups) and a subject-matched proxy (:func:`motif_table`). The frozen trunk is cached once and shared by all folds
+and recipes (``bench/classifier/cache``).
 
-For comparison, logistic-regression probes (same folds, trained on both views, predicting their mean) on
-frozen bundled features: pooled block 5 alone, the old texture statistics (``block1..4_conv1``), and the
-final recipe's features.
+``choices``: the same folds with a logistic head on frozen bundled features of each cached view (computed once),
+one choice at a time: texture statistics only vs. with block 5's, the whole image vs. plus near-native crops, with
+or without the shortcut-breaking views, and a learning curve (25 / 50 / 100 % of each fold's training groups).
 
-Speed: one epoch with the trunk cached against one epoch running the whole network, same examples.
+Speed: one block-5 epoch with the trunk cached against one epoch running the whole network, same examples.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
+from classifier import model as M
 from classifier import plots
 from classifier.cache import FeatureCache
 from classifier.data import Dataset, SplitFractions, load_dataset, split_groups
 from classifier.finetune import FinetuneConfig, train
 from classifier.metrics import binary_metrics, bootstrap_interval, roc_auc, wilson_interval
-from classifier.model import TEXTURE_LAYERS, HeadConfig, build_top, build_trunk, load_classifier, parts_of
-from classifier.pipeline import MIRROR
+from classifier.model import TEXTURE_DIM, load_classifier, parts_of
+from classifier.pipeline import FIRST_AUGMENTED, FIRST_CROP
 from foundation.figures import save_figure
 from transfer.backbone import describe_weights, load_backbone
 
 SHARED_IMAGES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "images"
 
+#: Motifs of the subject-matched proxy: words of the manifest's titles, source paths and file names (ImageNet
+#: class names for many photos). An image may match several; the proxy scores each motif with both classes.
+MOTIFS = {
+    "portrait": r"portrait|self-portrait|face|woman|\bman\b|girl|boy|lady|person|head|deepface|potrait|celeb",
+    "animal": r"\bcat\b|dog|tiger|horse|bird|koi|fish|lion|\bcow|animal|terrier|retriever|spaniel|hound",
+    "flower": r"flower|daisy|rose|tulip|lily|lilies|sunflower|bouquet|popp|iris",
+    "city": r"city|street|building|town|bridge|urban|venice|paris|church",
+    "sea_ship": r"beach|\bsea\b|seascape|coast|ocean|wave|ship|boat|sail|harbo",
+}
+#: Head-only choices measured on cached vectors: (training views, averaged views, texture statistics only).
+CHOICES = {
+    "whole_texture_only": ((0,), (0,), True),
+    "whole_all_stats": ((0,), (0,), False),
+    "whole_crop": ((0, FIRST_CROP), (0, FIRST_CROP), False),
+    "whole_crop_augmented": ((0, FIRST_CROP, FIRST_AUGMENTED, FIRST_AUGMENTED + 1), (0, FIRST_CROP), False),
+    "whole_crop_augmented_texture_only": ((0, FIRST_CROP, FIRST_AUGMENTED, FIRST_AUGMENTED + 1), (0, FIRST_CROP),
+                                          True),
+    "augmented_only": ((FIRST_AUGMENTED, FIRST_AUGMENTED + 1), (0, FIRST_CROP), False),
+}
+
 
 def _settings(quick: bool) -> dict:
     if quick:
-        return {"folds": 5, "image_size": 224, "variants": 0, "head_epochs": 100, "block5_epochs": None,
-                "timing_size": 128, "timing_images": 32}
-    return {"folds": 5, "image_size": 224, "variants": 0, "head_epochs": 100, "block5_epochs": 4,
-            "timing_size": 224, "timing_images": 64}
+        return {"folds": 5, "image_size": 224, "block5_epochs": 0, "timing_size": 128, "timing_images": 32,
+                "curve": (0.25, 1.0)}
+    return {"folds": 5, "image_size": 224, "block5_epochs": FinetuneConfig.epochs, "timing_size": 224,
+            "timing_images": 64, "curve": (0.25, 0.5, 1.0)}
 
 
 def run(quick: bool, out_dir: Path) -> dict:
-    """Return accuracy/AUC with intervals for the fine-tuned model and the probes, plus epoch timings."""
+    """Return accuracy/AUC with intervals for the default recipe and the head-only choices, plus epoch timings."""
     if not SHARED_IMAGES.is_dir():
         return {"skipped": f"needs {SHARED_IMAGES} (not present on this machine)"}
     s = _settings(quick)
@@ -64,12 +83,11 @@ def run(quick: bool, out_dir: Path) -> dict:
                                               "near_duplicate_groups": int(table["group"].nunique()),
                                               "skipped": len(dataset.skipped)}}
     folds = _folds(table, s["folds"])
-    result["final"], oof = _cross_validate(dataset, folds, s, work, block5_epochs=0)
-    if s["block5_epochs"]:
-        result["finetuned_block5"], _ = _cross_validate(dataset, folds, s, work, block5_epochs=s["block5_epochs"])
-    result["probes"] = _probes(table, folds, s, work)
+    result["choices"] = _choices(table, folds, s, work)
+    name = "final" if s["block5_epochs"] else "head_only"
+    result[name], oof = _cross_validate(dataset, folds, s, work, block5_epochs=s["block5_epochs"])
     result["epoch_timing"] = _timing(dataset, s, work)
-    _figures(table, oof, result["final"], out_dir)
+    _figures(table, oof, out_dir)
     return result
 
 
@@ -82,17 +100,43 @@ def _folds(table, n_folds: int) -> np.ndarray:
     return fold
 
 
-def _summary(y: np.ndarray, p: np.ndarray, groups: np.ndarray) -> dict:
+def _summary(table, p: np.ndarray) -> dict:
+    y, groups = table["label"].to_numpy(), table["group"].to_numpy()
     m = binary_metrics(y, p)
     return {"accuracy": m["accuracy"],
             "accuracy_ci95": wilson_interval(int(round(m["accuracy"] * len(y))), len(y)),
             "roc_auc": m["roc_auc"],
             "roc_auc_ci95": bootstrap_interval(y, p, roc_auc, groups=groups, n_boot=500),
             "balanced_accuracy": m["balanced_accuracy"], "confusion": m["confusion"], "brier": m["brier"],
-            "ece": m["calibration"]["ece"], "per_class": m["per_class"]}
+            "ece": m["calibration"]["ece"], "per_class": m["per_class"], "subject_matched": motif_table(table, p)}
+
+
+def motif_table(table, p: np.ndarray) -> dict:
+    """Return the subject-matched proxy of out-of-fold P(painting) ``p``: per motif of :data:`MOTIFS` (images
+    whose manifest title or source path names it), the images of each class and the accuracy; ``overall`` is
+    the accuracy over every image of a motif, ``balanced`` the mean of per-motif balanced accuracies."""
+    manifest = pd.read_csv(SHARED_IMAGES / "manifest.csv", dtype=str, keep_default_na=False)
+    text = dict(zip((str((SHARED_IMAGES / f).resolve()) for f in manifest["file"]),
+                    (manifest["title"] + " " + manifest["path"] + " " + manifest["file"]).str.lower(), strict=True))
+    words = np.array([text.get(str(Path(q).resolve()), "") for q in table["path"]])
+    y = table["label"].to_numpy()
+    correct = (np.asarray(p) >= 0.5).astype(int) == y
+    out, any_motif, balanced = {}, np.zeros(len(y), bool), []
+    for motif, pattern in MOTIFS.items():
+        hit = np.array([re.search(pattern, w) is not None for w in words])
+        any_motif |= hit
+        per_class = [float(correct[hit & (y == c)].mean()) if (hit & (y == c)).any() else None for c in (1, 0)]
+        out[motif] = {"painting": int((hit & (y == 1)).sum()), "photo": int((hit & (y == 0)).sum()),
+                      "painting_accuracy": per_class[0], "photo_accuracy": per_class[1]}
+        if None not in per_class:
+            balanced.append(float(np.mean(per_class)))
+    out["overall"] = {"n": int(any_motif.sum()), "accuracy": float(correct[any_motif].mean()),
+                      "balanced": float(np.mean(balanced)) if balanced else None}
+    return out
 
 
 def _cross_validate(dataset, folds: np.ndarray, s: dict, work: Path, block5_epochs: int) -> tuple[dict, np.ndarray]:
+    """Run the default recipe (``block5_epochs`` stage-2 epochs) per fold; a fold already finished is reused."""
     table = dataset.table
     oof = np.zeros(len(table))
     per_fold = []
@@ -104,81 +148,95 @@ def _cross_validate(dataset, folds: np.ndarray, s: dict, work: Path, block5_epoc
                              fractions=SplitFractions(val=0.15, test=0.0))
         t.loc[t.index[rest], "split"] = inner
         config = FinetuneConfig(data=SHARED_IMAGES, out=work / f"b5e{block5_epochs}_fold{k}",
-                                image_size=s["image_size"], epochs=block5_epochs, head_epochs=s["head_epochs"],
-                                augment_variants=s["variants"], batch_size=32, cache_dir=work / "cache",
+                                image_size=s["image_size"], epochs=block5_epochs, cache_dir=work / "cache",
                                 progress=False, seed=0)
         report = train(Dataset(table=t, source=str(SHARED_IMAGES)), config)
         held = np.flatnonzero(folds == k)
         oof[held] = _predict_fold(config.out, t, held, config)
         per_fold.append({"fold": k, "test_accuracy": report.test["accuracy"], "test_auc": report.test["roc_auc"],
-                         "epochs": len(report.history), "train_seconds": report.timings_seconds["train_seconds"],
+                         "stage2_epochs": len(report.history), "head_C": report.head_fit["chosen"]["C"],
+                         "train_seconds": report.timings_seconds["train_seconds"],
                          "mean_epoch_seconds": report.timings_seconds["mean_epoch"],
-                         "block5_changed": report.block5.changed})
-    y = table["label"].to_numpy()
-    summary = _summary(y, oof, table["group"].to_numpy())
+                         "block5_relative_change": report.block5.relative_change})
+    summary = _summary(table, oof)
     summary["folds"] = per_fold
     return summary, oof
 
 
-def _predict_fold(out: Path, table, rows: np.ndarray, config) -> np.ndarray:
-    """Out-of-fold P(painting) from the fold's saved classifier through the cached trunk (same numbers, faster):
-    the mean over the image and its mirror image, as the saved model computes it."""
+def _predict_fold(out: Path, table, rows: np.ndarray, config: FinetuneConfig) -> np.ndarray:
+    """Out-of-fold P(painting) from the fold's saved classifier through the cached trunk (same numbers as
+    :func:`classifier.predict.predict_paths`, faster): the mean over the recipe's clean views."""
     trunk, top = parts_of(load_classifier(out / "classifier.keras"))
     cache = FeatureCache(config.cache_dir, trunk, table["path"].tolist(), config.image_size, config.seed,
-                         _weights_desc(config.weights))
+                         describe_weights(config.weights))
     views = []
-    for view in (0, MIRROR):
+    for view in config.eval_views:
         cache.ensure(view, rows)
         views.append(top.predict(cache.dataset([(view, r) for r in rows], None, 32), verbose=0).ravel())
     return np.mean(views, axis=0)
 
 
-def _weights_desc(weights: str) -> str:
-    return describe_weights(weights)
-
-
-def _probes(table, folds: np.ndarray, s: dict, work: Path) -> dict:
-    """Logistic-regression probes on frozen bundled features (views 0 and 1 of the shared cache), same folds."""
+def _view_vectors(table, s: dict, work: Path, views: set[int]) -> dict[int, np.ndarray]:
+    """Return ``{view: (N, D)}`` head inputs (texture + bundled block-5 statistics) of every image, from the cache
+    (filled where missing) and kept in ``work/vectors`` for the next run."""
     backbone = load_backbone("bundled")
-    trunk = build_trunk(backbone, s["image_size"])
-    top = build_top(backbone, tuple(int(d) for d in trunk.output_shape[0][1:]), HeadConfig(pooled=True))
-    cache = FeatureCache(work / "cache", trunk, table["path"].tolist(), s["image_size"], 0, _weights_desc("bundled"))
-    rows = np.arange(len(table))
-    views = []
-    for view in (0, MIRROR):
-        cache.ensure(view, rows)
-        block4, texture = cache.load(view, rows)
-        feats = keras.Model(top.inputs, top.get_layer("features").output).predict([block4, texture], batch_size=32,
-                                                                                  verbose=0)
-        views.append(feats)
-    x = np.stack(views, axis=1)  # (N, 2 views, D): texture, block5_conv1..3 stats, pooled block 5
-    widths = {"block1_conv": 64, "block2_conv": 128, "block3_conv": 256, "block4_conv": 512}
-    offsets, start = {}, 0
-    for name in TEXTURE_LAYERS:
-        offsets[name] = start
-        start += widths[name[:11]]
-    n_tex = start
-    # the old probe's texture: means and stds of block1..4_conv1 (stats are [all means, all stds] per layer)
-    conv1 = np.concatenate([np.arange(offsets[f"block{b}_conv1"] * 2, offsets[f"block{b}_conv1"] * 2
-                                      + 2 * widths[f"block{b}_conv"]) for b in (1, 2, 3, 4)])
-    features = {"block5_pooled": x[:, :, -512:], "texture_blocks1_4_conv1": x[:, :, conv1],
-                "all_conv_stats": x[:, :, :-512], "all_conv_stats_no_block5": x[:, :, :2 * n_tex]}
-    y = table["label"].to_numpy()
-    out = {}
-    for name, f in features.items():
-        p = np.zeros(len(y))
-        for k in range(s["folds"]):
-            train, held = folds != k, folds == k
-            clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=3000))
-            clf.fit(f[train].reshape(-1, f.shape[-1]), np.repeat(y[train], f.shape[1]))
-            p[held] = clf.predict_proba(f[held].reshape(-1, f.shape[-1]))[:, 1].reshape(-1, f.shape[1]).mean(1)
-        out[name] = _summary(y, p, table["group"].to_numpy())
-        out[name].pop("per_class")
+    trunk = M.build_trunk(backbone, s["image_size"])
+    features = M.feature_model(M.build_top(backbone, tuple(int(d) for d in trunk.output_shape[0][1:])))
+    cache = FeatureCache(work / "cache", trunk, table["path"].tolist(), s["image_size"], 0, describe_weights("bundled"))
+    rows, out = np.arange(len(table)), {}
+    for view in sorted(views):
+        path = work / "vectors" / cache.key / f"v{view}.npy"
+        if not path.exists():
+            cache.ensure(view, rows)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, features.predict(cache.dataset([(view, r) for r in rows], None, 32), verbose=0))
+        out[view] = np.load(path)
     return out
 
 
+def _head_cv(vectors: dict, y: np.ndarray, folds: np.ndarray, train_views, test_views, texture_only: bool,
+             keep=None) -> np.ndarray:
+    """Out-of-fold P(painting) of a logistic head (C = 0.1 on standardised features); ``keep`` (bool per row)
+    restricts each fold's training rows (the learning curve)."""
+    cols = slice(0, TEXTURE_DIM) if texture_only else slice(None)
+    p = np.zeros(len(y))
+    for k in np.unique(folds):
+        tr = np.flatnonzero((folds != k) & (True if keep is None else keep))
+        te = np.flatnonzero(folds == k)
+        x = np.concatenate([vectors[v][tr, cols] for v in train_views])
+        mu, sd = x.mean(0), np.sqrt(np.maximum(x.var(0), M.VARIANCE_FLOOR))
+        clf = LogisticRegression(C=0.1, max_iter=2000).fit((x - mu) / sd, np.tile(y[tr], len(train_views)))
+        p[te] = np.mean([clf.predict_proba((vectors[v][te, cols] - mu) / sd)[:, 1] for v in test_views], axis=0)
+    return p
+
+
+def _choices(table, folds: np.ndarray, s: dict, work: Path) -> dict:
+    """Each head-only choice of :data:`CHOICES` by grouped CV, and the learning curve of the best one."""
+    vectors = _view_vectors(table, s, work, {v for tv, ev, _ in CHOICES.values() for v in (*tv, *ev)})
+    y, out = table["label"].to_numpy(), {}
+    for name, (train_views, test_views, texture_only) in CHOICES.items():
+        t0 = time.perf_counter()
+        out[name] = _summary(table, _head_cv(vectors, y, folds, train_views, test_views, texture_only))
+        out[name]["seconds"] = time.perf_counter() - t0
+    best = max(CHOICES, key=lambda n: (out[n]["subject_matched"]["overall"]["accuracy"], out[n]["accuracy"]))
+    groups = table["group"].to_numpy()
+    curve = {}
+    for fraction in s["curve"]:
+        rng = np.random.default_rng(0)
+        unique = np.unique(groups)
+        chosen = set(rng.choice(unique, int(round(fraction * len(unique))), replace=False))
+        keep = np.array([g in chosen for g in groups])
+        p = _head_cv(vectors, y, folds, *CHOICES[best][:2], CHOICES[best][2], keep=keep)
+        summary = _summary(table, p)
+        curve[f"{int(fraction * 100)}%"] = {"accuracy": summary["accuracy"], "accuracy_ci95": summary["accuracy_ci95"],
+                                             "roc_auc": summary["roc_auc"],
+                                             "subject_matched": summary["subject_matched"]["overall"]["accuracy"],
+                                             "training_images_per_fold": int(round(keep.sum() * 0.8))}
+    return {"recipes": out, "best": best, "learning_curve": curve}
+
+
 def _timing(dataset, s: dict, work: Path) -> dict:
-    """Seconds per epoch with the trunk cached vs. the whole network, on the same small training subset."""
+    """Seconds per block-5 epoch with the trunk cached vs. the whole network, on the same small training subset."""
     t = dataset.table
     rng = np.random.default_rng(0)
     pick = np.concatenate([rng.choice(np.flatnonzero(t["label"] == c), s["timing_images"] // 2, replace=False)
@@ -188,7 +246,7 @@ def _timing(dataset, s: dict, work: Path) -> dict:
     seconds = {}
     for cached in (True, False):
         config = FinetuneConfig(data=SHARED_IMAGES, out=work / f"timing_{'cached' if cached else 'uncached'}",
-                                image_size=s["timing_size"], epochs=2, head_epochs=0, augment_variants=1,
+                                image_size=s["timing_size"], epochs=2, head_epochs=0, augment_variants=1, crops=0,
                                 batch_size=16, cache=cached, cache_dir=work / "cache_timing", progress=False,
                                 patience=5)
         t0 = time.perf_counter()
@@ -197,13 +255,13 @@ def _timing(dataset, s: dict, work: Path) -> dict:
         seconds[cached] = {"epoch": report.history[-1]["epoch_seconds"],
                            "cache_fill": report.timings_seconds.get("cache_seconds", 0.0),
                            "total": time.perf_counter() - t0}
-    return {"images": int(len(sub)), "image_size": s["timing_size"], "views_per_image": 3,
+    return {"images": int(len(sub)), "image_size": s["timing_size"], "views_per_training_image": 1,
             "cached_epoch_seconds": seconds[True]["epoch"], "uncached_epoch_seconds": seconds[False]["epoch"],
             "cache_fill_seconds": seconds[True]["cache_fill"],
             "speedup": seconds[False]["epoch"] / max(1e-9, seconds[True]["epoch"])}
 
 
-def _figures(table, oof: np.ndarray, summary: dict, out_dir: Path) -> None:
+def _figures(table, oof: np.ndarray, out_dir: Path) -> None:
     predictions = pd.DataFrame({"path": table["path"], "label": table["label"], "prob": oof})
     metrics = binary_metrics(predictions["label"], predictions["prob"])
     save_figure(plots.roc_figure(predictions, metrics), Path(out_dir) / "classifier_roc.png")

@@ -1,5 +1,8 @@
 """The same frame stylised with the bundled and the fine-tuned backbone: losses side by side and one image.
 
+``finetuned_side_by_side.png`` (under the bench output) shows the bundled result left and the fine-tuned one
+right, each captioned with its own style/content losses and those measured with the bundled backbone.
+
 The fine-tuned backbone is ``models/backbone.weights.h5`` (from ``make finetune``); without it the benchmark
 reports that it was skipped. Both results are also measured with the bundled backbone, a common yardstick,
 since each backbone's own losses are not comparable across networks.
@@ -45,7 +48,18 @@ def run(quick: bool, out_dir: Path) -> dict:
                          "bundled_yardstick_style_loss": common["style"][0],
                          "bundled_yardstick_content_loss": common["content"][0],
                          "seconds": report["timings_seconds"]["optimize"]}
-        images.append(img)
+        images.append(_caption(img, name, results[name]))
     cv2.imwrite(str(out_dir / "finetuned_side_by_side.png"), np.hstack(images))
     return {"width": width, "iterations": iterations, "backbones": results,
             "figure": str(out_dir / "finetuned_side_by_side.png")}
+
+
+def _caption(img: np.ndarray, name: str, losses: dict) -> np.ndarray:
+    """Return ``img`` (BGR uint8) above a white strip naming the backbone and its losses."""
+    strip = np.full((44, img.shape[1], 3), 255, np.uint8)
+    lines = (f"{name} backbone: style {losses['own_style_loss']:.3g}, content {losses['own_content_loss']:.3g}",
+             f"bundled yardstick: style {losses['bundled_yardstick_style_loss']:.3g}, "
+             f"content {losses['bundled_yardstick_content_loss']:.3g}")
+    for i, line in enumerate(lines):
+        cv2.putText(strip, line, (4, 16 + 20 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([img, strip])
