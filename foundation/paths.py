@@ -24,7 +24,7 @@ def check_output_path(path: str | os.PathLike, suffixes: Iterable[str], inputs: 
         choices = allowed[0] if len(allowed) == 1 else "one of " + ", ".join(allowed)
         raise UserError(f"{path}: unsupported {what} extension ({shown}); use {choices}")
     if path.is_dir():
-        raise UserError(f"{path}: is a directory, expected an {what} file name")
+        raise UserError(f"{path}: is a directory; the {what} must be a file")
     _check_creatable_folder(path.parent, path)
     for source in inputs:
         if _same_file(path, Path(source)):
@@ -36,7 +36,7 @@ def check_output_dir(path: str | os.PathLike, what: str = "output folder") -> Pa
     """Return ``path`` as a Path if it is (or can be created as) a writable folder; else raise :class:`UserError`."""
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise UserError(f"{path}: is a file, expected an {what}")
+        raise UserError(f"{path}: is a file; the {what} must be a folder")
     _check_creatable_folder(path, path)
     return path
 

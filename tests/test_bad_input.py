@@ -332,3 +332,23 @@ def test_output_that_is_an_input_is_refused(folder, capsys):
     assert snapshot(folder) == before
     with pytest.raises(UserError, match=r"s\.png: is the input file .*s\.png; choose another image name"):
         check_output_path(folder / "s.png", (".png",), [folder / "c.png", folder / "s.png"], what="image")
+
+
+def test_output_checks_name_the_path_and_the_problem(tmp_path):
+    from foundation.errors import UserError
+    from foundation.paths import check_output_dir, check_output_path
+
+    (tmp_path / "a.png").mkdir()
+    (tmp_path / "file").write_text("x")
+    cases = [
+        (lambda: check_output_path(tmp_path / "a.png", (".png",)), "a.png: is a directory; the output must be a file"),
+        (lambda: check_output_path(tmp_path / "file" / "sub" / "o.png", (".png",)), "cannot create its folder"),
+        (lambda: check_output_path(tmp_path / "o", (".keras",), what="model"), "(no extension); use .keras"),
+        (lambda: check_output_dir(tmp_path / "file", what="work folder"), "file: is a file; the work folder must be"),
+    ]
+    for call, needle in cases:
+        with pytest.raises(UserError) as info:
+            call()
+        assert needle in str(info.value)
+    assert check_output_path(tmp_path / "new" / "deeper" / "o.PNG", (".png",)) == tmp_path / "new" / "deeper" / "o.PNG"
+    assert not (tmp_path / "new").exists()  # a check creates nothing
