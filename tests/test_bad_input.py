@@ -334,7 +334,7 @@ def test_output_that_is_an_input_is_refused(folder, capsys):
         check_output_path(folder / "s.png", (".png",), [folder / "c.png", folder / "s.png"], what="image")
 
 
-def test_output_checks_name_the_path_and_the_problem(tmp_path):
+def test_output_checks_name_the_path_and_the_problem(tmp_path, monkeypatch):
     from foundation.errors import UserError
     from foundation.paths import check_output_dir, check_output_path
 
@@ -352,3 +352,7 @@ def test_output_checks_name_the_path_and_the_problem(tmp_path):
         assert needle in str(info.value)
     assert check_output_path(tmp_path / "new" / "deeper" / "o.PNG", (".png",)) == tmp_path / "new" / "deeper" / "o.PNG"
     assert not (tmp_path / "new").exists()  # a check creates nothing
+    # what a read-only folder looks like to a user who is not root (root writes anyway, so fake the answer)
+    monkeypatch.setattr("foundation.paths.os.access", lambda *_: False)
+    with pytest.raises(UserError, match=rf"o\.png: folder {re.escape(str(tmp_path))} is not writable"):
+        check_output_path(tmp_path / "o.png", (".png",))
