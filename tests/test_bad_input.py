@@ -30,6 +30,7 @@ from paintvid.cli import main
 from tests.conftest import stripes_image, textured_image
 
 FOLDER = "/"  # the "extension" of an input that must be a folder
+INPUT_ROWS = ("missing", "directory", "empty", "text", "truncated")
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,9 @@ COMMANDS = [
     Command("train-style", "train-style {bad} --out {out} --content {d}/imgs --steps 1 --quiet", ".jpg",
             "results/model.keras", (("--steps", "0", "--steps 0"), ("--batch-size", "-1", "--batch-size -1"),
              ("--size", "100000", "--size 100000")), bad_out="results/model.txt"),
+    Command("app", "app --out {out} --port 0 --samples {d}/imgs --models {d}/results", FOLDER, "results/studio",
+            (("--max-frames", "0", "upload limits"), ("--port", "-1", "--port -1"), ("--port", "100000", "--port 100000")),
+            skip={row: "app reads no input file (--samples and --models are optional folders)" for row in INPUT_ROWS}),
 ]
 
 #: What the message must say for each kind of bad input (besides naming the file).
@@ -94,7 +98,6 @@ PROBLEM = {
     "bad_out": r"unsupported|must be|is a file",
     "same_file": r"is the input file",
 }
-INPUT_ROWS = ("missing", "directory", "empty", "text", "truncated")
 
 
 def good_inputs(d: Path) -> None:

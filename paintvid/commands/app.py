@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from foundation.paths import check_output_dir
+
 # the studio's defaults (studio.config), written out so that listing the subcommands does not import the studio
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -30,6 +32,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    check_output_dir(args.out, what="studio folder")  # jobs and previews go there: refuse it before the server starts
     # Gradio must not reach the internet: no telemetry, no version check (set before Gradio is imported)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
