@@ -82,7 +82,8 @@ COMMANDS = [
             "results/model.keras", (("--steps", "0", "--steps 0"), ("--batch-size", "-1", "--batch-size -1"),
              ("--size", "100000", "--size 100000")), bad_out="results/model.txt"),
     Command("app", "app --out {out} --port 0 --samples {d}/imgs --models {d}/results", FOLDER, "results/studio",
-            (("--max-frames", "0", "upload limits"), ("--port", "-1", "--port -1"), ("--port", "100000", "--port 100000")),
+            (("--max-frames", "0", "upload limits"), ("--port", "-1", "--port -1"),
+             ("--port", "100000", "--port 100000")),
             skip={row: "app reads no input file (--samples and --models are optional folders)" for row in INPUT_ROWS}),
 ]
 
