@@ -6,7 +6,10 @@ training then runs only block 5 and the head. Layout of ``root/<key>/``:
 - ``v{k}_block4.npy``: ``(N, S/16, S/16, 512) float16`` block4_pool activations (memory-mapped);
 - ``v{k}_texture.npy``: ``(N, TEXTURE_DIM) float32`` texture statistics;
 - ``v{k}_done.npy``: ``(N,) bool``, which rows are filled; rewritten atomically after every chunk, so a killed
-  run recomputes at most one chunk.
+  run recomputes at most one chunk;
+- ``vectors/{tag}/v{k}.npy`` and ``..._done.npy``: head inputs computed from those rows by a model whose weights
+  hash to ``tag`` (:meth:`FeatureCache.vectors`), so that cross-validation folds and recipes sharing a starting
+  block 5 compute them once.
 
 ``key`` hashes a layout version, the backbone description, image size, seed and every image's path, size and
 mtime: a change to any of them starts a fresh cache instead of reusing stale features.
@@ -14,6 +17,7 @@ mtime: a change to any of them starts a fresh cache instead of reusing stale fea
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Sequence
 from pathlib import Path
@@ -163,3 +167,40 @@ class FeatureCache:
         if shuffle:
             ds = ds.shuffle(len(items), seed=seed, reshuffle_each_iteration=True)
         return ds.batch(batch_size).map(load, num_parallel_calls=1, deterministic=True).prefetch(2)
+
+    def vectors(self, model, items: Sequence[tuple[int, int]], batch_size: int = 32) -> np.ndarray:
+        """Return ``model``'s outputs ``(len(items), D) float32`` for the cached ``(view, row)`` items, computing
+        only rows not stored yet for this model's weights (``model``: ``[block4, texture] -> (B, D)``)."""
+        items = np.asarray(items, dtype=np.int64).reshape(-1, 2)
+        folder = self.dir / "vectors" / weights_tag(model)
+        folder.mkdir(parents=True, exist_ok=True)
+        out = np.zeros((len(items), int(model.output_shape[-1])), np.float32)
+        for view in np.unique(items[:, 0]):
+            where = np.flatnonzero(items[:, 0] == view)
+            out[where] = self._view_vectors(model, folder, int(view), items[where, 1], batch_size)
+        return out
+
+    def _view_vectors(self, model, folder: Path, view: int, rows: np.ndarray, batch_size: int) -> np.ndarray:
+        done_path, data_path = folder / f"v{view}_done.npy", folder / f"v{view}.npy"
+        done = np.load(done_path) if done_path.exists() else np.zeros(len(self.paths), bool)
+        if not data_path.exists():
+            np.lib.format.open_memmap(data_path, "w+", np.float32,
+                                      (len(self.paths), int(model.output_shape[-1]))).flush()
+        data = np.load(data_path, mmap_mode="r+")
+        todo = np.array(sorted(set(rows.tolist()) - set(np.flatnonzero(done).tolist())), dtype=np.int64)
+        if len(todo):
+            data[todo] = model.predict(self.dataset([(view, r) for r in todo], None, batch_size), verbose=0)
+            data.flush()
+            done[todo] = True
+            buf = io.BytesIO()
+            np.save(buf, done)
+            atomic_write_bytes(done_path, buf.getvalue())
+        return np.asarray(data[rows], np.float32)
+
+
+def weights_tag(model) -> str:
+    """Return a 16-hex-digit hash of ``model``'s weights (all of them, in order)."""
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()[:16]

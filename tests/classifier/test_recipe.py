@@ -146,3 +146,32 @@ def test_native_crops_are_cached_and_reused(tmp_path):
     np.testing.assert_allclose(block4, direct[0], rtol=1e-2, atol=1e-2)  # stored as float16
     whole = again.ensure(0, [0, 1, 2])
     assert whole == 3 and not np.allclose(again.load(0, [0])[1], texture[:1])  # a different view, own rows
+
+
+def test_head_vectors_are_cached_per_weights(tmp_path):
+    """Block-5 feature vectors are computed once per (view, row) and starting weights, then read back."""
+    from classifier import model as M
+    from classifier.cache import FeatureCache
+    from classifier.pipeline import FIRST_CROP
+    from transfer.backbone import load_backbone
+
+    paths = []
+    for i in range(3):
+        _write_pattern(tmp_path / f"im{i}.png", 48, 64 + 8 * i)
+        paths.append(str(tmp_path / f"im{i}.png"))
+    backbone = load_backbone("bundled")
+    trunk = M.build_trunk(backbone, IMAGE_SIZE)
+    features = M.feature_model(M.build_top(backbone, (IMAGE_SIZE // 16, IMAGE_SIZE // 16, 512)))
+    cache = FeatureCache(tmp_path / "cache", trunk, paths, IMAGE_SIZE, 0, "bundled")
+    cache.ensure(FIRST_CROP, [0, 1, 2])
+    items = [(FIRST_CROP, 2), (FIRST_CROP, 0)]
+    first = cache.vectors(features, items)
+    block4, texture = cache.load(FIRST_CROP, [2, 0])
+    np.testing.assert_allclose(first, features.predict([block4, texture], verbose=0), rtol=1e-5, atol=1e-5)
+    calls = []
+    real = features.predict
+    features.predict = lambda *a, **k: calls.append(1) or real(*a, **k)
+    np.testing.assert_array_equal(cache.vectors(features, items), first)
+    assert calls == []
+    cache.vectors(features, [(FIRST_CROP, 1)])
+    assert calls == [1]  # only the new row
