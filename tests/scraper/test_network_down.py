@@ -154,3 +154,13 @@ def test_watch_counts_failures_in_a_row_and_time_without_progress():
         watch.failed("http://c", "refused")
     with pytest.raises(NetworkDown, match="3 requests failed in a row"):
         watch.check()
+
+
+def test_http_5xx_on_every_try_ends_the_run(fake, tmp_path):
+    fake.add_photos("landscape", 3, 300, upload_from=1_320_000_000)
+    fake.api_faults.extend(["503", "500"] * 50)
+    config = dataclasses.replace(fast_config(tmp_path / "d", fake, write_queries(tmp_path / "q.toml")),
+                                 max_consecutive_failures=6, max_stall_seconds=600)
+    with pytest.raises(NetworkDown, match=r"cannot reach it, 6 requests failed in a row; last error: HTTP 50[03]"):
+        scrape(config, creds(fake))
+    assert fake.image_requests == {}
