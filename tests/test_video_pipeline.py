@@ -123,7 +123,7 @@ def test_resume_after_interruption_gives_identical_frames(clip, temporal_run, tm
     import video.pipeline as pipeline
 
     out, _ = temporal_run
-    real = stylizer_module.run_optimization
+    real = stylizer_module.OptimizationStylizer._optimise  # every frame's optimisation, pyramid or single-scale
     calls = {"n": 0}
 
     def interrupted(*args, **kwargs):
@@ -133,14 +133,14 @@ def test_resume_after_interruption_gives_identical_frames(clip, temporal_run, tm
         return real(*args, **kwargs)
 
     resumed_out = tmp_path / "resumed.mp4"
-    monkeypatch.setattr(stylizer_module, "run_optimization", interrupted)
+    monkeypatch.setattr(stylizer_module.OptimizationStylizer, "_optimise", interrupted)
     with pytest.raises(KeyboardInterrupt):
         pipeline.stylize_video(make_config(*clip, resumed_out))
     workdir = resumed_out.with_suffix(".work")
     assert len(list((workdir / "stylized").glob("*.png"))) == 3
     assert not list(workdir.rglob("*.tmp*")) and not resumed_out.exists()
 
-    monkeypatch.setattr(stylizer_module, "run_optimization", real)
+    monkeypatch.setattr(stylizer_module.OptimizationStylizer, "_optimise", real)
     calls["n"] = 0
     report = pipeline.stylize_video(make_config(*clip, resumed_out))
     assert resumed_out.exists()

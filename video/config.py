@@ -12,7 +12,7 @@ from media.shots import ShotsConfig
 from media.video_io import ReadOptions
 from transfer.color import ColorMode
 from transfer.objective import LossWeights
-from transfer.optimize import OptimizerKind
+from transfer.optimize import DEFAULT_STALL_TOLERANCE, OptimizerKind
 from transfer.stylize import InitMode, StyleSpec
 from video.distributed import ClusterConfig
 from video.output import check_video_output, default_workdir
@@ -50,7 +50,14 @@ class VideoConfig:
         long_term: offsets of earlier frames in the temporal loss, e.g. (1,) short-term, (1, 2, 4) long-term.
         passes: 1 for a single forward pass; N > 1 runs Ruder's multi-pass algorithm (alternating directions).
         pass_blend: the multi-pass blend factor delta between the warped neighbour and the previous pass.
-        stall_tolerance: stop a frame early once the loss improved by less than this fraction in 20 iterations.
+        first_iterations, coarse_iterations: a shot's first frame (and a frame whose warped start is mostly
+            disoccluded) runs ``coarse_iterations`` at half size, then ``first_iterations`` at full size from the
+            upsampled result (:func:`transfer.pyramid.coarse_to_fine`); ``coarse_iterations=0`` is single-scale.
+        iterations: full-size iterations of every later frame (it starts from the warped previous result).
+        disocclusion: a later frame whose warped start is certain on less than this share of its pixels is
+            treated like a first frame (pyramid, first-frame budget), keeping its temporal loss.
+        stall_tolerance: stop a frame early once the loss improved by less than this fraction in 10 iterations
+            (on by default; 0 runs every iteration).
         style_schedule: ``"WHEN:STYLE,..."`` (see :mod:`media.schedule`): the style target of each frame
             interpolates the styles' Gram matrices over time; ``None`` uses ``style.blend`` throughout.
         preserve_colors: ``none``, ``luminance`` (stylise luminance, keep each frame's colours; ``stylized/``
@@ -72,12 +79,14 @@ class VideoConfig:
     init: Init = Init.PREV_WARPED
     first_init: InitMode = InitMode.CONTENT
     loss: LossWeights = field(default_factory=lambda: LossWeights(temporal=DEFAULT_TEMPORAL_WEIGHT))
-    first_iterations: int = 300
-    iterations: int = 100
+    first_iterations: int = 60
+    coarse_iterations: int = 160
+    iterations: int = 40
+    disocclusion: float = 0.5
     pass_iterations: int | None = None
     optimizer: OptimizerKind = OptimizerKind.LBFGS
     adam_learning_rate: float = 5.0
-    stall_tolerance: float = 0.0
+    stall_tolerance: float = DEFAULT_STALL_TOLERANCE
     long_term: tuple[int, ...] = (1,)
     passes: int = 1
     pass_blend: float = 0.5
@@ -98,7 +107,7 @@ class VideoConfig:
             except ValueError:
                 choices = ", ".join(k.value for k in kind)
                 raise UserError(f"{name} {value!r} is not one of {choices}") from None
-        if self.first_iterations < 0 or self.iterations < 0:
+        if min(self.first_iterations, self.iterations, self.coarse_iterations) < 0:
             raise UserError("iterations must be non-negative")
         if not self.long_term or min(self.long_term) < 1:
             raise UserError(f"--long-term offsets must be positive integers, got {self.long_term}")
@@ -106,6 +115,8 @@ class VideoConfig:
             raise UserError("--long-term must include 1 (the previous frame), e.g. 1,2,4")
         if self.passes < 1:
             raise UserError("--passes must be at least 1")
+        if not 0 <= self.disocclusion <= 1:
+            raise UserError(f"--disocclusion {self.disocclusion} must lie in [0, 1]")
         if not 0 <= self.pass_blend <= 1:
             raise UserError("pass blend must lie in [0, 1]")
         check_video_output(self.output)

@@ -22,6 +22,7 @@ from media.warp import warp
 from transfer.color import prepare_inputs
 from transfer.features import deprocess, preprocess
 from transfer.optimize import OptimizeOptions
+from transfer.pyramid import coarse_to_fine
 from transfer.stylize import initial_image, progress_bar, run_optimization
 from video.config import Init, VideoConfig
 from video.loop import FrameItem
@@ -78,13 +79,17 @@ class OptimizationStylizer:
         objective: the run's ``transfer.objective.StyleObjective``; grams_at(i): the style target of frame i.
         frames: the shot's 1-based frame numbers (``range(1, n + 1)`` for a clip without cuts); shot: its number.
         records: ``{"PASS:FRAME": {...}}``, updated in place as frames finish.
+        grams_at_width(i, width): frame i's style target for a content of that width (the pyramid's coarse level);
+            None uses ``grams_at(i)`` at both levels.
     """
 
     batch_size = 1
 
     def __init__(self, config: VideoConfig, workdir: WorkDir, objective, grams_at: Callable[[int], dict],
-                 frames: range, pass_index: int, records: dict, shot: int = 1):
+                 frames: range, pass_index: int, records: dict, shot: int = 1,
+                 grams_at_width: Callable[[int, int], dict] | None = None):
         self.config, self.workdir, self.objective, self.grams_at = config, workdir, objective, grams_at
+        self.grams_at_width = grams_at_width
         self.frames, self.p, self.records, self.shot = frames, pass_index, records, shot
         self.forward = pass_index % 2 == 1
         self.out_pass = None if config.passes == 1 else pass_index
@@ -111,21 +116,25 @@ class OptimizationStylizer:
             return "previous-pass"
         return self.config.first_init.value if not neighbours else self.config.init.value
 
-    def _start(self, i: int, content: np.ndarray, neighbours: list[int], warped, cert) -> tuple[np.ndarray, int]:
-        """Return (x0 (1, H, W, 3) VGG-preprocessed, iterations) of frame i in this pass."""
+    def _start(self, i: int, content: np.ndarray, neighbours: list[int], warped, cert
+               ) -> tuple[np.ndarray, int, int]:
+        """Return (x0 (1, H, W, 3) VGG-preprocessed, full-size iterations, half-size iterations before them) of
+        frame i in this pass: a first frame, or one whose warped start is mostly disoccluded, runs the pyramid."""
         config = self.config
         rng = np.random.default_rng(config.seed * 100_003 + i)
         if self.p == 1 and not neighbours:
-            return initial_image(config.first_init, content, rng), config.first_iterations
+            return initial_image(config.first_init, content, rng), config.first_iterations, config.coarse_iterations
         if self.p == 1:
             x0 = initial_frame(config.init, content, warped[0], cert[0], self._stylized_of(neighbours[0]), rng)
-            return x0, config.iterations
+            if float(cert[0].mean()) < config.disocclusion:
+                return x0, config.first_iterations, config.coarse_iterations
+            return x0, config.iterations, 0
         previous = preprocess(self.workdir.read_png(self.workdir.stylized(i, self.p - 1)))
         if neighbours:
             # Ruder et al.'s multi-pass: blend the warped neighbour of this pass into the last pass's result
             c = config.pass_blend * cert[0]
             previous = (c * warped[0] + (1 - c) * previous[0])[None]
-        return previous, config.pass_iterations or config.iterations
+        return previous, config.pass_iterations or config.iterations, 0
 
     def _frame(self, i: int, frame: np.ndarray) -> np.ndarray:
         config, t0 = self.config, time.perf_counter()
@@ -134,19 +143,43 @@ class OptimizationStylizer:
         warped = cert = None
         if neighbours:
             warped, cert = temporal_targets(self.workdir, i, neighbours, self._stylized_of)
-        x0, iterations = self._start(i, content, neighbours, warped, cert)
+        x0, iterations, coarse = self._start(i, content, neighbours, warped, cert)
         if config.loss.temporal == 0:
             warped = cert = None
-        targets = self.objective.targets(preprocess(content), self.grams_at(i), warped, cert)
-        options = OptimizeOptions(kind=config.optimizer, iterations=iterations, stall_tolerance=config.stall_tolerance,
-                                  adam_learning_rate=config.adam_learning_rate)
-        with progress_bar(iterations, f"frame {i}", config.progress, position=1) as inner:
-            result = run_optimization(self.objective, x0, targets, config.loss, options, inner)
+        warped_at = time.perf_counter()
+        result = self._optimise(i, content, x0, iterations, coarse, warped, cert)
         seconds = time.perf_counter() - t0
         self.records[f"{self.p}:{i:06d}"] = {"frame": i, "pass": self.p, "shot": self.shot,
                                              "first_of_shot": i == self.frames[0], "init": self._init_name(neighbours),
                                              "iterations": result.iterations,
+                                             "coarse_iterations": result.coarse_iterations,
                                              "stopped_early": result.stopped_early, "seconds": seconds,
+                                             "stage_seconds": _stage_seconds(result, warped_at - t0),
+                                             "evaluations": result.evaluations,
                                              "losses": {**result.parts, "total": result.loss}}
         self._last = {"frame": i, "loss": f"{result.loss:.4g}", "s_per_frame": f"{seconds:.1f}"}
         return deprocess(result.x)
+
+    def _optimise(self, i: int, content: np.ndarray, x0: np.ndarray, iterations: int, coarse: int, warped, cert):
+        """Return the :class:`transfer.optimize.OptimizeResult` of frame i: single-scale, or the pyramid when
+        ``coarse`` > 0."""
+        config = self.config
+        options = OptimizeOptions(kind=config.optimizer, iterations=iterations, stall_tolerance=config.stall_tolerance,
+                                  adam_learning_rate=config.adam_learning_rate)
+        with progress_bar(iterations + coarse, f"frame {i}", config.progress, position=1) as inner:
+            if coarse == 0:
+                targets = self.objective.targets(preprocess(content), self.grams_at(i), warped, cert)
+                return run_optimization(self.objective, x0, targets, config.loss, options, inner)
+
+            def grams_at_width(width: int) -> dict:
+                return self.grams_at_width(i, width) if self.grams_at_width is not None else self.grams_at(i)
+
+            return coarse_to_fine(self.objective, content, grams_at_width, x0, config.loss, options, coarse,
+                                  warped=warped, certainty=cert, progress=lambda *_: inner.update(1))
+
+
+def _stage_seconds(result, warp_seconds: float) -> dict[str, float]:
+    """Where a frame's time went: warping the earlier results in (with their certainties), the VGG pass (loss and
+    gradient evaluations) and the optimiser's own work (L-BFGS or Adam updates, line search bookkeeping)."""
+    return {"warp": warp_seconds, "vgg": result.seconds_evaluating,
+            "optimizer_overhead": result.seconds - result.seconds_evaluating}

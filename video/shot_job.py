@@ -86,7 +86,8 @@ def stylize_shot(config: VideoConfig, n_frames: int, fps: float, stylize_key: st
         out_pass = None if config.passes == 1 else p
         order = list(frames) if p % 2 == 1 else list(reversed(frames))
         todo = [i for i in order if not workdir.stylized(i, out_pass).exists()]
-        stylizer = OptimizationStylizer(config, workdir, objective, grams_at, frames, p, records, job.number)
+        stylizer = OptimizationStylizer(config, workdir, objective, grams_at, frames, p, records, job.number,
+                                        grams_at_width=grams_at)
         desc = "stylize" if config.passes == 1 else f"pass {p}/{config.passes} ({'fwd' if p % 2 else 'bwd'})"
         if job.number > 1 or job.shot.end < n_frames:
             desc = f"shot {job.number} {desc}"
@@ -112,14 +113,19 @@ def _context(config: VideoConfig, workdir: WorkDir, fps: float, stylize_key: str
 
 
 def grams_at_of(config: VideoConfig, objective, workdir: WorkDir, styles: list[np.ndarray], fps: float):
-    """Return ``grams_at(i)``: the (blended or scheduled) style Gram targets of frame i."""
+    """Return ``grams_at(i, width=None)``: the (blended or scheduled) style Gram targets of frame i, for a content
+    of ``width`` pixels (default the frames' own; the pyramid's coarse level asks for half, with the style images
+    resized alike so the strokes keep their size relative to the frame; cached per width)."""
     first = workdir.read_png(workdir.frame(1))
     _, styles = prepare_inputs(config.preserve_colors, first, styles)  # once per run: a fixed style target
-    style_grams = style_grams_for(objective, config.style, styles, first.shape[1])
+    by_width = {first.shape[1]: style_grams_for(objective, config.style, styles, first.shape[1])}
     schedule = parse_schedule(config.style_schedule, len(styles), fps) if config.style_schedule else None
 
-    def grams_at(i: int) -> dict:
+    def grams_at(i: int, width: int | None = None) -> dict:
+        width = first.shape[1] if width is None else width
+        if width not in by_width:
+            by_width[width] = style_grams_for(objective, config.style, styles, width)
         weights = schedule.weights_at(i - 1) if schedule is not None else blend_weights(config.style)
-        return blend_grams(style_grams, weights)
+        return blend_grams(by_width[width], weights)
 
     return grams_at

@@ -20,8 +20,8 @@ def register(sub) -> None:
     p.add_argument("--width", type=int, default=512, help="output width in pixels (aspect kept)")
     p.add_argument("--iterations", type=int, default=500)
     p.add_argument("--init", default="content", help="content, random, or a path to a starting image")
-    p.add_argument("--stall-tolerance", type=float, default=0.0,
-                   help="stop when the loss improves less than this fraction over 20 iterations (0 = never)")
+    p.add_argument("--stall-tolerance", type=float, default=0.01,
+                   help="stop when the loss improves less than this fraction over 10 iterations (0 = never)")
     add_style_options(p)
     p.set_defaults(func=run)
 

@@ -51,10 +51,17 @@ def register(sub) -> None:
     g.add_argument("--flow", choices=["deepflow", "dis", "farneback"], default="deepflow")
     g.add_argument("--flow-dir", default=None, help="folder of Middlebury .flo files to use instead of computing flow")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--first-iterations", type=int, default=300, help="iterations for the first frame")
-    g.add_argument("--iterations", type=int, default=100, help="iterations for later frames")
-    g.add_argument("--stall-tolerance", type=float, default=0.0,
-                   help="stop a frame when the loss improves less than this fraction over 20 iterations")
+    # the defaults are video.config.VideoConfig's (not imported here: it would start TensorFlow for --help)
+    g.add_argument("--first-iterations", type=int, default=60,
+                   help="full-size iterations of a shot's first frame, after --coarse-iterations at half size")
+    g.add_argument("--coarse-iterations", type=int, default=160,
+                   help="half-size iterations before the first frame's full-size ones (0 = single-scale)")
+    g.add_argument("--iterations", type=int, default=40, help="iterations for later frames")
+    g.add_argument("--disocclusion", type=float, default=0.5,
+                   help="a later frame whose warped start is certain on less than this share of pixels is "
+                        "optimised like a first frame")
+    g.add_argument("--stall-tolerance", type=float, default=0.01,
+                   help="stop a frame when the loss improves less than this fraction over 10 iterations (0 = never)")
     p.add_argument("--style-schedule", default=None,
                    help='style over time, "WHEN:STYLE,...": WHEN a 0-based frame (12) or seconds (4s), STYLE a 0-based '
                         'index of the given styles; e.g. "0:0,4:0,8:1" holds style 0 to frame 4, fades to 1 by 8')
@@ -110,7 +117,9 @@ def run(args: argparse.Namespace) -> None:
         loss=LossWeights(content=args.content_weight, style=args.style_weight, tv=args.tv_weight,
                          temporal=DEFAULT_TEMPORAL_WEIGHT if args.temporal_weight is None else args.temporal_weight),
         first_iterations=args.first_iterations,
+        coarse_iterations=args.coarse_iterations,
         iterations=args.iterations,
+        disocclusion=args.disocclusion,
         pass_iterations=args.pass_iterations,
         optimizer=OptimizerKind(args.optimizer),
         adam_learning_rate=args.learning_rate,
