@@ -11,7 +11,7 @@ VIDEO ?= samples/vtest.avi
 STYLE ?= samples/starry_night.jpg
 CONTENT ?= samples/building.jpg
 OUT ?=
-WIDTH ?= 256
+WIDTH ?= 384
 BACKBONE ?= auto
 BENCH ?= full
 # Web studio (make app)
@@ -58,7 +58,7 @@ lint: $(STAMP) ## run ruff and import-linter (the floor plan in ARCHITECTURE.md)
 samples: ## put a real painting and real clips into samples/ (from Debian's opencv-doc)
 	@bash scripts/fetch_samples.sh samples
 
-demo: stylize ## the main job on the built-in sample: 2 s of vtest.avi in the Starry Night style
+demo: stylize ## the main job on the built-in sample: 2 s of vtest.avi at 384 px in the Starry Night style
 
 stylize: $(STAMP) samples ## stylise VIDEO with STYLE (comma-separated for several) into out/; BACKBONE=bundled|imagenet|PATH
 	@mkdir -p out
