@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from foundation.errors import UserError
+from scraper.health import MAX_FAILURES_IN_ROW, MAX_STALL_SECONDS
 
 #: Flickr's own REST endpoint; ``--api-url`` or ``FLICKR_API_URL`` point the scraper elsewhere (a mirror, a test).
 FLICKR_REST_URL = "https://api.flickr.com/services/rest/"
@@ -118,8 +119,8 @@ class ScrapeConfig:
     progress: bool = True
     # the whole run gives up (UserError naming the URL and the last error, manifest kept) after this many network
     # failures in a row (each retry counts), or this many seconds without an API answer or a downloaded image
-    max_consecutive_failures: int = 10
-    max_stall_seconds: float = 60.0
+    max_consecutive_failures: int = MAX_FAILURES_IN_ROW
+    max_stall_seconds: float = MAX_STALL_SECONDS
 
     def __post_init__(self) -> None:
         if self.n < 1:

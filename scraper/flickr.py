@@ -20,7 +20,7 @@ from flickrapi.exceptions import FlickrError
 
 from foundation.errors import UserError
 from scraper.config import Credentials, RetryPolicy
-from scraper.health import NetworkWatch, request_error_reason
+from scraper.health import MAX_FAILURES_IN_ROW, MAX_STALL_SECONDS, NetworkWatch, request_error_reason
 from scraper.ratelimit import TokenBucket
 from scraper.records import Candidate, flickr_page_url
 from scraper.retry import GaveUp, retry_call
@@ -64,7 +64,7 @@ class FlickrClient:
         self._sleep = sleep
         self._api_url = api_url
         # one per run, shared with the downloads; a private one keeps a lone client's own calls bounded
-        self._watch = watch or NetworkWatch(10, 60.0)
+        self._watch = watch or NetworkWatch(MAX_FAILURES_IN_ROW, MAX_STALL_SECONDS)
         self.calls = 0
         self.retries = 0
 

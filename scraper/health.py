@@ -17,6 +17,11 @@ import requests
 
 from foundation.errors import UserError
 
+#: Defaults of the run-wide bounds (``ScrapeConfig`` and ``paintvid scrape`` use them): within about a minute a
+#: user learns that the API cannot be reached, while a flaky network that answers now and then keeps going.
+MAX_FAILURES_IN_ROW = 10
+MAX_STALL_SECONDS = 60.0
+
 
 class NetworkDown(UserError):
     """The network failed ``max_failures`` times in a row or made no progress for ``max_stall`` seconds."""

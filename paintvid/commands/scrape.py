@@ -28,6 +28,7 @@ def register(sub) -> None:
     p.add_argument("--max-side", type=int, default=1024, help="store images downscaled to this longest side")
     p.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split")
     p.add_argument("--no-balance", action="store_true", help="keep every image instead of equal counts per label")
+    # the defaults are scraper.health's (not imported here: listing the subcommands stays light)
     p.add_argument("--max-failures", type=int, default=10,
                    help="give up after this many failed network requests in a row (each retry counts)")
     p.add_argument("--stall-timeout", type=float, default=60.0,
