@@ -1,97 +1,137 @@
-"""Optimisation path vs the per-frame independent baseline on the sample clip, side by side in one run.
+"""The optimisation path on the sample clip: defaults against the old defaults and the per-frame baseline, one run.
 
-All runs use the same frames, style, backbone and first-frame iterations; the independent baseline starts
-every frame from its content with no temporal loss and gets the first frame's iteration budget on every frame;
-"temporal" is the default configuration with a third of that budget on later frames; "multipass" (full mode)
-spends the same third over two passes.
-All outputs are measured by :func:`video.evaluate.evaluate_frames` with the input's DeepFlow flow.
+Methods (same frames, style and backbone):
+- ``old_defaults``: what ``paintvid video`` did before issue 12, re-measured here through options --
+  ``--precision float32 --first-iterations 300 --coarse-iterations 0 --iterations 100 --stall-tolerance 0``;
+- ``defaults``: today's :class:`video.config.VideoConfig` (bfloat16 VGG pass, first frame coarse-to-fine, fewer
+  iterations on later frames, early stopping);
+- ``independent``: the per-frame baseline with the same defaults: every frame starts from its content, runs the
+  first frame's pyramid and has no temporal loss;
+- ``drift`` (full mode): the defaults over 30 frames, to see whether the style fades or the content loss climbs.
+
+Every output is measured by :func:`video.evaluate.evaluate_frames` under the input's DeepFlow flow and, for style and
+content loss, by one referee objective fixed to the old defaults' (float32, ``block4_conv2``, style at the frame's
+width), so a change of defaults cannot move its own yardstick; and by :func:`media.structure.mean_structure`, which
+does not use the backbone at all. A contact sheet (input | old defaults | defaults) goes to
+``bench/video_contact_sheet.png``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
+from matplotlib.figure import Figure
 
+from foundation.figures import save_figure
+from media.flo import read_flo
+from media.structure import structure_score
+from media.video_io import ReadOptions
+from transfer.features import Precision
+from transfer.losses import blend_grams
 from transfer.objective import LossWeights
-from transfer.stylize import StyleSpec
-from video.config import DEFAULT_TEMPORAL_WEIGHT, Init, VideoConfig
+from transfer.stylize import StyleSpec, blend_weights, build_objective, load_styles, style_grams_for
+from video.config import Init, VideoConfig
+from video.evaluate import evaluate_frames, load_workdir_frames
+from video.pipeline import stylize_video
 
 SAMPLES = Path("samples")
 CLIP, STYLE = SAMPLES / "vtest.avi", SAMPLES / "starry_night.jpg"
 
+#: The defaults before issue 12, as VideoConfig fields (the CLI options in the module docstring).
+OLD_DEFAULTS = {"first_iterations": 300, "coarse_iterations": 0, "iterations": 100, "stall_tolerance": 0.0}
+#: The referee's style spec: the old defaults' objective.
+REFEREE = StyleSpec(styles=(STYLE,), precision=Precision.FLOAT32)
 
-def optimise(video: Path, out: Path, read, first: int, later: int, **kw) -> tuple[dict, Path]:
-    """Stylise ``video`` with the optimisation path into ``out`` (DeepFlow, the sample style, ``first`` / ``later``
-    iterations, other :class:`VideoConfig` fields from ``kw``); return its report and work directory."""
-    from video.pipeline import stylize_video
 
-    config = VideoConfig(video=video, output=out, style=StyleSpec(styles=(STYLE,)), read=read, flow="deepflow",
-                         first_iterations=first, iterations=later, progress=False, **kw)
+def optimise(video: Path, out: Path, read, first: int | None = None, later: int | None = None, **kw):
+    """Stylise ``video`` with the optimisation path into ``out`` (DeepFlow, the sample style; ``first`` / ``later``
+    iterations and other :class:`VideoConfig` fields from ``kw``, the defaults otherwise); return its
+    :class:`video.results.VideoResult` and work directory."""
+    style = kw.pop("style", StyleSpec(styles=(STYLE,)))
+    if first is not None:
+        kw["first_iterations"] = first
+    if later is not None:
+        kw["iterations"] = later
+    config = VideoConfig(video=video, output=out, style=style, read=read, flow="deepflow", progress=False, **kw)
     return stylize_video(config), out.with_suffix(".work")
 
 
-def run(quick: bool, out_dir: Path) -> dict:
-    from media.video_io import ReadOptions
-    from video.evaluate import load_workdir_frames
+def _methods() -> dict[str, dict]:
+    old = dict(OLD_DEFAULTS, style=replace(REFEREE))  # quick mode too: a smaller budget would flatter the old
+    independent = dict(init=Init.CONTENT, loss=LossWeights(temporal=0.0), disocclusion=1.0)
+    return {"old_defaults": old, "defaults": {}, "independent": independent}
 
+
+def run(quick: bool, out_dir: Path) -> dict:
     if not CLIP.exists():
         return {"skipped": f"{CLIP} missing (run make samples)"}
-    width, frames, first = (128, 6, 60) if quick else (256, 10, 200)
-    later = first // 3
+    width, frames = (128, 6) if quick else (256, 10)
     read = ReadOptions(width=width, frames=frames)
-    default = LossWeights(temporal=DEFAULT_TEMPORAL_WEIGHT)  # what paintvid video uses
-    methods = {
-        "independent": dict(first=first, later=first, init=Init.CONTENT, loss=LossWeights(temporal=0.0)),
-        "temporal": dict(first=first, later=later, init=Init.PREV_WARPED, loss=default),
+    runs = {name: optimise(CLIP, out_dir / "video" / f"{name}.mp4", read, **kw) for name, kw in _methods().items()}
+    ref = reference(runs["defaults"][1])
+    results = {name: _row(ref, report, workdir) for name, (report, workdir) in runs.items()}
+    new, old, base = results["defaults"], results["old_defaults"], results["independent"]
+    targets = {
+        "speedup_vs_old_defaults": old["seconds_per_frame"] / new["seconds_per_frame"],
+        "speedup_target": 5.0,
+        "temporal_error_ratio": new["temporal_error"] / base["temporal_error"],
+        "temporal_error_ratio_target": 0.15,
+        "style_loss_change": new["mean_style_loss"] / base["mean_style_loss"] - 1,
+        "style_loss_change_vs_old_defaults": new["mean_style_loss"] / old["mean_style_loss"] - 1,
+        "style_loss_change_target": 0.15,
+        "structure": new["structure"],
+        "structure_old_defaults": old["structure"],
+        "structure_target": 0.92,
     }
     if not quick:
-        # the same budget per later frame as one pass: two thirds of it forward, one third on the way back
-        methods["multipass"] = dict(first=first, later=2 * later // 3, init=Init.PREV_WARPED, loss=default,
-                                    passes=2, pass_iterations=later - 2 * later // 3)
-    runs = {name: optimise(CLIP, out_dir / "video" / f"{name}.mp4", read, **kw) for name, kw in methods.items()}
-
-    ref = reference(runs["temporal"][1])
-    results = {}
-    for name, (report, workdir) in runs.items():
-        m = measure(ref, load_workdir_frames(workdir)[1])
-        results[name] = {
-            "temporal_error": m["temporal_error"],
-            "input_temporal_error": m["input_temporal_error"],
-            "mean_style_loss": m["mean_style_loss"],
-            "mean_content_loss": m["mean_content_loss"],
-            "seconds_per_frame": report.summary.mean_seconds_per_frame,
-            "first_frame_iterations": report.summary.first_frame_iterations,
-            "mean_later_iterations": report.summary.mean_later_iterations,
-            "per_frame_temporal_error": m["per_frame"]["temporal_error"],
-        }
-    base, ours = results["independent"], results["temporal"]
-    targets = {
-        "temporal_error_ratio": ours["temporal_error"] / base["temporal_error"],
-        "temporal_error_ratio_target": 0.15,
-        "style_loss_change": ours["mean_style_loss"] / base["mean_style_loss"] - 1,
-        "style_loss_change_target": 0.15,
-        "later_to_first_iterations": ours["mean_later_iterations"] / ours["first_frame_iterations"],
-        "later_to_first_iterations_target": 1 / 3,
-    }
+        drift_report, drift_dir = optimise(CLIP, out_dir / "video" / "drift.mp4", ReadOptions(width=width, frames=30))
+        results["drift"] = _row(reference(drift_dir), drift_report, drift_dir)
+        targets.update(_drift(results["drift"]))
     _plot(results, out_dir / "video_temporal_error.png")
+    _contact_sheet(ref["inputs"], {n: load_workdir_frames(runs[n][1])[1] for n in ("old_defaults", "defaults")},
+                   out_dir / "video_contact_sheet.png")
     return {"clip": str(CLIP), "style": str(STYLE), "width": width, "frames": frames, "methods": results,
             "targets": targets}
 
 
+def _row(ref: dict, report, workdir: Path) -> dict:
+    """Return one method's measured numbers: warping error, referee losses, structure, time per stage."""
+    inputs, outputs = load_workdir_frames(workdir)
+    m = measure(reference(workdir) if len(inputs) != len(ref["inputs"]) else ref, outputs)
+    s = report.summary
+    return {
+        "temporal_error": m["temporal_error"], "input_temporal_error": m["input_temporal_error"],
+        "mean_style_loss": m["mean_style_loss"], "mean_content_loss": m["mean_content_loss"],
+        "structure": float(np.mean([structure_score(a, b) for a, b in zip(inputs, outputs, strict=True)])),
+        "seconds_per_frame": s.mean_seconds_per_frame,
+        "first_frame_iterations": s.first_frame_iterations, "mean_later_iterations": s.mean_later_iterations,
+        "stage_seconds": dict(report.stage_seconds),
+        "per_frame_temporal_error": m["per_frame"]["temporal_error"],
+        "per_frame_style_loss": m["per_frame"]["style_loss"],
+        "per_frame_content_loss": m["per_frame"]["content_loss"],
+    }
+
+
+def _drift(row: dict) -> dict:
+    """Return the drift checks of a long run: the last ten frames' mean content and style loss against frame 2's."""
+    content, style = row["per_frame_content_loss"], row["per_frame_style_loss"]
+    return {"drift_frames": len(content),
+            "content_last10_vs_frame2": float(np.mean(content[-10:]) / content[1] - 1),
+            "style_last10_vs_frame2": float(np.mean(style[-10:]) / style[1] - 1),
+            "drift_target": 0.10}
+
+
 def reference(ref_workdir: Path) -> dict:
     """Return what every method is measured against: the input frames of a run's work directory, its DeepFlow
-    flows between them (``back``/``fwd``, frame t -> t-1 and t-1 -> t) and the objective with the style's Grams."""
-    from media.flo import read_flo
-    from transfer.losses import blend_grams
-    from transfer.stylize import blend_weights, build_objective, load_styles, style_grams_for
-    from video.evaluate import load_workdir_frames
-
+    flows between them (``back``/``fwd``, frame t -> t-1 and t-1 -> t) and the referee objective with its Grams."""
     inputs, _ = load_workdir_frames(ref_workdir)
     n = len(inputs)
-    spec = StyleSpec(styles=(STYLE,))
-    objective = build_objective(spec)
-    grams = blend_grams(style_grams_for(objective, spec, load_styles(spec), inputs[0].shape[1]), blend_weights(spec))
+    objective = build_objective(REFEREE)
+    grams = blend_grams(style_grams_for(objective, REFEREE, load_styles(REFEREE), inputs[0].shape[1]),
+                        blend_weights(REFEREE))
     return {"inputs": inputs, "objective": objective, "grams": grams,
             "back": [read_flo(ref_workdir / "flow" / f"{i:06d}_{i - 1:06d}.flo") for i in range(2, n + 1)],
             "fwd": [read_flo(ref_workdir / "flow" / f"{i - 1:06d}_{i:06d}.flo") for i in range(2, n + 1)]}
@@ -99,19 +139,26 @@ def reference(ref_workdir: Path) -> dict:
 
 def measure(ref: dict, outputs: list) -> dict:
     """Return :func:`video.evaluate.evaluate_frames` of ``outputs`` ((H, W, 3) uint8 BGR, one per input frame) on
-    the frames, flows and style of ``ref`` (from :func:`reference`)."""
-    from video.evaluate import evaluate_frames
-
+    the frames, flows and referee of ``ref`` (from :func:`reference`)."""
     return evaluate_frames(ref["inputs"], outputs, ref["back"], ref["fwd"], ref["objective"], ref["grams"])
 
 
+def _contact_sheet(inputs: list, outputs: dict[str, list], path: Path) -> None:
+    """Write rows of (input | old defaults | defaults) for the first, middle and last frame as one PNG."""
+    picks = sorted({0, len(inputs) // 2, len(inputs) - 1})
+    rows = [np.hstack([inputs[k], outputs["old_defaults"][k], outputs["defaults"][k]]) for k in picks]
+    sheet = np.vstack(rows)
+    label = np.full((24, sheet.shape[1], 3), 255, np.uint8)
+    w = inputs[0].shape[1]
+    for k, text in enumerate(("input", "old defaults", "defaults")):
+        cv2.putText(label, text, (k * w + 6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.vstack([label, sheet]))
+
+
 def _plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig = Figure(figsize=(6, 3))
+    ax = fig.add_subplot()
     for name, r in results.items():
         ax.plot(np.arange(2, len(r["per_frame_temporal_error"]) + 2), r["per_frame_temporal_error"], label=name)
     ax.set_xlabel("frame")
@@ -119,5 +166,4 @@ def _plot(results: dict, path: Path) -> None:
     ax.set_yscale("log")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
