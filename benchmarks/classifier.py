@@ -35,7 +35,7 @@ from classifier.data import Dataset, SplitFractions, load_dataset, split_groups
 from classifier.finetune import FinetuneConfig, train
 from classifier.metrics import binary_metrics, bootstrap_interval, roc_auc, wilson_interval
 from classifier.model import TEXTURE_DIM, load_classifier, parts_of
-from classifier.pipeline import FIRST_AUGMENTED, FIRST_CROP
+from classifier.pipeline import FIRST_CROP, augmented_views
 from foundation.figures import save_figure
 from transfer.backbone import describe_weights, load_backbone
 
@@ -51,14 +51,15 @@ MOTIFS = {
     "sea_ship": r"beach|\bsea\b|seascape|coast|ocean|wave|ship|boat|sail|harbo",
 }
 #: Head-only choices measured on cached vectors: (training views, averaged views, texture statistics only).
+#: ``AUG`` is the first augmented view (:func:`classifier.pipeline.augmented_views`: a jittered near-native crop).
+AUG = augmented_views(1)[0]
 CHOICES = {
     "whole_texture_only": ((0,), (0,), True),
     "whole_all_stats": ((0,), (0,), False),
     "whole_crop": ((0, FIRST_CROP), (0, FIRST_CROP), False),
-    "whole_crop_augmented": ((0, FIRST_CROP, FIRST_AUGMENTED, FIRST_AUGMENTED + 1), (0, FIRST_CROP), False),
-    "whole_crop_augmented_texture_only": ((0, FIRST_CROP, FIRST_AUGMENTED, FIRST_AUGMENTED + 1), (0, FIRST_CROP),
-                                          True),
-    "augmented_only": ((FIRST_AUGMENTED, FIRST_AUGMENTED + 1), (0, FIRST_CROP), False),
+    "whole_crop_augmented": ((0, FIRST_CROP, AUG), (0, FIRST_CROP), False),
+    "whole_crop_augmented_texture_only": ((0, FIRST_CROP, AUG), (0, FIRST_CROP), True),
+    "augmented_only": ((AUG,), (0, FIRST_CROP), False),
 }
 
 

@@ -45,7 +45,15 @@ from classifier.cache import FeatureCache
 from classifier.data import CLASS_NAMES, Dataset, SplitFractions, load_dataset
 from classifier.metrics import binary_metrics
 from classifier.model import HeadConfig
-from classifier.pipeline import FIRST_AUGMENTED, FIRST_CROP, MIRROR, Augment, image_dataset, training_image_dataset
+from classifier.pipeline import (
+    FIRST_AUGMENTED,
+    FIRST_CROP,
+    MIRROR,
+    Augment,
+    augmented_views,
+    image_dataset,
+    training_image_dataset,
+)
 from classifier.predict import predict_paths
 from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
@@ -87,8 +95,9 @@ class FinetuneConfig:
             5; off gives them weight 0 in stage 1). Stage 2 (Adam) trains every weight of the head regardless.
         crops: clean near-native crops per image (views ``FIRST_CROP ..``) trained on and averaged, with the
             whole image, at prediction; mirror: also train on the mirrored whole image.
-        augment_variants: shortcut-breaking training views cached per training image (alternately the whole
-            image and a rescaled native crop, with :class:`classifier.pipeline.Augment`'s jitter).
+        augment_variants: shortcut-breaking training views cached per training image (:func:`classifier.pipeline.
+            augmented_views`: a rescaled near-native crop first, then the whole image, alternately, each with
+            :class:`classifier.pipeline.Augment`'s jitter).
         cache: cache blocks 1-4 (fast); ``False`` runs the whole network every step (for comparison).
         patience: early-stopping patience in epochs (on the checkpoint criterion).
         seed: seeds splitting, augmentation, initialisation and shuffling.
@@ -109,9 +118,9 @@ class FinetuneConfig:
     head_block5: bool = True
     head: HeadConfig = field(default_factory=HeadConfig)
     augment: Augment = field(default_factory=Augment)
-    crops: int = 2
+    crops: int = 1
     mirror: bool = False
-    augment_variants: int = 2
+    augment_variants: int = 1
     cache: bool = True
     cache_dir: Path | None = None
     patience: int = 2
@@ -144,7 +153,7 @@ class FinetuneConfig:
     def train_views(self) -> tuple[int, ...]:
         """Views stage 1 trains on: the clean views (and the mirror image) plus the augmented ones."""
         mirror = (MIRROR,) if self.mirror else ()
-        return (*self.eval_views, *mirror, *range(FIRST_AUGMENTED, FIRST_AUGMENTED + self.augment_variants))
+        return (*self.eval_views, *mirror, *augmented_views(self.augment_variants))
         if not self.head_c or min(self.head_c) <= 0:
             raise UserError(f"head C values {self.head_c} must be positive")
 

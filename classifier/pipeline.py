@@ -41,9 +41,9 @@ CROP_POSITIONS: tuple[tuple[float, float], ...] = (
 #: Native-scale reference: at ``S = 224`` an image is cropped with its longer side at most 768 px (the size the
 #: shared data's newer images are stored at); other ``S`` scale it proportionally.
 NATIVE_AT_224 = 768
-#: Views a prediction averages by default: the whole image and two near-native crops (see the README's
+#: Views a prediction averages by default: the whole image and a near-native crop (see the README's
 #: classifier section for the cross-validation that chose them).
-EVAL_VIEWS: tuple[int, ...] = (0, FIRST_CROP, FIRST_CROP + 1)
+EVAL_VIEWS: tuple[int, ...] = (0, FIRST_CROP)
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,12 @@ class Augment:
     jpeg: float = 0.5
     jpeg_quality: tuple[int, int] = (40, 95)
     min_scale: float = 0.5
+
+
+def augmented_views(n: int) -> tuple[int, ...]:
+    """Return the first ``n`` augmented training views in the order they are used: a near-native crop
+    (odd view), then a whole image (even view), and so on (``11, 10, 13, 12, ...``)."""
+    return tuple(FIRST_AUGMENTED + (k ^ 1) for k in range(n))
 
 
 def native_side(size: int) -> int:
