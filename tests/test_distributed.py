@@ -187,3 +187,12 @@ def test_rerun_after_the_driver_was_killed_redoes_nothing(tmp_path: Path, local_
     assert {k: v for k, v in snapshot(out).items() if k in stable} == stable
     recomputed = sorted(t for r in records for t in r["result"]["computed"])
     assert recomputed == sorted(set(range(13)) - {int(name[:6]) - 1 for name in stable})
+
+
+def test_workers_without_ray_installed_say_how_to_get_it(tmp_path: Path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(UserError, match=r"need Ray: pip install 'paint-your-video\[distributed\]'"):
+        run_shots(jobs(), functools.partial(fake_stylise, out=tmp_path, seconds_per_frame=0), ClusterConfig(workers=2),
+                  tmp_path)
+    assert not list(tmp_path.glob("*.png"))
