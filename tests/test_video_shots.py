@@ -169,3 +169,23 @@ def test_cli_refuses_bad_shot_and_worker_options(clip, tmp_path, capsys, extra, 
     err = capsys.readouterr().err.strip()
     assert code == 2 and needle in err and "\n" not in err, err
     assert not (tmp_path / "o.work" / "stylized").exists()
+
+
+def test_edited_shots_csv_in_the_workdir_is_used_and_kept(clip, one_worker, tmp_path):
+    """The user edits OUT.work/shots.csv in place (drops a cut) and passes it back: the run follows it, leaves the
+    file as the user wrote it, and a rerun of the same command recomputes nothing."""
+    import shutil
+
+    from media.shots import ShotMode
+    from video.pipeline import stylize_video
+
+    out = tmp_path / "edited.mp4"
+    shutil.copytree(one_worker[1], out.with_suffix(".work"))
+    cuts = out.with_suffix(".work") / "shots.csv"
+    cuts.write_text("frame\n13\n")
+    edited = config(clip, out, shots=ShotsConfig(mode=ShotMode.FILE, file=cuts))
+    result = stylize_video(edited)
+    assert [(s.start, s.end) for s in result.shots] == [(0, 13), (13, 17)]
+    assert cuts.read_text() == "frame\n13\n"
+    again = stylize_video(edited)
+    assert again.resumed and all(s.result["frames_computed"] == 0 for s in again.shots)

@@ -59,7 +59,9 @@ def find_run_shots(workdir: WorkDir, n_frames: int, shots: ShotsConfig, fps: flo
         found = find_shots(tqdm(frames, desc="find shots", total=n_frames, unit="frame", leave=False,
                                 disable=not progress or shots.mode is not ShotMode.AUTO), n_frames, shots)
         atomic_write_json(cache, {"key": key, "n_frames": n_frames, "cuts": [s.start for s in found[1:]]})
-    write_cuts_csv(workdir.root / "shots.csv", found, fps)
+    target = workdir.root / "shots.csv"
+    if shots.file is None or Path(shots.file).resolve() != target.resolve():  # never rewrite the user's own file
+        write_cuts_csv(target, found, fps)
     return found
 
 
