@@ -19,6 +19,7 @@ Speed: one block-5 epoch with the trunk cached against one epoch running the who
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -32,11 +33,12 @@ from classifier import model as M
 from classifier import plots
 from classifier.cache import FeatureCache
 from classifier.data import Dataset, SplitFractions, load_dataset, split_groups
-from classifier.finetune import FinetuneConfig, train
+from classifier.finetune import FinetuneConfig, run_fingerprint, train
 from classifier.metrics import binary_metrics, bootstrap_interval, roc_auc, wilson_interval
 from classifier.model import TEXTURE_DIM, load_classifier, parts_of
 from classifier.pipeline import FIRST_CROP, augmented_views
 from foundation.figures import save_figure
+from foundation.records import config_json, jsonable
 from transfer.backbone import describe_weights, load_backbone
 
 SHARED_IMAGES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "images"
@@ -151,17 +153,30 @@ def _cross_validate(dataset, folds: np.ndarray, s: dict, work: Path, block5_epoc
         config = FinetuneConfig(data=SHARED_IMAGES, out=work / f"b5e{block5_epochs}_fold{k}",
                                 image_size=s["image_size"], epochs=block5_epochs, cache_dir=work / "cache",
                                 progress=False, seed=0)
-        report = train(Dataset(table=t, source=str(SHARED_IMAGES)), config)
+        report = _fold_record(Dataset(table=t, source=str(SHARED_IMAGES)), config)
         held = np.flatnonzero(folds == k)
         oof[held] = _predict_fold(config.out, t, held, config)
-        per_fold.append({"fold": k, "test_accuracy": report.test["accuracy"], "test_auc": report.test["roc_auc"],
-                         "stage2_epochs": len(report.history), "head_C": report.head_fit["chosen"]["C"],
-                         "train_seconds": report.timings_seconds["train_seconds"],
-                         "mean_epoch_seconds": report.timings_seconds["mean_epoch"],
-                         "block5_relative_change": report.block5.relative_change})
+        per_fold.append({"fold": k, "test_accuracy": report["test"]["accuracy"], "test_auc": report["test"]["roc_auc"],
+                         "stage2_epochs": len(report["history"]), "head_C": report["head_fit"]["chosen"]["C"],
+                         "train_seconds": report["timings_seconds"]["train_seconds"],
+                         "mean_epoch_seconds": report["timings_seconds"]["mean_epoch"],
+                         "block5_relative_change": report["block5"]["relative_change"]})
     summary = _summary(table, oof)
     summary["folds"] = per_fold
     return summary, oof
+
+
+def _fold_record(dataset: Dataset, config: FinetuneConfig) -> dict:
+    """Return the fold's ``finetune.json``: read back when a finished run of the same config and split exists
+    (so an interrupted benchmark resumes fold by fold), else trained now."""
+    record = Path(config.out) / "finetune.json"
+    if record.exists() and (Path(config.out) / "classifier.keras").exists():
+        saved = json.loads(record.read_text())
+        state = json.loads((Path(config.out) / "checkpoints" / "state.json").read_text())
+        same = saved["config"] == json.loads(json.dumps(config_json(config), default=str))
+        if same and state.get("fingerprint") == run_fingerprint(config, dataset.table):
+            return saved
+    return jsonable(train(dataset, config))
 
 
 def _predict_fold(out: Path, table, rows: np.ndarray, config: FinetuneConfig) -> np.ndarray:
@@ -179,20 +194,15 @@ def _predict_fold(out: Path, table, rows: np.ndarray, config: FinetuneConfig) ->
 
 def _view_vectors(table, s: dict, work: Path, views: set[int]) -> dict[int, np.ndarray]:
     """Return ``{view: (N, D)}`` head inputs (texture + bundled block-5 statistics) of every image, from the cache
-    (filled where missing) and kept in ``work/vectors`` for the next run."""
+    (trunk outputs and vectors filled where missing; the folds of ``final`` store the same vectors)."""
     backbone = load_backbone("bundled")
     trunk = M.build_trunk(backbone, s["image_size"])
     features = M.feature_model(M.build_top(backbone, tuple(int(d) for d in trunk.output_shape[0][1:])))
     cache = FeatureCache(work / "cache", trunk, table["path"].tolist(), s["image_size"], 0, describe_weights("bundled"))
-    rows, out = np.arange(len(table)), {}
-    for view in sorted(views):
-        path = work / "vectors" / cache.key / f"v{view}.npy"
-        if not path.exists():
-            cache.ensure(view, rows)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path, features.predict(cache.dataset([(view, r) for r in rows], None, 32), verbose=0))
-        out[view] = np.load(path)
-    return out
+    rows = np.arange(len(table))
+    for view in views:
+        cache.ensure(view, rows)
+    return {view: cache.vectors(features, [(view, r) for r in rows]) for view in sorted(views)}
 
 
 def _head_cv(vectors: dict, y: np.ndarray, folds: np.ndarray, train_views, test_views, texture_only: bool,
@@ -211,15 +221,16 @@ def _head_cv(vectors: dict, y: np.ndarray, folds: np.ndarray, train_views, test_
     return p
 
 
-def _choices(table, folds: np.ndarray, s: dict, work: Path) -> dict:
-    """Each head-only choice of :data:`CHOICES` by grouped CV, and the learning curve of the best one."""
-    vectors = _view_vectors(table, s, work, {v for tv, ev, _ in CHOICES.values() for v in (*tv, *ev)})
+def _choices(table, folds: np.ndarray, s: dict, work: Path, names=tuple(CHOICES)) -> dict:
+    """Each head-only choice ``names`` of :data:`CHOICES` by grouped CV, and the learning curve of the best one."""
+    vectors = _view_vectors(table, s, work, {v for n in names for v in (*CHOICES[n][0], *CHOICES[n][1])})
     y, out = table["label"].to_numpy(), {}
-    for name, (train_views, test_views, texture_only) in CHOICES.items():
+    for name in names:
+        train_views, test_views, texture_only = CHOICES[name]
         t0 = time.perf_counter()
         out[name] = _summary(table, _head_cv(vectors, y, folds, train_views, test_views, texture_only))
         out[name]["seconds"] = time.perf_counter() - t0
-    best = max(CHOICES, key=lambda n: (out[n]["subject_matched"]["overall"]["accuracy"], out[n]["accuracy"]))
+    best = max(names, key=lambda n: (out[n]["subject_matched"]["overall"]["accuracy"], out[n]["accuracy"]))
     groups = table["group"].to_numpy()
     curve = {}
     for fraction in s["curve"]:
@@ -227,8 +238,8 @@ def _choices(table, folds: np.ndarray, s: dict, work: Path) -> dict:
         unique = np.unique(groups)
         chosen = set(rng.choice(unique, int(round(fraction * len(unique))), replace=False))
         keep = np.array([g in chosen for g in groups])
-        p = _head_cv(vectors, y, folds, *CHOICES[best][:2], CHOICES[best][2], keep=keep)
-        summary = _summary(table, p)
+        summary = out[best] if fraction == 1.0 else _summary(
+            table, _head_cv(vectors, y, folds, *CHOICES[best][:2], CHOICES[best][2], keep=keep))
         curve[f"{int(fraction * 100)}%"] = {"accuracy": summary["accuracy"], "accuracy_ci95": summary["accuracy_ci95"],
                                              "roc_auc": summary["roc_auc"],
                                              "subject_matched": summary["subject_matched"]["overall"]["accuracy"],

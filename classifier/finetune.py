@@ -230,7 +230,7 @@ def train(dataset: Dataset, config: FinetuneConfig, callbacks: Sequence = ()) ->
     weights_desc = describe_weights(config.weights)
     trunk, top = _build_parts(config)
     ckpt = out / "checkpoints"
-    state = _load_state(ckpt, _fingerprint(config, dataset.table), out)
+    state = _load_state(ckpt, run_fingerprint(config, dataset.table), out)
     timings: dict[str, float | None] = {}
     block5_start = _block5_weights(top)
     prepare = _CachedInputs if config.cache else _ImageInputs
@@ -607,7 +607,7 @@ def _best_row(history: list[dict]) -> dict | None:
     return max(rows, key=lambda h: h[SELECTION]) if rows else None
 
 
-def _fingerprint(config: FinetuneConfig, table: pd.DataFrame) -> str:
+def run_fingerprint(config: FinetuneConfig, table: pd.DataFrame) -> str:
     """Return the resume key of a run: every option but ``progress``, and the table's paths, labels and splits."""
     return fingerprint([config_json(config, exclude=("progress",)), table[["path", "label", "split"]].to_numpy()])
 
@@ -632,4 +632,4 @@ def _save_state(ckpt: Path, state: dict) -> None:
 
 
 __all__ = ["CLASS_NAMES", "Block5Change", "FinetuneConfig", "FinetuneOutputs", "FinetuneResult", "HeadSolver",
-           "finetune", "train"]
+           "finetune", "run_fingerprint", "train"]
