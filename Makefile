@@ -25,7 +25,7 @@ N ?= 20000
 DATA ?= $(DIR)/manifest.csv
 MODELS ?= models
 # the classifier's default recipe (FinetuneConfig's defaults: head first, then block 5 at a lower rate under L2-SP)
-FINETUNE_RECIPE ?= --epochs 4 --learning-rate 1e-5 --head-block5 --augment-variants 1 --patience 2
+FINETUNE_RECIPE ?= --epochs 3 --learning-rate 1e-5 --head-block5 --augment-variants 1 --patience 1
 
 # Fast mode: training content (scraped photos when present, else the samples)
 FAST ?=

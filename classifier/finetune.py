@@ -107,7 +107,7 @@ class FinetuneConfig:
     out: Path
     weights: str = BUNDLED
     image_size: int = 224
-    epochs: int = 4
+    epochs: int = 3
     head_epochs: int = 100
     batch_size: int = 32
     learning_rate: float = 1e-5
@@ -123,7 +123,7 @@ class FinetuneConfig:
     augment_variants: int = 1
     cache: bool = True
     cache_dir: Path | None = None
-    patience: int = 2
+    patience: int = 1
     seed: int = 0
     fractions: SplitFractions = field(default_factory=SplitFractions)
     progress: bool = True
@@ -450,8 +450,9 @@ def _stage1_logistic(top, inputs, state: dict, config: FinetuneConfig, fit: _Sta
     if config.head.texture and not config.head_block5:
         columns = np.arange(M.TEXTURE_DIM)  # the texture statistics lead the feature vector
     v = inputs.vectors
+    # with a block-5 stage after it the head must not see the validation rows: they judge that stage's epochs
     state["head_fit"] = _fit_logistic(top, v.train_x, v.train_y, v.val_items, v.val_x, v.val_y, config.head_c,
-                                      fit.class_weight, columns)
+                                      fit.class_weight, columns, refit_on_val=config.epochs == 0)
     return 0
 
 
@@ -494,13 +495,14 @@ def _timings(timings: dict, history: list[dict], t_start: float) -> dict[str, fl
 
 
 def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_x: np.ndarray,
-                  val_y: np.ndarray, cs: Sequence[float], class_weight, columns: np.ndarray | None = None) -> dict:
+                  val_y: np.ndarray, cs: Sequence[float], class_weight, columns: np.ndarray | None = None,
+                  refit_on_val: bool = True) -> dict:
     """Fit the head as an L2 logistic regression on normalised features; set ``top``'s dense layer to it.
 
     Each ``C`` in ``cs`` is fitted on the training rows; the one with the best validation AUC (of the view-averaged
-    probability per image), then lowest validation log-loss, is refitted on training plus validation rows (the
-    validation set only picks ``C``; the test split is never seen). ``columns`` (default: all) are the features
-    the regression may use; the others get weight 0. Returns the candidates' scores.
+    probability per image), then lowest validation log-loss, is kept, or with ``refit_on_val`` refitted on training
+    plus validation rows (the validation set only picks ``C``; the test split is never seen). ``columns`` (default:
+    all) are the features the regression may use; the others get weight 0. Returns the candidates' scores.
     """
     norm = top.get_layer("feature_norm")
     columns = np.arange(train_x.shape[1]) if columns is None else np.asarray(columns)
@@ -522,15 +524,17 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
         key = (row["val_auc"] or 0.0, -row["val_log_loss"])
         if best is None or key > best[0]:
             best = (key, row, fit)
-    _, chosen, _ = best
-    fit = LogisticRegression(C=chosen["C"], max_iter=5000, class_weight=class_weight).fit(
-        np.concatenate([xt, xv]), np.concatenate([train_y, val_y]))
+    _, chosen, fit = best
+    if refit_on_val:
+        fit = LogisticRegression(C=chosen["C"], max_iter=5000, class_weight=class_weight).fit(
+            np.concatenate([xt, xv]), np.concatenate([train_y, val_y]))
     kernel = np.zeros((train_x.shape[1], 1), np.float32)
     kernel[columns, 0] = fit.coef_[0]
     top.get_layer("painting").set_weights([kernel, fit.intercept_.astype(np.float32)])
-    log.info("logistic head: C=%g (validation AUC %s), refitted on train + val", chosen["C"], chosen["val_auc"])
+    refit_on = "train+val" if refit_on_val else "train"
+    log.info("logistic head: C=%g (validation AUC %s), fitted on %s", chosen["C"], chosen["val_auc"], refit_on)
     return {"solver": HeadSolver.LOGISTIC.value, "chosen": chosen, "candidates": candidates,
-            "features_used": int(len(columns)), "features_total": int(train_x.shape[1]), "refit_on": "train+val"}
+            "features_used": int(len(columns)), "features_total": int(train_x.shape[1]), "refit_on": refit_on}
 
 
 def _vector_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = False, seed: int = 0):
