@@ -336,10 +336,9 @@ class _CachedInputs:
         train_items = [(v, r) for v in config.train_views for r in rows["train"]]
         val_items = [(v, r) for v in config.eval_views for r in rows["val"]]
         train_y, val_y = labels[[r for _, r in train_items]], labels[[r for _, r in val_items]]
-        # stage 2 (block 5 at every step, what dominates its time) trains on the shortcut-breaking near-native
-        # crops (odd augmented views), else on every augmented view, else on all training views
-        stage2_items = ([(v, r) for v, r in train_items if v >= FIRST_AUGMENTED and (v - FIRST_AUGMENTED) % 2]
-                        or [(v, r) for v, r in train_items if v >= FIRST_AUGMENTED] or train_items)
+        # stage 2 (block 5 at every step, what dominates its time) trains on the shortcut-breaking views (by
+        # default one near-native crop per image), else on all training views
+        stage2_items = [(v, r) for v, r in train_items if v >= FIRST_AUGMENTED] or train_items
         stage2_y = labels[[r for _, r in stage2_items]]
         # stage 1 trains the head on feature vectors computed once: block 5 is frozen there, so running it at
         # every step (what dominates an epoch) would only recompute the same numbers
