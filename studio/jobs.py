@@ -31,21 +31,14 @@ _JOB_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 
 
 @dataclass(frozen=True)
-class JobSpec:
-    """What one studio job stylises and how; file names are relative to the job folder.
+class Choices:
+    """The job options a page or an API call gives (None: the video runner's default, as ``paintvid video``).
 
-    Attributes:
-        clip: the input clip, e.g. ``input/clip.mp4``; paintings: style images (``input/painting_0.jpg``, ...).
-        method: ``optimize`` (Gatys + Ruder per frame) or ``fast`` (``model``: a trained ``.keras`` network).
-        width: output width in pixels; seconds / frames: how much of the clip (None = all of it).
-        temporal_weight, preserve_colors, style_schedule, first_iterations, iterations: as ``paintvid video``;
-            None leaves the video runner's default (``video.config.VideoConfig``).
-        weights: the VGG16 weights (``bundled`` or a path); side_by_side: also write the comparison video;
-        evaluate: measure warping error and per-frame style loss afterwards (optimisation path only).
+    method: ``optimize`` (Gatys + Ruder per frame) or ``fast`` (``model``: a trained ``.keras`` network, by name on
+    the page, by path in a job). width: output width in pixels; seconds / frames: how much of the clip (None = all).
+    temporal_weight, preserve_colors, style_schedule, first_iterations, iterations: as ``paintvid video``.
     """
 
-    clip: str
-    paintings: tuple[str, ...] = ()
     method: str = "optimize"
     model: str | None = None
     width: int = 256
@@ -56,6 +49,21 @@ class JobSpec:
     style_schedule: str | None = None
     first_iterations: int | None = None
     iterations: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSpec(Choices):
+    """What one studio job stylises and how (the :class:`Choices` plus its files); file names are relative to the
+    job folder.
+
+    Attributes:
+        clip: the input clip, e.g. ``input/clip.mp4``; paintings: style images (``input/painting_0.jpg``, ...).
+        weights: the VGG16 weights (``bundled`` or a path); side_by_side: also write the comparison video;
+        evaluate: measure warping error and per-frame style loss afterwards (optimisation path only).
+    """
+
+    clip: str
+    paintings: tuple[str, ...] = ()
     weights: str = "bundled"
     side_by_side: bool = True
     evaluate: bool = True

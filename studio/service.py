@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +18,7 @@ from foundation.errors import UserError
 from media.schedule import parse_schedule
 from media.video_io import ReadOptions, expected_frames
 from studio.config import StudioConfig
-from studio.jobs import DONE, FAILED, QUEUED, RUNNING, JobManager, JobSpec
+from studio.jobs import DONE, FAILED, QUEUED, RUNNING, Choices, JobManager, JobSpec
 from studio.progress import format_seconds, read_progress, read_run_json
 from studio.runner import find_fast_models, preview, run_job
 from studio.uploads import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_clip, check_job_size, check_painting, safe_suffix
@@ -43,22 +43,6 @@ class JobView:
     @property
     def finished(self) -> bool:
         return self.status in (DONE, FAILED)
-
-
-@dataclass(frozen=True)
-class Choices:
-    """The job options a page or an API call gives (None: the video runner's default, as ``paintvid video``)."""
-
-    method: str = "optimize"
-    model: str | None = None
-    width: int = 256
-    seconds: float | None = None
-    frames: int | None = None
-    temporal_weight: float | None = None
-    preserve_colors: str = "none"
-    style_schedule: str | None = None
-    first_iterations: int | None = None
-    iterations: int | None = None
 
 
 @dataclass
@@ -146,12 +130,9 @@ class Studio:
         files = {f"input/clip{safe_suffix(clip, VIDEO_SUFFIXES)}": Path(clip)}
         for k, p in enumerate(paintings):
             files[f"input/painting_{k}{safe_suffix(p, IMAGE_SUFFIXES)}"] = Path(p)
-        spec = JobSpec(clip=next(iter(files)), paintings=tuple(list(files)[1:]), method=choices.method, model=model,
-                       width=int(choices.width), seconds=choices.seconds, frames=choices.frames,
-                       temporal_weight=choices.temporal_weight, preserve_colors=choices.preserve_colors,
-                       style_schedule=choices.style_schedule, first_iterations=choices.first_iterations,
-                       iterations=choices.iterations, weights=self.config.resolved_weights,
-                       evaluate=choices.method != "fast")
+        spec = JobSpec(clip=next(iter(files)), paintings=tuple(list(files)[1:]),
+                       **{**asdict(choices), "model": model, "width": int(choices.width)},
+                       weights=self.config.resolved_weights, evaluate=choices.method != "fast")
         return self.manager.submit(spec, files)
 
     def active_job(self) -> str | None:
