@@ -57,9 +57,9 @@ def run(quick: bool, out_dir: Path) -> dict:
 def _caption(img: np.ndarray, name: str, losses: dict) -> np.ndarray:
     """Return ``img`` (BGR uint8) above a white strip naming the backbone and its losses."""
     strip = np.full((44, img.shape[1], 3), 255, np.uint8)
-    lines = (f"{name} backbone: style {losses['own_style_loss']:.3g}, content {losses['own_content_loss']:.3g}",
-             f"bundled yardstick: style {losses['bundled_yardstick_style_loss']:.3g}, "
+    lines = (f"{name}: style {losses['own_style_loss']:.3g} content {losses['own_content_loss']:.3g}",
+             f"on bundled: style {losses['bundled_yardstick_style_loss']:.3g} "
              f"content {losses['bundled_yardstick_content_loss']:.3g}")
     for i, line in enumerate(lines):
-        cv2.putText(strip, line, (4, 16 + 20 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(strip, line, (4, 16 + 20 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.34, (0, 0, 0), 1, cv2.LINE_AA)
     return np.vstack([img, strip])

@@ -18,8 +18,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
-from transfer.features import CONTENT_LAYER, STYLE_LAYERS, Precision
+from transfer.backbone import load_backbone
+from transfer.features import CONTENT_LAYER, STYLE_LAYERS, FeatureExtractor, Precision
+from transfer.objective import LossWeights, StyleObjective
+from transfer.optimize import OptimizeOptions, OptimizerKind
+from transfer.stylize import StyleSpec, StylizeConfig, stylize_image
 
 SAMPLES = Path("samples")
 
@@ -59,8 +64,6 @@ class _Gemm:
     """Timed matrix products of several shapes in one dtype; ``best_gflops`` is the best seen so far."""
 
     def __init__(self, dtype: str, shapes: list[tuple[int, int, int]]):
-        import tensorflow as tf
-
         rng = tf.random.Generator.from_seed(0)
         self.cases = [(tf.cast(rng.normal((m, k)), dtype), tf.cast(rng.normal((k, n)), dtype), 2.0 * m * k * n)
                       for m, k, n in shapes]
@@ -78,10 +81,6 @@ class _Gemm:
 
 def _loss_pass(size: int, precision: Precision):
     """Return a zero-argument function running one loss-and-gradient pass at size x size (warmed up)."""
-    from transfer.backbone import load_backbone
-    from transfer.features import FeatureExtractor
-    from transfer.objective import LossWeights, StyleObjective
-
     extractor = FeatureExtractor(load_backbone("bundled"), (CONTENT_LAYER, *STYLE_LAYERS), precision)
     objective = StyleObjective(extractor, CONTENT_LAYER, dict.fromkeys(STYLE_LAYERS, 1.0))
     x = np.random.default_rng(0).normal(0, 50, (1, size, size, 3)).astype(np.float32)
@@ -113,10 +112,6 @@ def roofline(size: int, precision: Precision, repeats: int) -> dict:
 
 def optimizer_comparison(iterations: int, width: int) -> dict:
     """Return the loss after ``iterations`` for L-BFGS and Adam on the sample pair (no early stopping)."""
-    from transfer.objective import LossWeights
-    from transfer.optimize import OptimizeOptions, OptimizerKind
-    from transfer.stylize import StyleSpec, StylizeConfig, stylize_image
-
     content, style = SAMPLES / "building.jpg", SAMPLES / "starry_night.jpg"
     out = {}
     for kind in OptimizerKind:

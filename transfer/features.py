@@ -72,7 +72,7 @@ class FeatureExtractor:
     """
 
     def __init__(self, backbone, layers: Sequence[str], precision: Precision | str = Precision.FLOAT32):
-        import keras
+        import keras  # deferred: importing this module (its constants, Precision) stays TensorFlow-free
 
         self.layers = tuple(dict.fromkeys(layers))
         self.precision = Precision(precision)
@@ -85,7 +85,7 @@ class FeatureExtractor:
         self.model = keras.Model(model.input, {name: model.get_layer(name).output for name in self.layers})
 
     def __call__(self, x):
-        import tensorflow as tf
+        import tensorflow as tf  # deferred: see __init__
 
         if self.precision is Precision.BFLOAT16:
             x = tf.cast(x, tf.bfloat16)
@@ -95,7 +95,7 @@ class FeatureExtractor:
 
 def _bfloat16_copy(backbone):
     """Rebuild VGG16 under the ``mixed_bfloat16`` policy with the same weights."""
-    import keras
+    import keras  # deferred: see FeatureExtractor.__init__
 
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_bfloat16")

@@ -12,24 +12,30 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+import cv2
 import numpy as np
+from tqdm.auto import tqdm
 
 from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
 from foundation.records import jsonable
 from media.image_io import MAX_WIDTH, read_image, resize_to_width, write_image
 from transfer.backbone import BUNDLED, describe_weights, load_backbone
+from transfer.color import prepare_inputs, restore_colors
 from transfer.features import (
     CONTENT_LAYER,
     DEFAULT_PRECISION,
     STYLE_LAYERS,
     FeatureExtractor,
     Precision,
+    deprocess,
     pixel_bounds,
     preprocess,
 )
+from transfer.losses import blend_grams
 from transfer.objective import LossWeights, StyleObjective
 from transfer.optimize import OptimizeOptions, OptimizeResult, minimize
+from transfer.seeding import seed_everything
 
 
 class InitMode(StrEnum):
@@ -136,7 +142,6 @@ def initial_image(init: str, content: np.ndarray, rng: np.random.Generator) -> n
         return preprocess(noise)
     start = read_image(init)
     h, w = content.shape[:2]
-    import cv2
 
     return preprocess(cv2.resize(start, (w, h), interpolation=cv2.INTER_AREA))
 
@@ -149,8 +154,6 @@ def check_width(width: int | None) -> None:
 
 def progress_bar(total: int, desc: str, enabled: bool, position: int = 0):
     """Return a tqdm bar over iterations (disabled when ``enabled`` is False); loss numbers go in its postfix."""
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, desc=desc, disable=not enabled, unit="it", dynamic_ncols=True, leave=False,
                 position=position)
 
@@ -172,12 +175,9 @@ def run_optimization(
 
 def stylize_image(config: StylizeConfig) -> dict:
     """Stylise ``config.content`` with ``config.style``; write the image and a JSON report; return the report."""
-    from transfer.seeding import seed_everything
-
     check_width(config.width)
     started = time.perf_counter()
     seed_everything(config.seed)
-    from transfer.color import prepare_inputs, restore_colors
 
     original = resize_to_width(read_image(config.content), config.width)
     content, styles = prepare_inputs(config.preserve_colors, original, load_styles(config.style))
@@ -186,15 +186,12 @@ def stylize_image(config: StylizeConfig) -> dict:
     objective = build_objective(config.style)
     loaded = time.perf_counter()
 
-    from transfer.losses import blend_grams
-
     grams = blend_grams(style_grams_for(objective, config.style, styles, content.shape[1]), blend_weights(config.style))
     targets = objective.targets(preprocess(content), grams)
     x0 = initial_image(config.init, content, np.random.default_rng(config.seed))
     _, _, start_parts = objective.value_and_grad(x0, targets, config.loss)
     with progress_bar(config.optimize.iterations, f"stylize {Path(config.content).name}", config.progress) as bar:
         result = run_optimization(objective, x0, targets, config.loss, config.optimize, bar)
-    from transfer.features import deprocess
 
     write_image(config.output, restore_colors(config.preserve_colors, deprocess(result.x), original))
     finished = time.perf_counter()

@@ -19,6 +19,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> None:
     require_keras_file(args.model, "classifier")
     require_input_files(*args.images, expected="an image file")
+    # deferred: the library (and TensorFlow) loads only once the options are checked
     from classifier.data import image_problem
     from classifier.predict import ClassifyConfig, classify
 

@@ -47,6 +47,7 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
 
 def style_spec(args: argparse.Namespace, styles: list[str]):
     """Build a :class:`transfer.stylize.StyleSpec` from parsed options."""
+    # deferred: the library (and TensorFlow) loads only once the options are checked
     from transfer.features import Precision
     from transfer.stylize import StyleSpec
 

@@ -32,6 +32,7 @@ def register(sub) -> None:
 
 
 def run_import(args: argparse.Namespace) -> None:
+    # deferred: the library (and TensorFlow) loads only once the options are checked
     from scraper.config import ImageRules, ImportConfig, Label, SplitConfig
     from scraper.importer import import_folder
 

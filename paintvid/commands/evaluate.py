@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> None:
     require_files(args.data)
     check_output_dir(args.out)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    # deferred: the library (and TensorFlow) loads only once the options are checked
     from classifier.evaluate import EvaluateConfig, evaluate
 
     config = EvaluateConfig(model=Path(args.model), data=Path(args.data), out=Path(args.out), split=args.split,

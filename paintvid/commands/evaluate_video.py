@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> None:
         check_output_path(args.output, (".json",), inputs, what="report")
     else:  # evaluation.json in the work directory, or STYLIZED.evaluation.json beside the video
         check_output_dir(stylized if stylized.is_dir() else stylized.parent, what="report folder")
+    # deferred: the library (and TensorFlow) loads only once the options are checked
     from transfer.stylize import StyleSpec
     from video.evaluate import EvaluateVideoConfig, evaluate_video
 

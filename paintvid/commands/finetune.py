@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> None:
     check_range("--batch-size", args.batch_size, 1, 4096)
     check_output_dir(args.out)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(name)s: %(message)s")
+    # deferred: the library (and TensorFlow) loads only once the options are checked
     from classifier.finetune import FinetuneConfig, HeadSolver, finetune
     from classifier.model import HeadConfig
 

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> None:
     require_input_files(*inputs, expected="an image file")
     check_range("--iterations", args.iterations, 1, 100_000)
     check_output_path(args.output, IMAGE_SUFFIXES, inputs, what="image")
+    # deferred: the library (and TensorFlow) loads only once the options are checked
     from transfer.objective import LossWeights
     from transfer.optimize import OptimizeOptions, OptimizerKind
     from transfer.stylize import StylizeConfig, stylize_image

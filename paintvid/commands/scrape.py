@@ -38,6 +38,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    # deferred: the library (and TensorFlow) loads only once the options are checked
     from scraper.config import (
         DEFAULT_QUERIES,
         FLICKR_REST_URL,

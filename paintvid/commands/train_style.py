@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> None:
     check_output_dir(args.workdir or Path(args.out).with_suffix(".train"), what="work folder")
     from dataclasses import replace
 
+    # deferred: the library (and TensorFlow) loads only once the options are checked
     from transfer.fast.data import PairOptions
     from transfer.fast.losses import TEMPORAL_WEIGHT, FastLossWeights
     from transfer.fast.network import NetworkSpec

@@ -27,6 +27,21 @@ def register(sub) -> None:
     p.add_argument("--model", default=None,
                    help="with --method fast: a .keras network from `paintvid train-style`; several (a.keras,b.keras) "
                         "are blended over time by --style-schedule")
+    _fast_options(p)
+    _frame_options(p.add_argument_group("frames"))
+    _temporal_options(p.add_argument_group("temporal coherence"))
+    _optimisation_options(p.add_argument_group("optimisation"))
+    p.add_argument("--style-schedule", default=None,
+                   help='style over time, "WHEN:STYLE,...": WHEN a 0-based frame (12) or seconds (4s), STYLE a 0-based '
+                        'index of the given styles; e.g. "0:0,4:0,8:1" holds style 0 to frame 4, fades to 1 by 8')
+    _shot_options(p.add_argument_group("shots and parallel runs"))
+    p.add_argument("--workdir", default=None, help="work directory (default: OUT.work next to the output)")
+    p.add_argument("--side-by-side", action="store_true", help="also write OUT_side_by_side.mp4 (original | stylised)")
+    add_style_options(p)
+    p.set_defaults(func=run)
+
+
+def _fast_options(p) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="with --method fast: frames per network call")
     p.add_argument("--smoothing", type=float, default=0.0,
                    help="with --method fast: blend of the flow-warped previous output (0 = off)")
@@ -34,13 +49,17 @@ def register(sub) -> None:
                    help="with --smoothing: flow method (dis is fast; deepflow aligns like the optimisation path)")
     p.add_argument("--smoothing-scale", type=float, default=0.5,
                    help="with --smoothing: estimate flow at this fraction of the frame size (1 = full, slower)")
-    g = p.add_argument_group("frames")
+
+
+def _frame_options(g) -> None:
     g.add_argument("--start", type=float, default=0.0, help="start time in seconds")
     g.add_argument("--frames", type=int, default=None, help="number of frames to stylise")
     g.add_argument("--seconds", type=float, default=None, help="or: seconds of video to stylise")
     g.add_argument("--width", type=int, default=256, help="frame width (aspect kept, multiple of 8)")
     g.add_argument("--fps", type=float, default=None, help="subsample to this frame rate")
-    g = p.add_argument_group("temporal coherence")
+
+
+def _temporal_options(g) -> None:
     g.add_argument("--init", choices=["prev-warped", "prev", "content", "random"], default="prev-warped",
                    help="start of frames after the first")
     g.add_argument("--temporal-weight", type=float, default=None,
@@ -50,7 +69,9 @@ def register(sub) -> None:
     g.add_argument("--pass-iterations", type=int, default=None, help="iterations per frame in passes after the first")
     g.add_argument("--flow", choices=["deepflow", "dis", "farneback"], default="deepflow")
     g.add_argument("--flow-dir", default=None, help="folder of Middlebury .flo files to use instead of computing flow")
-    g = p.add_argument_group("optimisation")
+
+
+def _optimisation_options(g) -> None:
     # the defaults are video.config.VideoConfig's (not imported here: it would start TensorFlow for --help)
     g.add_argument("--first-iterations", type=int, default=60,
                    help="full-size iterations of a shot's first frame, after --coarse-iterations at half size")
@@ -62,10 +83,9 @@ def register(sub) -> None:
                         "optimised like a first frame")
     g.add_argument("--stall-tolerance", type=float, default=0.01,
                    help="stop a frame when the loss improves less than this fraction over 10 iterations (0 = never)")
-    p.add_argument("--style-schedule", default=None,
-                   help='style over time, "WHEN:STYLE,...": WHEN a 0-based frame (12) or seconds (4s), STYLE a 0-based '
-                        'index of the given styles; e.g. "0:0,4:0,8:1" holds style 0 to frame 4, fades to 1 by 8')
-    g = p.add_argument_group("shots and parallel runs")
+
+
+def _shot_options(g) -> None:
     g.add_argument("--shots", default="auto", metavar="auto|none|FILE",
                    help="hard cuts: auto (detected; written to OUT.work/shots.csv), none (one shot), or a CSV of "
                         "0-based first frames of new shots. Each shot starts like a first frame")
@@ -76,10 +96,6 @@ def register(sub) -> None:
                    help="stylise up to N shots at once on a local Ray instance (needs the [distributed] extra)")
     g.add_argument("--ray-address", default=None,
                    help="join this Ray cluster instead (default: $RAY_ADDRESS); --workdir must be shared storage")
-    p.add_argument("--workdir", default=None, help="work directory (default: OUT.work next to the output)")
-    p.add_argument("--side-by-side", action="store_true", help="also write OUT_side_by_side.mp4 (original | stylised)")
-    add_style_options(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -91,6 +107,7 @@ def run(args: argparse.Namespace) -> None:
         raise UserError("give at least one STYLE image (or --method fast --model PATH)")
     require_files(args.video, *args.styles)
     check_outputs(args, [args.video, *args.styles])
+    # deferred: the library (and TensorFlow) loads only once the options are checked
     from media.video_io import ReadOptions, probe
 
     probe(args.video)  # a bad video fails here, before TensorFlow starts and prints its banner
@@ -156,6 +173,7 @@ def run_fast(args: argparse.Namespace) -> None:
     for model in models:
         require_keras_file(model, "fast style model")
     check_outputs(args, [args.video, *models])
+    # deferred: the library (and TensorFlow) loads only once the options are checked
     from media.video_io import ReadOptions, probe
 
     probe(args.video)
