@@ -12,9 +12,10 @@ Split in two Keras models so that the frozen part can be cached (:mod:`classifie
 Statistics of all conv layers beat pooled block-5 features by a wide margin on grouped cross-validation
 (``benchmarks/classifier.py``), and pooled block 5 is the most subject-bound cue, so it is off by default.
 
-``build_classifier`` chains them into one model from VGG input to P(painting), averaging the prediction of the
-image and its mirror image (test-time augmentation); its ``block{b}_conv{c}`` layers are what
-:func:`transfer.backbone.load_backbone` finds in a saved ``.keras`` file.
+``build_classifier`` chains them into one model from VGG input to P(painting) (optionally averaging the image and
+its mirror image; the default recipe averages views outside the model instead, :mod:`classifier.predict`); its
+``block{b}_conv{c}`` layers are what :func:`transfer.backbone.load_backbone` finds in a saved ``.keras`` file.
+:class:`L2SP` is the training-time penalty that keeps fine-tuned block-5 weights near their start.
 """
 
 from __future__ import annotations
