@@ -14,7 +14,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm.auto import tqdm
 
 from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
@@ -154,6 +153,10 @@ def check_width(width: int | None) -> None:
 
 def progress_bar(total: int, desc: str, enabled: bool, position: int = 0):
     """Return a tqdm bar over iterations (disabled when ``enabled`` is False); loss numbers go in its postfix."""
+    # deferred on purpose: the web studio's Gradio replaces tqdm's class to track progress; a class bound when this
+    # module was imported (before Gradio) left the studio's "Paint the video" click waiting behind the preview
+    from tqdm.auto import tqdm
+
     return tqdm(total=total, desc=desc, disable=not enabled, unit="it", dynamic_ncols=True, leave=False,
                 position=position)
 

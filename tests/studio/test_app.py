@@ -78,8 +78,9 @@ def browser_page(tmp_path):
             context.close()
 
 
-def _new_job(studio, jobs_before: int, timeout: float = 30.0) -> str:
-    """Return the id of the job the page just submitted."""
+def _new_job(studio, jobs_before: int, timeout: float = 180.0) -> str:
+    """Return the id of the job the page just submitted (generous: a busy 2-core machine queues the click behind
+    the preview that is still running)."""
     deadline = time.monotonic() + timeout
     while len(jobs := studio.manager.list_jobs()) == jobs_before:
         assert time.monotonic() < deadline, "the page submitted no job"
