@@ -24,8 +24,8 @@ DIR ?= data/flickr
 N ?= 20000
 DATA ?= $(DIR)/manifest.csv
 MODELS ?= models
-# the classifier's default recipe (FinetuneConfig's defaults: head first, then block 5 at a lower rate under L2-SP)
-FINETUNE_RECIPE ?= --epochs 3 --learning-rate 1e-5 --head-block5 --augment-variants 1 --patience 1
+# extra `paintvid finetune` options (none: FinetuneConfig's recipe, head first, then block 5 under L2-SP)
+FINETUNE_ARGS ?=
 
 # Fast mode: training content (scraped photos when present, else the samples)
 FAST ?=
@@ -80,7 +80,7 @@ scrape: $(STAMP) ## collect N labelled Flickr images into DIR (needs FLICKR_API_
 	$(BIN)/paintvid scrape --out $(DIR) -n $(N) $(if $(API_URL),--api-url $(API_URL))
 
 finetune: $(STAMP) ## train the painting-vs-photo classifier on DATA (manifest or folder tree) into MODELS/, fine-tuning VGG16 block 5
-	$(BIN)/paintvid finetune --data $(DATA) --out $(MODELS) $(FINETUNE_RECIPE)
+	$(BIN)/paintvid finetune --data $(DATA) --out $(MODELS) $(FINETUNE_ARGS)
 
 evaluate: $(STAMP) ## evaluate MODELS/classifier.keras on the test split of DATA (JSON + PNGs in MODELS/eval/)
 	$(BIN)/paintvid evaluate --model $(MODELS)/classifier.keras --data $(DATA) --out $(MODELS)/eval

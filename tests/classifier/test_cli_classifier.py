@@ -92,3 +92,26 @@ def test_notebook_and_plots_read_only_fields_evaluate_writes(evaluated):
     code += (REPO / "classifier" / "plots.py").read_text()
     read = set(re.findall(r"metrics(?:\[|\.get\()[\"'](\w+)[\"']", code))
     assert {"accuracy", "roc_auc_ci95", "calibration", "threshold"} <= read <= fields, read - fields
+
+
+def test_finetune_cli_defaults_are_the_library_recipe(tmp_path, monkeypatch):
+    """`paintvid finetune` with no recipe options runs FinetuneConfig's defaults (block 5 fine-tuned), flags override."""
+    import classifier.finetune as finetune_module
+    from classifier.finetune import FinetuneConfig
+    from paintvid.cli import main
+
+    data = tmp_path / "imgs"
+    (data / "painting").mkdir(parents=True)
+    seen = []
+
+    def capture(config):
+        seen.append(config)
+        raise RuntimeError("stop before training")  # the CLI reports it as an unexpected error (exit code 1)
+
+    monkeypatch.setattr(finetune_module, "finetune", capture)
+    for extra in ([], ["--epochs", "0", "--no-head-block5", "--learning-rate", "3e-5"]):
+        assert main(["finetune", "--data", str(data), "--out", str(tmp_path / "m"), "--quiet", *extra]) == 1
+    default, custom = seen
+    expected = FinetuneConfig(data=data, out=tmp_path / "m", progress=False)
+    assert default == expected and default.epochs > 0 and default.head_block5
+    assert (custom.epochs, custom.head_block5, custom.learning_rate) == (0, False, 3e-5)
