@@ -95,7 +95,7 @@ def test_notebook_and_plots_read_only_fields_evaluate_writes(evaluated):
 
 
 def test_finetune_cli_defaults_are_the_library_recipe(tmp_path, monkeypatch):
-    """`paintvid finetune` with no recipe options runs FinetuneConfig's defaults (block 5 fine-tuned), flags override."""
+    """`paintvid finetune` without recipe options runs FinetuneConfig's defaults (block 5 tuned); flags override."""
     import classifier.finetune as finetune_module
     from classifier.finetune import FinetuneConfig
     from paintvid.cli import main
