@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from foundation.records import jsonable
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -50,13 +51,8 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 
 
 def _json_default(obj: Any) -> Any:
-    """Make numpy scalars, paths and enums JSON-serialisable."""
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if hasattr(obj, "item"):
-        return obj.item()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+    """Make paths, enums, dataclasses and NumPy values JSON-serialisable (the one conversion, ``jsonable``)."""
+    converted = jsonable(obj)
+    if converted is obj:
+        raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+    return converted

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +127,7 @@ def _finished_run(config: FastVideoConfig, key: str) -> VideoResult | None:
         return None
     if config.side_by_side and not config.side_by_side_path.is_file():
         return None
-    return VideoResult(**{**result_from_json(previous).__dict__, "resumed": True})
+    return replace(result_from_json(previous), resumed=True)
 
 
 def _network(config: FastVideoConfig, info: VideoInfo, fps: float):
