@@ -23,7 +23,6 @@ import cv2
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 from tqdm.auto import tqdm
 
 from foundation.atomic import atomic_write_json
@@ -37,6 +36,7 @@ from transfer.fast.losses import PARTS, TEMPORAL_WEIGHT, FastLossWeights, Percep
 from transfer.fast.network import NetworkSpec, Preset, build_network, save_network, with_precision
 from transfer.features import CONTENT_LAYER, STYLE_LAYERS, FeatureExtractor, Precision, preprocess
 from transfer.seeding import seed_everything
+from transfer.tensorboard import scalar
 
 
 @dataclass(frozen=True)
@@ -260,18 +260,9 @@ def _log_interval(history: list[dict], running: dict[str, list[float]], n: int, 
     history.append({"step": n, **mean, "steps_per_second": rate})
     with writer.as_default(step=n):
         for k, v in mean.items():
-            _scalar(f"loss/{k}", v, n)
-        _scalar("steps_per_second", rate, n)
+            scalar(f"loss/{k}", v, n)
+        scalar("steps_per_second", rate, n)
     bar.set_postfix(loss=f"{mean['total']:.4g}", style=f"{mean['style']:.3g}", temporal=f"{mean['temporal']:.3g}")
-
-
-def _scalar(tag: str, value: float, step: int) -> None:
-    """Log one TensorBoard scalar with TensorFlow's own summary op (the tensorboard package is not needed
-    to write logs, only to view them)."""
-    metadata = summary_pb2.SummaryMetadata()
-    metadata.plugin_data.plugin_name = "scalars"
-    metadata.data_class = summary_pb2.DATA_CLASS_SCALAR
-    tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=metadata.SerializeToString())
 
 
 def _loss_network(config: TrainConfig, style: np.ndarray):

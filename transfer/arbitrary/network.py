@@ -1,0 +1,277 @@
+"""The arbitrary-style network: the project's VGG16 as a frozen encoder, AdaIN, and a small trained decoder.
+
+Contract of :meth:`ArbitraryNet.stylize`:
+- input: ``(B, H, W, 3) float32`` BGR in ``[0, 255]`` (OpenCV frames cast to float), any ``H, W >= 1``, and a
+  :class:`~transfer.arbitrary.statistics.StyleCode` of one painting (or a blend) from :meth:`ArbitraryNet.style_code`;
+- output: ``(B, H, W, 3) float32`` BGR in ``[0, 255]``, the same size.
+
+Design, for a 2-core CPU (issue 14): the frame is 2×2 average-pooled (``internal_scale``) and encoded by VGG16 up to
+``block3_conv1`` (relu3_1, 256 channels, 1/4 of the internal size) — the layer Li et al. (2019) transform for
+video, and a fifth of the work of ``block4_conv1``. AdaIN gives the features the painting's channel statistics;
+the decoder (three resize-convolution stages back to the internal size) is conditioned on the same statistics
+through FiLM, so it can paint what the statistics imply beyond relu3_1. Its output is bilinearly upsampled and the
+frame's own high-frequency detail (frame minus its pooled-and-upsampled self) is added back with a learnt gain:
+the full-resolution skip that keeps people legible at a half-resolution core.
+
+Sizes that are not a multiple of ``stride`` are reflect-padded on the bottom/right and cropped back.
+The weights file (``.npz``) holds only the decoder, with its :class:`ArbitrarySpec` and a record of the backbone
+it was trained on (``meta.weights``): the encoder is always that backbone, loaded by :mod:`transfer.backbone`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from foundation.atomic import atomic_write
+from foundation.errors import UserError
+from media.image_io import resize_to_width
+from transfer.arbitrary.statistics import StyleCode, adain, channel_stats, mix, toward
+from transfer.backbone import BUNDLED, VGG_MEAN_BGR, load_backbone
+from transfer.features import FeatureExtractor, Precision
+
+#: Format tag inside weight files (bumped when the layout changes).
+FORMAT = "paintvid-arbitrary-1"
+
+
+@dataclass(frozen=True)
+class ArbitrarySpec:
+    """Shape of the network.
+
+    Attributes:
+        encoder_layer: the VGG16 layer AdaIN works on (``block3_conv1``: stride 4, 256 channels).
+        internal_scale: the frame is average-pooled by this factor before encoding (1, 2 or 4).
+        channels: decoder channels at 1/4, 1/2 and 1/1 of the internal size.
+        film: condition the decoder on the style code (FiLM scale and shift after each hidden convolution).
+        detail_gain: initial gain of the full-resolution detail skip (learnt; 0 switches the skip off for good).
+        style_size: width a painting is resized to before its statistics are taken.
+        feature_scale: encoder features (about 12 ± 18 at relu3_1 of the bundled backbone) are divided by it
+            before the decoder, so its first convolution starts in a sane range.
+    """
+
+    encoder_layer: str = "block3_conv1"
+    internal_scale: int = 2
+    channels: tuple[int, int, int] = (192, 96, 48)
+    film: bool = True
+    detail_gain: float = 0.5
+    style_size: int = 256
+    feature_scale: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.internal_scale not in (1, 2, 4):
+            raise ValueError(f"internal_scale must be 1, 2 or 4, got {self.internal_scale}")
+        if len(self.channels) != 3 or min(self.channels) < 1:
+            raise ValueError(f"channels must be three positive ints, got {self.channels}")
+        if self.encoder_layer not in _ENCODER_STRIDE:
+            raise ValueError(f"encoder_layer must be one of {sorted(_ENCODER_STRIDE)}, got {self.encoder_layer}")
+
+    @property
+    def encoder_stride(self) -> int:
+        """Return how many internal pixels one encoder feature spans."""
+        return _ENCODER_STRIDE[self.encoder_layer]
+
+    @property
+    def stride(self) -> int:
+        """Return the size multiple the core needs (inputs are padded up to it)."""
+        return self.encoder_stride * self.internal_scale
+
+
+_ENCODER_STRIDE = {"block2_conv1": 2, "block3_conv1": 4, "block4_conv1": 8}
+
+
+@keras.saving.register_keras_serializable(package="paintvid_arbitrary")
+class Decoder(keras.Model):
+    """``(t (B, h, w, C) float32 features, vector (B, 2C) float32) -> (B, h*s, w*s, 3) float32`` about [0, 255].
+
+    ``s`` is the encoder stride; each of its ×2 steps is a nearest upsample and a 3×3 convolution (no transposed
+    convolution, so no checkerboard), every hidden convolution followed by FiLM (when on) and ReLU.
+    """
+
+    def __init__(self, spec: ArbitrarySpec, **kwargs):
+        kwargs.setdefault("autocast", False)
+        super().__init__(**kwargs)
+        self.spec = spec
+        c1, c2, c3 = spec.channels
+        policy = self.dtype_policy
+        ups = {1: 0, 2: 1, 4: 2, 8: 3}[spec.encoder_stride]
+        # (channels, upsample before this conv)
+        plan = [(c1, False)] + [(c2 if i == 0 else c3, True) for i in range(ups)] + [(c3, False)]
+        self.hidden = [(keras.layers.Conv2D(c, 3, padding="same", dtype=policy, name=f"conv{i}"), up)
+                       for i, (c, up) in enumerate(plan)]
+        self.film = (keras.layers.Dense(2 * sum(c for c, _ in plan), kernel_initializer="zeros", dtype="float32",
+                                        name="film") if spec.film else None)
+        self.out = keras.layers.Conv2D(3, 3, padding="same", dtype=policy, name="conv_out")
+        self.sizes = [c for c, _ in plan]
+
+    def call(self, t, vector):
+        """``vector`` is :meth:`StyleCode.vector` of the target statistics, in the encoder's units."""
+        scale = self.spec.feature_scale
+        c = tf.shape(t)[-1]
+        vector = tf.concat([vector[:, :c] / scale, vector[:, c:] - tf.math.log(scale)], axis=1)
+        y = tf.cast(t / scale, self.compute_dtype)
+        film = self.film(vector) if self.film is not None else None
+        offset = 0
+        for (conv, up), c in zip(self.hidden, self.sizes, strict=True):
+            if up:
+                y = tf.image.resize(y, tf.shape(y)[1:3] * 2, method="nearest")
+            y = conv(y)
+            if film is not None:
+                gamma = film[:, offset : offset + c][:, None, None, :]
+                beta = film[:, offset + c : offset + 2 * c][:, None, None, :]
+                offset += 2 * c
+                y = y * tf.cast(1.0 + gamma, y.dtype) + tf.cast(beta, y.dtype)
+            y = tf.nn.relu(y)
+        # linear around mid-grey (a sigmoid saturated from the first steps); the caller clips to [0, 255]
+        return 127.5 * (1.0 + tf.cast(self.out(y), tf.float32))
+
+
+@dataclass
+class ArbitraryNet:
+    """Encoder (frozen VGG16 prefix), decoder and detail gain; see the module docstring for the contract.
+
+    Build with :func:`build_arbitrary` or :func:`load_arbitrary`. ``meta`` records the backbone and recipe.
+    """
+
+    spec: ArbitrarySpec
+    encoder: FeatureExtractor
+    decoder: Decoder
+    detail_gain: tf.Variable
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def trainable_variables(self) -> list[tf.Variable]:
+        return [*self.decoder.trainable_variables, self.detail_gain]
+
+    def encode(self, small: tf.Tensor) -> tf.Tensor:
+        """Return encoder features ``(B, h/s, w/s, C) float32`` of an internal-size ``(B, h, w, 3)`` [0, 255] batch."""
+        return self.encoder(tf.cast(small, tf.float32) - tf.constant(VGG_MEAN_BGR))[self.spec.encoder_layer]
+
+    def pool(self, images: tf.Tensor) -> tf.Tensor:
+        """Return ``images`` average-pooled by ``internal_scale`` (sizes divisible by it)."""
+        r = self.spec.internal_scale
+        return images if r == 1 else tf.nn.avg_pool2d(images, r, r, "VALID")
+
+    def style_code(self, painting: np.ndarray) -> StyleCode:
+        """Return the ``(1, 1, 1, C)`` style code of one ``(H, W, 3) uint8`` BGR painting."""
+        image = resize_to_width(painting, self.spec.style_size)
+        s = self.spec.stride
+        h, w = image.shape[0] - image.shape[0] % s, image.shape[1] - image.shape[1] % s
+        if h < s or w < s:
+            raise UserError(f"painting too small ({painting.shape[1]}x{painting.shape[0]}) to take its style")
+        batch = tf.constant(image[None, :h, :w].astype(np.float32))
+        return channel_stats(self.encode(self.pool(batch)))
+
+    def mixed_code(self, paintings: list[np.ndarray], weights: list[float] | None = None) -> StyleCode:
+        """Return the blend of several paintings' codes (equal weights unless given)."""
+        codes = [self.style_code(p) for p in paintings]
+        return mix(codes, weights if weights is not None else [1.0] * len(codes))
+
+    def stylize(self, images: tf.Tensor, code: StyleCode, strength: float | tf.Tensor = 1.0) -> tf.Tensor:
+        """Return the stylised batch (see the module docstring); ``strength`` 0 keeps each frame's own statistics."""
+        return self.forward(images, code, strength)[0]
+
+    def forward(self, images: tf.Tensor, code: StyleCode, strength: float | tf.Tensor = 1.0, clip: bool = True):
+        """Return ``(output (B, H, W, 3) float32 [0, 255], AdaIN target t (B, h, w, C) float32)``.
+
+        ``code`` is ``(1, 1, 1, C)`` (broadcast) or ``(B, 1, 1, C)`` (one painting per sample). Training passes
+        ``clip=False``: a clipped output has no gradient where it overshoots, and the decoder can get stuck there.
+        """
+        x = tf.cast(images, tf.float32)
+        shape = tf.shape(x)
+        h, w = shape[1], shape[2]
+        s = self.spec.stride
+        pad_h, pad_w = (-h) % s, (-w) % s
+        x = tf.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="REFLECT") if s > 1 else x
+        small = self.pool(x)
+        feats = self.encode(small)
+        own = channel_stats(feats)
+        target = toward(own, code, strength)
+        t = adain(feats, own, target)
+        base = self.decoder(t, target.vector())
+        size = tf.shape(x)[1:3]
+        if self.spec.internal_scale > 1:
+            base = tf.image.resize(base, size, method="bilinear")
+            detail = x - tf.image.resize(small, size, method="bilinear")
+            base = base + self.detail_gain * detail
+        out = tf.clip_by_value(base, 0.0, 255.0) if clip else base
+        return out[:, :h, :w, :], t
+
+
+def build_arbitrary(spec: ArbitrarySpec = ArbitrarySpec(), weights: str = BUNDLED,
+                    precision: Precision | str = Precision.BFLOAT16, seed: int | None = None,
+                    meta: dict | None = None) -> ArbitraryNet:
+    """Return a fresh network on the ``weights`` backbone (``bundled``, ``imagenet`` or a path), built."""
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    encoder = FeatureExtractor(load_backbone(weights), [spec.encoder_layer], precision)
+    policy = "mixed_bfloat16" if Precision(precision) is Precision.BFLOAT16 else "float32"
+    decoder = Decoder(spec, dtype=policy)
+    channels = int(encoder.model.output[spec.encoder_layer].shape[-1])
+    decoder(tf.zeros((1, 2, 2, channels)), tf.zeros((1, 2 * channels)))
+    gain = tf.Variable(float(spec.detail_gain), dtype=tf.float32, name="detail_gain",
+                       trainable=spec.detail_gain != 0 and spec.internal_scale > 1)
+    return ArbitraryNet(spec, encoder, decoder, gain, {"weights": weights, **(meta or {})})
+
+
+def save_arbitrary(net: ArbitraryNet, path: str | Path, meta: dict | None = None) -> Path:
+    """Write the decoder, the detail gain, the spec and ``meta`` to one ``.npz`` atomically; returns ``path``."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise UserError(f"{path}: arbitrary-style weights are saved as a .npz file")
+    arrays = {f"w{i:03d}": np.asarray(v, np.float32) for i, v in enumerate(net.decoder.get_weights())}
+    header = {"format": FORMAT, "spec": asdict(net.spec), "meta": {**net.meta, **(meta or {})}}
+    arrays["detail_gain"] = np.asarray(net.detail_gain.numpy(), np.float32)
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    return atomic_write(path, write)
+
+
+def read_header(path: str | Path) -> dict:
+    """Return the ``{"format", "spec", "meta"}`` header of a weights file.
+
+    Raises:
+        UserError: missing, unreadable or not an arbitrary-style weights file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such arbitrary-style weights file")
+    try:
+        with np.load(path) as data:
+            header = json.loads(bytes(data["header"]).decode())
+    except Exception as exc:  # noqa: BLE001 - any read failure becomes one line
+        raise UserError(f"{path}: not an arbitrary-style weights file ({type(exc).__name__})") from None
+    if header.get("format") != FORMAT:
+        raise UserError(f"{path}: not an arbitrary-style weights file (format {header.get('format')!r})")
+    return header
+
+
+def load_arbitrary(path: str | Path, precision: Precision | str = Precision.BFLOAT16,
+                   weights: str | None = None) -> ArbitraryNet:
+    """Load a weights file written by :func:`save_arbitrary`, on the backbone it was trained on (or ``weights``).
+
+    Raises:
+        UserError: see :func:`read_header`; also a file whose arrays do not fit its spec.
+    """
+    header = read_header(path)
+    raw = header["spec"]
+    spec = ArbitrarySpec(**{**raw, "channels": tuple(raw["channels"])})
+    meta = header.get("meta", {})
+    net = build_arbitrary(spec, weights or meta.get("weights", BUNDLED), precision, meta=meta)
+    with np.load(path) as data:
+        arrays = [data[k] for k in sorted(k for k in data.files if k.startswith("w"))]
+        gain = float(data["detail_gain"])
+    try:
+        net.decoder.set_weights(arrays)
+    except ValueError as exc:
+        raise UserError(f"{path}: weights do not fit the network they describe ({exc})") from None
+    net.detail_gain.assign(gain)
+    return net
