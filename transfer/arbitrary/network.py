@@ -86,7 +86,7 @@ _ENCODER_STRIDE = {"block2_conv1": 2, "block3_conv1": 4, "block4_conv1": 8}
 
 @keras.saving.register_keras_serializable(package="paintvid_arbitrary")
 class Decoder(keras.Model):
-    """``(t (B, h, w, C) float32 features, vector (B, 2C) float32) -> (B, h*s, w*s, 3) float32`` about [0, 255].
+    """``(t (B, h, w, C) float32 features, vector (B, 2C) float32) -> (B, h*s, w*s, 3) float32`` in (0, 255).
 
     ``s`` is the encoder stride; each of its ×2 steps is a nearest upsample and a 3×3 convolution (no transposed
     convolution, so no checkerboard), every hidden convolution followed by FiLM (when on) and ReLU.
@@ -126,8 +126,8 @@ class Decoder(keras.Model):
                 offset += 2 * c
                 y = y * tf.cast(1.0 + gamma, y.dtype) + tf.cast(beta, y.dtype)
             y = tf.nn.relu(y)
-        # linear around mid-grey (a sigmoid saturated from the first steps); the caller clips to [0, 255]
-        return 127.5 * (1.0 + tf.cast(self.out(y), tf.float32))
+        # bounded, so one extreme painting cannot blow the Gram loss up (an unbounded head diverged at step ~110)
+        return 127.5 * (1.0 + tf.tanh(tf.cast(self.out(y), tf.float32)))
 
 
 @dataclass
