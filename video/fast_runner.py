@@ -1,4 +1,5 @@
-"""Fast mode's runner: ``stylize_video_fast(FastVideoConfig) -> VideoResult`` with a trained feed-forward network.
+"""Feed-forward runner: ``stylize_video_fast(FastVideoConfig) -> VideoResult`` with a trained network — a per-style
+fast-mode network (``.keras``), or the arbitrary-style network (``.npz``) with any ``paintings``.
 
 The frame loop (:mod:`video.loop`) streams: a decoder thread (:class:`video.loop.Prefetch` over
 ``media.video_io.iter_frames``), the network in the calling thread (:class:`video.fast_stylizer.NetworkStylizer`;
@@ -35,8 +36,11 @@ from media.video_io import (
     probe,
     selected_span,
 )
+from transfer.arbitrary.network import load_arbitrary
+from transfer.color import ColorMode
 from transfer.fast.network import load_network
 from transfer.features import Precision
+from video.arbitrary_stylizer import arbitrary_stylizer, frame_weights, painting_codes
 from video.fast_stylizer import NetworkStylizer, compile_stylizer, scheduled_stylizer
 from video.loop import FrameItem, Prefetch, run_frames
 from video.output import check_video_output, default_workdir, side_by_side_path
@@ -64,6 +68,11 @@ class FastVideoConfig:
         encoder_preset: x264 speed preset; the optimisation path's ``medium`` costs about as much CPU per
             640x360 frame as the slim network, so real time needs a faster one (same CRF quality target).
         queue_frames: frames each queue holds at most (bounds memory).
+        paintings: with the arbitrary-style network (``model`` a ``.npz``), the paintings; several are blended by
+            ``blend`` weights (default equal) or over time by ``style_schedule`` (their statistics interpolate).
+        strength: arbitrary only: 0 keeps each frame's own feature statistics, 1 (default) takes the painting's.
+        preserve_colors: arbitrary only: ``luminance`` (each output's luminance under its frame's colours) or
+            ``histogram`` (the paintings' colours matched to the first frame before their statistics are taken).
         extra_models, style_schedule: style transitions in fast mode. One network is one style, so the models
             (``model`` is style 0, ``extra_models`` styles 1, 2, ...) all run and their OUTPUTS are blended per frame
             with the schedule's weights (:mod:`media.schedule`); a network whose weight is zero for a whole batch
@@ -86,6 +95,10 @@ class FastVideoConfig:
     queue_frames: int = 16
     extra_models: tuple[Path, ...] = ()
     style_schedule: str | None = None
+    paintings: tuple[Path, ...] = ()
+    blend: tuple[float, ...] | None = None
+    strength: float = 1.0
+    preserve_colors: ColorMode = ColorMode.NONE
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -100,6 +113,14 @@ class FastVideoConfig:
             raise UserError(f"flow scale {self.flow_scale} is outside [0.1, 1]")
         if self.queue_frames < 1:
             raise UserError("queue_frames must be at least 1")
+        if not 0.0 <= self.strength <= 1.0:
+            raise UserError(f"strength {self.strength} is outside [0, 1]")
+        object.__setattr__(self, "preserve_colors", ColorMode(self.preserve_colors))
+
+    @property
+    def method(self) -> str:
+        """``arbitrary`` with paintings, else ``fast``."""
+        return "arbitrary" if self.paintings else "fast"
 
     @property
     def resolved_workdir(self) -> Path:
@@ -113,7 +134,7 @@ class FastVideoConfig:
 def settings_key(config: FastVideoConfig) -> str:
     """Return a fingerprint of everything that determines the output (model file content included)."""
     keys = {k: v for k, v in jsonable(config).items() if k not in ("progress", "queue_frames", "workdir")}
-    digests = [file_digest(p) for p in (config.model, *config.extra_models)]
+    digests = [file_digest(p) for p in (config.model, *config.extra_models, *config.paintings)]
     return fingerprint({**keys, "model_digest": digests, "video_digest": file_digest(config.video)})
 
 
@@ -131,30 +152,48 @@ def _finished_run(config: FastVideoConfig, key: str) -> VideoResult | None:
 
 
 def _network(config: FastVideoConfig, info: VideoInfo, fps: float):
-    """Return (the scheduled network over all models, the first network) with graphs traced for this frame size."""
-    net = load_network(config.model, config.precision)
-    run = scheduled_stylizer(
-        [compile_stylizer(net)] + [compile_stylizer(load_network(p, config.precision)) for p in config.extra_models],
-        config.style_schedule, fps,
-    )
+    """Return (the batch styliser, a record of the model) with graphs traced for this frame size."""
+    if config.paintings:
+        run, record = _arbitrary(config, info, fps)
+    else:
+        net = load_network(config.model, config.precision)
+        extra = [compile_stylizer(load_network(p, config.precision)) for p in config.extra_models]
+        run = scheduled_stylizer([compile_stylizer(net), *extra], config.style_schedule, fps)
+        record = {"path": str(config.model), "spec": jsonable(net.spec), "parameters": int(net.count_params())}
     # trace the graph and let oneDNN build its kernels for this frame size before the clock starts
     w, h = frame_size(info.width, info.height, config.read.width) if config.read.width else (info.width, info.height)
     run(np.zeros((config.batch_size, h, w, 3), np.uint8))
     run.next_index = 0
-    return run, net
+    return run, record
+
+
+def _arbitrary(config: FastVideoConfig, info: VideoInfo, fps: float):
+    """Return the arbitrary-style batch styliser of ``config`` and its model record."""
+    net = load_arbitrary(config.model, config.precision)
+    first = None
+    if config.preserve_colors is ColorMode.HISTOGRAM:
+        first = next((f for _, f in iter_frames(config.video, config.read, info)), None)
+    codes = painting_codes(net, config.paintings, first, config.preserve_colors)
+    weights_at = frame_weights(len(codes), config.style_schedule, fps, config.blend)
+    run = arbitrary_stylizer(net, codes, weights_at, config.strength, config.preserve_colors)
+    record = {"path": str(config.model), "spec": jsonable(net.spec), "meta": net.meta,
+              "parameters": sum(int(np.prod(v.shape)) for v in net.trainable_variables),
+              "paintings": [str(p) for p in config.paintings], "strength": config.strength}
+    return run, record
 
 
 def stylize_video_fast(config: FastVideoConfig) -> VideoResult:
     """Stylise ``config.video`` with the fast network; write the MP4(s) and ``run.json``; return the result."""
     started = time.perf_counter()
     if not Path(config.model).is_file():
-        raise UserError(f"{config.model}: no such model file (train one with `paintvid train-style`)")
+        trainer = "train-arbitrary" if config.paintings else "train-style"
+        raise UserError(f"{config.model}: no such model file (train one with `paintvid {trainer}`)")
     info = probe(config.video)
     key = settings_key(config)
     if (finished := _finished_run(config, key)) is not None:
         return finished
     fps = output_fps(info, config.read)
-    network, net = _network(config, info, fps)
+    network, record = _network(config, info, fps)
     stylizer = NetworkStylizer(network, config.batch_size, config.smoothing, config.flow_method, config.flow_scale)
     start, duration = selected_span(info, config.read)
     sink = ThreadedSink(VideoSink(config.output, fps, side_by_side=config.side_by_side, preset=config.encoder_preset,
@@ -164,24 +203,24 @@ def stylize_video_fast(config: FastVideoConfig) -> VideoResult:
     source = Prefetch(frames, config.queue_frames)
     setup = time.perf_counter() - started
     loop = run_frames(source, stylizer, sink, total=expected_frames(info, config.read),
-                      desc=f"fast {Path(config.video).name}", progress=config.progress)
+                      desc=f"{config.method} {Path(config.video).name}", progress=config.progress)
     if loop.frames == 0:
         raise UserError(f"{config.video}: no frames selected to stylise")
-    result = _result(config, loop, setup, fps, source, stylizer, sink, net)
+    result = _result(config, loop, setup, fps, source, stylizer, sink, record)
     atomic_write_json(config.resolved_workdir / "run.json",
                       {"status": "done", "settings_key": key, "config": jsonable(config), **jsonable(result)})
     return result
 
 
 def _result(config: FastVideoConfig, loop, setup: float, fps: float, source: Prefetch, stylizer: NetworkStylizer,
-            sink: ThreadedSink, net) -> VideoResult:
+            sink: ThreadedSink, record: dict) -> VideoResult:
     wall = loop.wall_seconds
     busy = {"decode": source.busy_seconds, "stylize": stylizer.network_seconds, "smooth": stylizer.smooth_seconds,
             "encode": sink.busy_seconds}
     total_busy = sum(busy.values()) or 1.0
     h, w = sink.sink.size
     return VideoResult(
-        method="fast", output=str(config.output),
+        method=config.method, output=str(config.output),
         side_by_side=str(config.side_by_side_path) if config.side_by_side else None,
         workdir=str(config.resolved_workdir), n_frames=loop.frames, size=FrameSize(h, w), output_fps=fps,
         fps=loop.frames / wall if wall > 0 else 0.0, wall_seconds=wall, stage_seconds=busy,
@@ -189,5 +228,5 @@ def _result(config: FastVideoConfig, loop, setup: float, fps: float, source: Pre
             setup_seconds=setup, time_share={k: v / total_busy for k, v in busy.items()},
             busy_fraction_of_wall={k: v / wall if wall > 0 else 0.0 for k, v in busy.items()},
             encoder_process_cpu_seconds=sink.child_cpu_seconds),
-        model={"path": str(config.model), "spec": jsonable(net.spec), "parameters": int(net.count_params())},
+        model=record,
     )

@@ -18,6 +18,12 @@ def register(sub) -> None:
     p.add_argument("styles", nargs="+", metavar="STYLE", help="style painting(s)")
     p.add_argument("-o", "--output", required=True, help="output image (.png/.jpg); a .json report lands beside it")
     p.add_argument("--width", type=int, default=512, help="output width in pixels (aspect kept)")
+    p.add_argument("--method", choices=["optimize", "arbitrary"], default="optimize",
+                   help="optimize: Gatys et al. (minutes); arbitrary: one pass of the any-painting network (seconds)")
+    p.add_argument("--model", default=None,
+                   help="with --method arbitrary: a .npz from `paintvid train-arbitrary` (default: the committed one)")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="with --method arbitrary: 0 keeps the photo's own feature statistics, 1 takes the painting's")
     p.add_argument("--iterations", type=int, default=500)
     p.add_argument("--init", default="content", help="content, random, or a path to a starting image")
     p.add_argument("--stall-tolerance", type=float, default=0.01,
@@ -31,6 +37,8 @@ def run(args: argparse.Namespace) -> None:
     require_input_files(*inputs, expected="an image file")
     check_range("--iterations", args.iterations, 1, 100_000)
     check_output_path(args.output, IMAGE_SUFFIXES, inputs, what="image")
+    if args.method == "arbitrary":
+        return run_arbitrary(args)
     # deferred: the library (and TensorFlow) loads only once the options are checked
     from transfer.objective import LossWeights
     from transfer.optimize import OptimizeOptions, OptimizerKind
@@ -53,3 +61,25 @@ def run(args: argparse.Namespace) -> None:
     final = report["final_losses"]
     print(f"{report['output']}\tloss {final['total']:.4g} (style {final['style']:.4g}, content {final['content']:.4g})"
           f"\t{report['timings_seconds']['total']:.1f}s")
+
+
+def run_arbitrary(args: argparse.Namespace) -> None:
+    """``--method arbitrary``: one forward pass of the any-painting network."""
+    from transfer.arbitrary.weights_file import default_weights, read_header
+
+    model = Path(args.model) if args.model else default_weights()
+    read_header(model)
+    check_range("--strength", args.strength, 0.0, 1.0)
+    check_range("--width", args.width, 8, 16384)
+    # deferred: the library (and TensorFlow) loads only once the options are checked
+    from transfer.arbitrary.image import ArbitraryImageConfig, stylize_image_arbitrary
+    from transfer.features import Precision
+
+    config = ArbitraryImageConfig(
+        content=Path(args.content), styles=tuple(Path(s) for s in args.styles), output=Path(args.output),
+        model=model, width=args.width, blend=tuple(args.blend) if args.blend else None, strength=args.strength,
+        preserve_colors=args.preserve_colors, precision=Precision(args.precision or "bfloat16"),
+    )
+    report = stylize_image_arbitrary(config)
+    print(f"{report['output']}\tarbitrary\t{report['timings_seconds']['stylize']:.2f}s "
+          f"({report['timings_seconds']['total']:.1f}s with loading)")

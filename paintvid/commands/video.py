@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 
 from foundation.paths import check_output_dir, check_output_path
-from paintvid.commands.common import add_style_options, require_files, require_keras_file, style_spec
+from paintvid.commands.common import (
+    add_style_options,
+    check_range,
+    require_files,
+    require_input_files,
+    require_keras_file,
+    style_spec,
+)
 from video.output import OUTPUT_SUFFIXES, default_workdir
 
 
@@ -20,13 +27,18 @@ def int_list(text: str) -> tuple[int, ...]:
 def register(sub) -> None:
     p = sub.add_parser("video", help="stylise a video without flicker (Ruder et al.)", description=__doc__)
     p.add_argument("video", help="input video (anything OpenCV reads)")
-    p.add_argument("styles", nargs="*", metavar="STYLE", help="style painting(s) (not needed with --method fast)")
+    p.add_argument("styles", nargs="*", metavar="STYLE",
+                   help="style painting(s); any painting with --method arbitrary; not needed with --method fast")
     p.add_argument("-o", "--output", required=True, help="output .mp4 (H.264, source audio copied)")
-    p.add_argument("--method", choices=["optimize", "fast"], default="optimize",
-                   help="optimize: Gatys + Ruder per frame (best quality); fast: a trained feed-forward network")
+    p.add_argument("--method", choices=["optimize", "fast", "arbitrary"], default="optimize",
+                   help="optimize: Gatys + Ruder per frame (best quality); fast: a network trained for one style; "
+                        "arbitrary: one network for any painting, near real time, no training")
     p.add_argument("--model", default=None,
                    help="with --method fast: a .keras network from `paintvid train-style`; several (a.keras,b.keras) "
-                        "are blended over time by --style-schedule")
+                        "are blended over time by --style-schedule; with --method arbitrary: a .npz from "
+                        "`paintvid train-arbitrary` (default: the committed weights)")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="with --method arbitrary: 0 keeps each frame's own feature statistics, 1 takes the painting's")
     _fast_options(p)
     _frame_options(p.add_argument_group("frames"))
     _temporal_options(p.add_argument_group("temporal coherence"))
@@ -101,7 +113,7 @@ def _shot_options(g) -> None:
 def run(args: argparse.Namespace) -> None:
     from foundation.errors import UserError
 
-    if args.method == "fast":
+    if args.method in ("fast", "arbitrary"):
         return run_fast(args)
     if not args.styles:
         raise UserError("give at least one STYLE image (or --method fast --model PATH)")
@@ -162,17 +174,35 @@ def check_outputs(args: argparse.Namespace, inputs: list[str]) -> None:
     check_output_dir(default_workdir(args.output, args.workdir), what="work folder")
 
 
-def run_fast(args: argparse.Namespace) -> None:
-    """``--method fast``: one forward pass of a trained network per frame, streamed."""
+def _feed_forward_models(args: argparse.Namespace) -> list[str]:
+    """Return the model file(s) of ``--method fast``/``arbitrary`` after checking them and the inputs (no TF yet)."""
     from foundation.errors import UserError
 
+    if args.method == "arbitrary":
+        from transfer.arbitrary.weights_file import default_weights, read_header
+
+        if not args.styles:
+            raise UserError("--method arbitrary needs at least one PAINTING after the video")
+        models = [args.model or str(default_weights())]
+        require_files(args.video, *models)
+        require_input_files(*args.styles, expected="an image file")
+        read_header(models[0])
+        check_range("--strength", args.strength, 0.0, 1.0)
+        return models
     if not args.model:
         raise UserError("--method fast needs --model PATH.keras (train one with `make train-style STYLE=...`)")
     models = [m for m in args.model.split(",") if m]
     require_files(args.video, *models)
     for model in models:
         require_keras_file(model, "fast style model")
-    check_outputs(args, [args.video, *models])
+    return models
+
+
+def run_fast(args: argparse.Namespace) -> None:
+    """``--method fast`` / ``arbitrary``: one forward pass of a trained network per frame, streamed."""
+    models = _feed_forward_models(args)
+    paintings = list(args.styles) if args.method == "arbitrary" else []
+    check_outputs(args, [args.video, *models, *paintings])
     # deferred: the library (and TensorFlow) loads only once the options are checked
     from media.video_io import ReadOptions, probe
 
@@ -184,6 +214,10 @@ def run_fast(args: argparse.Namespace) -> None:
         video=Path(args.video),
         model=Path(models[0]),
         extra_models=tuple(Path(m) for m in models[1:]),
+        paintings=tuple(Path(p) for p in paintings),
+        blend=tuple(args.blend) if args.blend else None,
+        strength=args.strength,
+        preserve_colors=args.preserve_colors if paintings else "none",
         style_schedule=args.style_schedule,
         output=Path(args.output),
         workdir=Path(args.workdir) if args.workdir else None,

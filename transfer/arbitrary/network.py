@@ -32,11 +32,9 @@ from foundation.atomic import atomic_write
 from foundation.errors import UserError
 from media.image_io import resize_to_width
 from transfer.arbitrary.statistics import StyleCode, adain, channel_stats, mix, toward
+from transfer.arbitrary.weights_file import FORMAT, read_header
 from transfer.backbone import BUNDLED, VGG_MEAN_BGR, load_backbone
 from transfer.features import FeatureExtractor, Precision
-
-#: Format tag inside weight files (bumped when the layout changes).
-FORMAT = "paintvid-arbitrary-1"
 
 
 @dataclass(frozen=True)
@@ -233,25 +231,6 @@ def save_arbitrary(net: ArbitraryNet, path: str | Path, meta: dict | None = None
             np.savez_compressed(fh, **arrays)
 
     return atomic_write(path, write)
-
-
-def read_header(path: str | Path) -> dict:
-    """Return the ``{"format", "spec", "meta"}`` header of a weights file.
-
-    Raises:
-        UserError: missing, unreadable or not an arbitrary-style weights file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such arbitrary-style weights file")
-    try:
-        with np.load(path) as data:
-            header = json.loads(bytes(data["header"]).decode())
-    except Exception as exc:  # noqa: BLE001 - any read failure becomes one line
-        raise UserError(f"{path}: not an arbitrary-style weights file ({type(exc).__name__})") from None
-    if header.get("format") != FORMAT:
-        raise UserError(f"{path}: not an arbitrary-style weights file (format {header.get('format')!r})")
-    return header
 
 
 def load_arbitrary(path: str | Path, precision: Precision | str = Precision.BFLOAT16,
