@@ -1,7 +1,8 @@
 """Feed-forward networks as a styliser of the frame loop: batches through the network, optional smoothing along flow.
 
 Smoothing blends each output with the previous output warped by the flow of the input frames, under the
-forward-backward certainty: ``out = (1 - a c) net(I_t) + a c warp(out_{t-1})``.
+forward-backward certainty: ``out = (1 - a c) net(I_t) + a c warp(out_{t-1})`` (:func:`media.smoothing.smooth_frame`,
+shared with ``paintvid stabilize``).
 """
 
 from __future__ import annotations
@@ -9,15 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 import tensorflow as tf
 
 from foundation.errors import UserError
-from media.consistency import certainty
-from media.flow import estimate_flow
 from media.schedule import parse_schedule
-from media.warp import warp
+from media.smoothing import smooth_frame  # also imported from here by benchmarks/fast.py and tests/fast
 from video.loop import FrameItem
 
 
@@ -60,40 +58,6 @@ def scheduled_stylizer(stylizers: list, schedule_text: str | None, fps: float):
 
     blended.next_index = 0
     return blended
-
-
-def smooth_frame(
-    out: np.ndarray,
-    prev_out: np.ndarray,
-    frame: np.ndarray,
-    prev_frame: np.ndarray,
-    alpha: float,
-    flow_method: str,
-    flow_scale: float = 1.0,
-) -> np.ndarray:
-    """Return ``out`` blended with ``prev_out`` warped into this frame, under the flow certainty (uint8 BGR).
-
-    Args:
-        out, prev_out: (H, W, 3) uint8 stylised frames t and t-1; frame, prev_frame: the input frames.
-        alpha: blend factor in [0, 1] where the flow is certain.
-        flow_scale: estimate flow and certainty on frames resized by this factor (<= 1), then upsample them;
-            0.5 makes smoothing about 4x cheaper.
-    """
-    h, w = frame.shape[:2]
-    a, b = frame, prev_frame
-    if flow_scale < 1.0:
-        size = (max(8, round(w * flow_scale)), max(8, round(h * flow_scale)))
-        a = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-        b = cv2.resize(prev_frame, size, interpolation=cv2.INTER_AREA)
-    back = estimate_flow(a, b, flow_method)
-    cert = certainty(back, estimate_flow(b, a, flow_method))
-    if flow_scale < 1.0:
-        back = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32([w / a.shape[1], h / a.shape[0]])
-        cert = cv2.resize(cert, (w, h), interpolation=cv2.INTER_LINEAR)
-    weight = alpha * cert[..., None]
-    warped, _ = warp(prev_out, back)
-    blended = (1.0 - weight) * out.astype(np.float32) + weight * warped
-    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
 class NetworkStylizer:
