@@ -86,6 +86,12 @@ COMMANDS = [
              ("--port", "100000", "--port 100000")),
             not_applicable={row: "app reads no input file (--samples and --models are optional folders)"
                             for row in INPUT_ROWS}),
+    Command("stabilize", "stabilize {d}/v.avi {bad} -o {out} --quiet", ".mp4", "results/out.mp4",
+            (("--flow-scale", "0", "--flow-scale 0"), ("--strength", "-1", "--strength -1"),
+             ("--strength", "100000", "--strength 100000")), bad_out="results/out.txt"),
+    Command("stabilize-original", "stabilize {bad} {d}/v.avi -o {out} --quiet", ".mp4", "results/out.mp4",
+            not_applicable={row: "the stabilize rows check the options and the output of the same command"
+                            for row in ("numbers", "readonly", "bad_out")}),
 ]
 
 #: What the message must say for each kind of bad input (besides naming the file).
