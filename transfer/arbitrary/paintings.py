@@ -3,7 +3,8 @@
 The split hashes each painting's *artwork key* — its title in a ``manifest.csv`` beside the folder (the shared
 data's layout: ``label,file,...,title,...``), else its file name — so different crops or sizes of one artwork
 land on the same side and the held-out score is not inflated. ``heldout_fraction`` of the keys (by hash) are held
-out.
+out (hashing, rather than a sorted cut, keeps every painting on its side when paintings are added); a collection
+too small to have any key under the fraction still holds out its smallest-hash artwork.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ def split_paintings(files: Sequence[Path], heldout_fraction: float = 0.2) -> Pai
         raise UserError(f"held-out fraction must be in [0, 1), got {heldout_fraction}")
     keys = artwork_keys(files)
     heldout = sorted(f for f in files if _unit_hash(keys[f]) < heldout_fraction)
+    if not heldout and heldout_fraction > 0 and len(set(keys.values())) > 1:
+        # a small collection can miss the fraction by chance: hold out the artwork with the smallest hash
+        first = min(keys.values(), key=_unit_hash)
+        heldout = sorted(f for f in files if keys[f] == first)
     train = sorted(set(files) - set(heldout))
     if not train:
         raise UserError("every painting fell in the held-out part; give more paintings")
