@@ -86,6 +86,22 @@ COMMANDS = [
              ("--port", "100000", "--port 100000")),
             not_applicable={row: "app reads no input file (--samples and --models are optional folders)"
                             for row in INPUT_ROWS}),
+    Command("video-arbitrary", "video {d}/v.avi {bad} -o {out} --method arbitrary --model {d}/arb.npz --width 32 "
+            "--frames 2 --quiet", ".jpg", "results/out.mp4",
+            (("--batch-size", "0", "batch size 0"), ("--strength", "-1", "--strength -1"),
+             ("--strength", "100000", "--strength 100000")), bad_out="results/out.txt"),
+    Command("video-arbitrary-model", "video {d}/v.avi {d}/s.png -o {out} --method arbitrary --model {bad} --quiet",
+            ".npz", "results/out.mp4",
+            not_applicable={row: "the video-arbitrary rows check the options and the output of the same command"
+                            for row in ("numbers", "readonly", "bad_out")}),
+    Command("image-arbitrary", "image {d}/c.png {bad} -o {out} --method arbitrary --model {d}/arb.npz --width 32",
+            ".jpg", "results/out.png", (("--width", "0", "width 0"), ("--strength", "-1", "--strength -1"),
+             ("--width", "100000", "width 100000")), bad_out="results/out.txt"),
+    Command("train-arbitrary", "train-arbitrary --paintings {bad} --content {d}/imgs --out {out} --steps 1 --quiet",
+            FOLDER, "results/arb.npz", (("--steps", "0", "--steps 0"), ("--batch-size", "-1", "--batch-size -1"),
+             ("--steps", "20000000", "--steps 2e+07")), bad_out="results/arb.txt",
+            not_applicable={"text": "an unreadable painting in the folder is skipped with a message, by design",
+                  "truncated": "an unreadable painting in the folder is skipped with a message, by design"}),
     Command("stabilize", "stabilize {d}/v.avi {bad} -o {out} --quiet", ".mp4", "results/out.mp4",
             (("--flow-scale", "0", "--flow-scale 0"), ("--strength", "-1", "--strength -1"),
              ("--strength", "100000", "--strength 100000")), bad_out="results/out.txt"),
@@ -113,6 +129,8 @@ def good_inputs(d: Path) -> None:
     cv2.imwrite(str(d / "c.png"), textured_image(48, 64))
     cv2.imwrite(str(d / "s.png"), stripes_image(48, 64))
     write_clip(d / "v.avi")
+    header = b'{"format": "paintvid-arbitrary-1", "spec": {}, "meta": {}}'  # well-formed: rows fail before loading
+    np.savez(d / "arb.npz", header=np.frombuffer(header, dtype=np.uint8))
     for name in ("fast.keras", "clf.keras"):  # a well-formed archive: every row fails before a model loads
         with zipfile.ZipFile(d / name, "w") as z:
             z.writestr("config.json", "{}")
@@ -151,6 +169,10 @@ def truncated(d: Path, ext: str) -> Path:
         path = d / "cut.keras"
         with zipfile.ZipFile(path, "w") as z:
             z.writestr("config.json", "{}" * 500)
+        data = path.read_bytes()
+    elif ext == ".npz":
+        path = d / "cut.npz"
+        np.savez(path, header=np.frombuffer(b'{"format": "paintvid-arbitrary-1"}' * 50, dtype=np.uint8))
         data = path.read_bytes()
     elif ext == ".toml":
         data, path = b'[labels.painting]\nqueries = ["oil pain', d / "cut.toml"
@@ -239,7 +261,8 @@ def build_row(d: Path, command: Command, row: str, variant: int = 0) -> tuple[li
 
 def default_good(d: Path, command: Command) -> str:
     """Return the good input of the slot under test."""
-    return {".jpg": d / "c.png", ".mp4": d / "v.avi", ".keras": d / "clf.keras", ".toml": d / "q.toml",
+    return {".jpg": d / "c.png", ".mp4": d / "v.avi", ".keras": d / "clf.keras", ".npz": d / "arb.npz",
+            ".toml": d / "q.toml",
             ".csv": d / "imgs"}[command.bad_ext].as_posix()
 
 

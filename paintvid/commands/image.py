@@ -65,9 +65,12 @@ def run(args: argparse.Namespace) -> None:
 
 def run_arbitrary(args: argparse.Namespace) -> None:
     """``--method arbitrary``: one forward pass of the any-painting network."""
+    from media.image_io import read_image
     from transfer.arbitrary.weights_file import default_weights, read_header
 
     model = Path(args.model) if args.model else default_weights()
+    for image in (args.content, *args.styles):
+        read_image(image)  # an unreadable input fails here, before TensorFlow starts
     read_header(model)
     check_range("--strength", args.strength, 0.0, 1.0)
     check_range("--width", args.width, 8, 16384)

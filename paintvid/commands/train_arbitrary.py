@@ -36,8 +36,11 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from transfer.arbitrary.paintings import find_paintings
+
     require_files(*args.paintings)
     require_files(*args.content)
+    find_paintings(args.paintings)  # no painting at all fails here, before TensorFlow starts
     check_range("--steps", args.steps, 1, 10_000_000)
     check_range("--batch-size", args.batch_size, 1, 1024)
     check_output_path(args.out, (".npz",), [*args.paintings, *args.content], what="weights")

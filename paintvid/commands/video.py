@@ -179,6 +179,7 @@ def _feed_forward_models(args: argparse.Namespace) -> list[str]:
     from foundation.errors import UserError
 
     if args.method == "arbitrary":
+        from media.image_io import read_image
         from transfer.arbitrary.weights_file import default_weights, read_header
 
         if not args.styles:
@@ -186,6 +187,8 @@ def _feed_forward_models(args: argparse.Namespace) -> list[str]:
         models = [args.model or str(default_weights())]
         require_files(args.video, *models)
         require_input_files(*args.styles, expected="an image file")
+        for painting in args.styles:
+            read_image(painting)  # an unreadable painting fails here, before TensorFlow starts
         read_header(models[0])
         check_range("--strength", args.strength, 0.0, 1.0)
         return models

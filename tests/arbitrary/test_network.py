@@ -55,7 +55,7 @@ def test_weights_round_trip(tmp_path, net):
 
 
 def test_bad_weight_files(tmp_path):
-    with pytest.raises(UserError, match="no such arbitrary-style weights file"):
+    with pytest.raises(UserError, match="missing.npz: no such file"):
         read_header(tmp_path / "missing.npz")
     text = tmp_path / "notes.npz"
     text.write_text("not numpy")

@@ -241,8 +241,11 @@ def load_arbitrary(path: str | Path, precision: Precision | str = Precision.BFLO
         UserError: see :func:`read_header`; also a file whose arrays do not fit its spec.
     """
     header = read_header(path)
-    raw = header["spec"]
-    spec = ArbitrarySpec(**{**raw, "channels": tuple(raw["channels"])})
+    raw = header.get("spec") or {}
+    try:
+        spec = ArbitrarySpec(**{**raw, "channels": tuple(raw["channels"])})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{path}: damaged arbitrary-style weights file (bad network spec: {exc})") from None
     meta = header.get("meta", {})
     net = build_arbitrary(spec, weights or meta.get("weights", BUNDLED), precision, meta=meta)
     with np.load(path) as data:

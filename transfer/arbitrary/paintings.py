@@ -44,9 +44,9 @@ def find_paintings(paths: Sequence[str | Path]) -> list[Path]:
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             found.add(path)
         else:
-            raise UserError(f"{path}: not an image file (paintings for training)")
+            raise UserError(f"{path}: is a file but not an image (give paintings, or folders of them)")
     if not found:
-        raise UserError(f"{', '.join(str(p) for p in paths) or '(none)'}: no paintings to train on")
+        raise UserError(f"{', '.join(str(p) for p in paths) or '(none)'}: no image files (paintings to train on)")
     return sorted(found)
 
 

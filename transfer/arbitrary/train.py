@@ -261,11 +261,11 @@ def evaluate_bank(net: ArbitraryNet, nets: LossNets, bank: StyleBank, frames: np
 def train_arbitrary(config: ArbitraryConfig) -> ArbitraryResult:
     """Train (or resume) the decoder of ``config``; write the weights and the JSON record; return the result."""
     started = time.perf_counter()
+    split = _split(config)
+    sources = find_sources(config.content)
     seed_everything(config.seed)
     workdir = config.resolved_workdir
     workdir.mkdir(parents=True, exist_ok=True)
-    split = _split(config)
-    sources = find_sources(config.content)
     net = build_arbitrary(config.network, config.weights, config.precision, seed=config.seed,
                           meta={"weights": config.weights})
     backbone = load_backbone(config.weights)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from foundation.errors import UserError
+from foundation.errors import UserError, check_input_file
 
 #: Format tag inside weight files (bumped when the layout changes).
 FORMAT = "paintvid-arbitrary-1"
@@ -37,9 +37,7 @@ def read_header(path: str | Path) -> dict:
     Raises:
         UserError: missing, unreadable or not an arbitrary-style weights file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such arbitrary-style weights file")
+    path = check_input_file(path, "an arbitrary-style weights file (.npz)")
     try:
         with np.load(path) as data:
             header = json.loads(bytes(data["header"]).decode())
