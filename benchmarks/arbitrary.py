@@ -6,7 +6,8 @@ ratios, because this machine is noisy:
 
 - **throughput** (target >= 10 fps): ``stylize_video_fast`` with the arbitrary-style network (decode + network +
   encode overlapped, bfloat16, ``VideoResult.fps``) on a 640x360 clip, without and with ``--smoothing 0.5`` (which
-  costs a flow per frame), and the peer's seconds per frame on the same frames at the same size;
+  costs a flow per frame), and the peer's seconds per frame on the same frames at the same size (decoded
+  beforehand: its time has no decode or encode in it, which favours it);
 - **stability** (targets: ours <= 0.5x the peer, raw and with its ``smooth``; ``stabilize`` of the peer's output
   <= 0.5x the peer raw): the warping error (:func:`media.metrics.warping_error`, Lai et al. 2018) on the vtest sample
   (20 frames at 256x192, judged with DeepFlow of the input, a flow neither tool uses: ours smooths along DIS) and on
