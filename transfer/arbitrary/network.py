@@ -43,6 +43,11 @@ class ArbitrarySpec:
 
     Attributes:
         encoder_layer: the VGG16 layer AdaIN works on (``block3_conv1``: stride 4, 256 channels).
+        code_layers: shallower layers whose channel statistics join the style code (computed in the same encoder
+            pass): they carry the painting's palette, which relu3_1 of the edge-leaning bundled backbone barely
+            does (trained without them, every painting came out the same greyish pink).
+        color_transfer: first give the frame the painting's per-channel colour mean and deviation (AdaIN on the
+            pixels, the last three entries of every code), so the palette is right before the decoder learns anything.
         internal_scale: the frame is average-pooled by this factor before encoding (1, 2 or 4).
         channels: decoder channels at 1/4, 1/2 and 1/1 of the internal size.
         film: condition the decoder on the style code (FiLM scale and shift after each hidden convolution).
@@ -53,6 +58,8 @@ class ArbitrarySpec:
     """
 
     encoder_layer: str = "block3_conv1"
+    code_layers: tuple[str, ...] = ("block1_conv1",)
+    color_transfer: bool = True
     internal_scale: int = 2
     channels: tuple[int, int, int] = (192, 96, 48)
     film: bool = True
@@ -110,9 +117,12 @@ class Decoder(keras.Model):
         """``vector`` is :meth:`StyleCode.vector` of the target statistics, in the encoder's units."""
         scale = self.spec.feature_scale
         c = tf.shape(t)[-1]
-        vector = tf.concat([vector[:, :c] / scale, vector[:, c:] - tf.math.log(scale)], axis=1)
+        n = tf.shape(vector)[1] // 2
+        vector = tf.concat([vector[:, :n] / scale, vector[:, n:] - tf.math.log(scale)], axis=1)
         y = tf.cast(t / scale, self.compute_dtype)
-        film = self.film(vector) if self.film is not None else None
+        # 1/sqrt(n): Adam moves every weight by about the learning rate per step, so an n-wide input would move
+        # FiLM's output n times faster than a conv's (it diverged with 640 inputs)
+        film = self.film(vector * tf.math.rsqrt(tf.cast(2 * n, tf.float32))) if self.film is not None else None
         offset = 0
         for (conv, up), c in zip(self.hidden, self.sizes, strict=True):
             if up:
@@ -122,7 +132,7 @@ class Decoder(keras.Model):
                 gamma = film[:, offset : offset + c][:, None, None, :]
                 beta = film[:, offset + c : offset + 2 * c][:, None, None, :]
                 offset += 2 * c
-                y = y * tf.cast(1.0 + gamma, y.dtype) + tf.cast(beta, y.dtype)
+                y = y * tf.cast(1.0 + tf.tanh(gamma), y.dtype) + tf.cast(beta, y.dtype)
             y = tf.nn.relu(y)
         # bounded, so one extreme painting cannot blow the Gram loss up (an unbounded head diverged at step ~110)
         return 127.5 * (1.0 + tf.tanh(tf.cast(self.out(y), tf.float32)))
@@ -147,7 +157,17 @@ class ArbitraryNet:
 
     def encode(self, small: tf.Tensor) -> tf.Tensor:
         """Return encoder features ``(B, h/s, w/s, C) float32`` of an internal-size ``(B, h, w, 3)`` [0, 255] batch."""
-        return self.encoder(tf.cast(small, tf.float32) - tf.constant(VGG_MEAN_BGR))[self.spec.encoder_layer]
+        return self.encode_all(small)[0]
+
+    def encode_all(self, small: tf.Tensor) -> tuple[tf.Tensor, StyleCode]:
+        """Return (encoder features, the batch's own style code ``(B, 1, 1, C + code-layer channels + 3)``): the
+        statistics of the encoder layer, of each code layer, and of the pixels (BGR, [0, 255]), in that order."""
+        small = tf.cast(small, tf.float32)
+        feats = self.encoder(small - tf.constant(VGG_MEAN_BGR))
+        stats = [channel_stats(feats[name]) for name in (self.spec.encoder_layer, *self.spec.code_layers)]
+        stats.append(channel_stats(small))
+        return feats[self.spec.encoder_layer], StyleCode(tf.concat([c.mean for c in stats], axis=-1),
+                                                         tf.concat([c.std for c in stats], axis=-1))
 
     def pool(self, images: tf.Tensor) -> tf.Tensor:
         """Return ``images`` average-pooled by ``internal_scale`` (sizes divisible by it)."""
@@ -162,7 +182,7 @@ class ArbitraryNet:
         if h < s or w < s:
             raise UserError(f"painting too small ({painting.shape[1]}x{painting.shape[0]}) to take its style")
         batch = tf.constant(image[None, :h, :w].astype(np.float32))
-        return channel_stats(self.encode(self.pool(batch)))
+        return self.encode_all(self.pool(batch))[1]
 
     def mixed_code(self, paintings: list[np.ndarray], weights: list[float] | None = None) -> StyleCode:
         """Return the blend of several paintings' codes (equal weights unless given)."""
@@ -186,10 +206,15 @@ class ArbitraryNet:
         pad_h, pad_w = (-h) % s, (-w) % s
         x = tf.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="REFLECT") if s > 1 else x
         small = self.pool(x)
-        feats = self.encode(small)
-        own = channel_stats(feats)
+        if self.spec.color_transfer:
+            pixels = channel_stats(small)
+            palette = toward(pixels, StyleCode(code.mean[..., -3:], code.std[..., -3:]), strength)
+            x, small = adain(x, pixels, palette), adain(small, pixels, palette)
+        feats, own = self.encode_all(small)
         target = toward(own, code, strength)
-        t = adain(feats, own, target)
+        c = feats.shape[-1]
+        t = adain(feats, StyleCode(own.mean[..., :c], own.std[..., :c]),
+                  StyleCode(target.mean[..., :c], target.std[..., :c]))
         base = self.decoder(t, target.vector())
         size = tf.shape(x)[1:3]
         if self.spec.internal_scale > 1:
@@ -206,11 +231,11 @@ def build_arbitrary(spec: ArbitrarySpec = ArbitrarySpec(), weights: str = BUNDLE
     """Return a fresh network on the ``weights`` backbone (``bundled``, ``imagenet`` or a path), built."""
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    encoder = FeatureExtractor(load_backbone(weights), [spec.encoder_layer], precision)
+    encoder = FeatureExtractor(load_backbone(weights), [spec.encoder_layer, *spec.code_layers], precision)
     policy = "mixed_bfloat16" if Precision(precision) is Precision.BFLOAT16 else "float32"
     decoder = Decoder(spec, dtype=policy)
-    channels = int(encoder.model.output[spec.encoder_layer].shape[-1])
-    decoder(tf.zeros((1, 2, 2, channels)), tf.zeros((1, 2 * channels)))
+    channels = {name: int(encoder.model.output[name].shape[-1]) for name in (spec.encoder_layer, *spec.code_layers)}
+    decoder(tf.zeros((1, 2, 2, channels[spec.encoder_layer])), tf.zeros((1, 2 * (sum(channels.values()) + 3))))
     gain = tf.Variable(float(spec.detail_gain), dtype=tf.float32, name="detail_gain",
                        trainable=spec.detail_gain != 0 and spec.internal_scale > 1)
     return ArbitraryNet(spec, encoder, decoder, gain, {"weights": weights, **(meta or {})})
@@ -243,7 +268,7 @@ def load_arbitrary(path: str | Path, precision: Precision | str = Precision.BFLO
     header = read_header(path)
     raw = header.get("spec") or {}
     try:
-        spec = ArbitrarySpec(**{**raw, "channels": tuple(raw["channels"])})
+        spec = ArbitrarySpec(**{**raw, "channels": tuple(raw["channels"]), "code_layers": tuple(raw["code_layers"])})
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{path}: damaged arbitrary-style weights file (bad network spec: {exc})") from None
     meta = header.get("meta", {})
