@@ -83,7 +83,7 @@ class ArbitraryConfig:
     style_layers: tuple[str, ...] = STYLE_LAYERS
     heldout_fraction: float = 0.2
     batch_size: int = 4
-    steps: int = 4000
+    steps: int = 8000
     learning_rate: float = 3e-4
     checkpoint_every: int = 250
     preview_every: int = 500
