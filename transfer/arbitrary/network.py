@@ -48,6 +48,8 @@ class ArbitrarySpec:
             does (trained without them, every painting came out the same greyish pink).
         color_transfer: first give the frame the painting's per-channel colour mean and deviation (AdaIN on the
             pixels, the last three entries of every code), so the palette is right before the decoder learns anything.
+        residual: the decoder paints a change of that colour-matched frame (``±127.5 * tanh``, starting at zero)
+            instead of the whole picture: decoded from relu3_1 alone, colours came out pale and alike.
         internal_scale: the frame is average-pooled by this factor before encoding (1, 2 or 4).
         channels: decoder channels at 1/4, 1/2 and 1/1 of the internal size.
         film: condition the decoder on the style code (FiLM scale and shift after each hidden convolution).
@@ -60,6 +62,7 @@ class ArbitrarySpec:
     encoder_layer: str = "block3_conv1"
     code_layers: tuple[str, ...] = ("block1_conv1",)
     color_transfer: bool = True
+    residual: bool = True
     internal_scale: int = 2
     channels: tuple[int, int, int] = (192, 96, 48)
     film: bool = True
@@ -91,7 +94,8 @@ _ENCODER_STRIDE = {"block2_conv1": 2, "block3_conv1": 4, "block4_conv1": 8}
 
 @keras.saving.register_keras_serializable(package="paintvid_arbitrary")
 class Decoder(keras.Model):
-    """``(t (B, h, w, C) float32 features, vector (B, 2C) float32) -> (B, h*s, w*s, 3) float32`` in (0, 255).
+    """``(t (B, h, w, C) float32 features, vector (B, 2K) float32) -> (B, h*s, w*s, 3) float32``: in (0, 255), or
+    a change in (-127.5, 127.5) of the colour-matched frame with ``spec.residual``.
 
     ``s`` is the encoder stride; each of its ×2 steps is a nearest upsample and a 3×3 convolution (no transposed
     convolution, so no checkerboard), every hidden convolution followed by FiLM (when on) and ReLU.
@@ -110,7 +114,8 @@ class Decoder(keras.Model):
                        for i, (c, up) in enumerate(plan)]
         self.film = (keras.layers.Dense(2 * sum(c for c, _ in plan), kernel_initializer="zeros", dtype="float32",
                                         name="film") if spec.film else None)
-        self.out = keras.layers.Conv2D(3, 3, padding="same", dtype=policy, name="conv_out")
+        self.out = keras.layers.Conv2D(3, 3, padding="same", dtype=policy, name="conv_out",
+                                       kernel_initializer="zeros" if spec.residual else "glorot_uniform")
         self.sizes = [c for c, _ in plan]
 
     def call(self, t, vector):
@@ -135,7 +140,8 @@ class Decoder(keras.Model):
                 y = y * tf.cast(1.0 + tf.tanh(gamma), y.dtype) + tf.cast(beta, y.dtype)
             y = tf.nn.relu(y)
         # bounded, so one extreme painting cannot blow the Gram loss up (an unbounded head diverged at step ~110)
-        return 127.5 * (1.0 + tf.tanh(tf.cast(self.out(y), tf.float32)))
+        z = tf.tanh(tf.cast(self.out(y), tf.float32))
+        return 127.5 * z if self.spec.residual else 127.5 * (1.0 + z)
 
 
 @dataclass
@@ -216,6 +222,8 @@ class ArbitraryNet:
         t = adain(feats, StyleCode(own.mean[..., :c], own.std[..., :c]),
                   StyleCode(target.mean[..., :c], target.std[..., :c]))
         base = self.decoder(t, target.vector())
+        if self.spec.residual:
+            base = base + small
         size = tf.shape(x)[1:3]
         if self.spec.internal_scale > 1:
             base = tf.image.resize(base, size, method="bilinear")
