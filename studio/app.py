@@ -20,11 +20,13 @@ import gradio as gr
 
 from foundation.errors import UserError
 from studio.config import StudioConfig
+from studio.jobs import METHODS
 from studio.runner import video_defaults
 from studio.service import Choices, JobView, Studio
 
 log = logging.getLogger("studio")
-METHODS = ["optimize", "fast"]
+METHOD_INFO = ("optimize: Gatys + Ruder per frame (minutes a frame); fast: a network trained for one painting by "
+               "make train-style; arbitrary: one network for any painting, seconds not minutes, no training")
 COLOR_MODES = ["none", "luminance", "histogram"]
 MAX_FRAME_INDEX = 1_000_000
 #: System fonts only: the page loads nothing from outside this machine.
@@ -71,10 +73,12 @@ def _paintings(painting: str | None, more_paintings) -> list[str]:
 
 
 def _choices(method, model, width, seconds, frames, temporal_weight, preserve_colors, style_schedule,
-             first_iterations, iterations) -> Choices:
+             first_iterations, iterations, strength=1.0) -> Choices:
     frames, first, later = (_none_if_blank(v) for v in (frames, first_iterations, iterations))
-    return Choices(method=method or "optimize", model=model or None, width=int(width),
-                   seconds=_none_if_blank(seconds), frames=int(frames) if frames else None,
+    method = method or "optimize"
+    # the model dropdown holds fast-mode networks; the arbitrary method on the page runs the default weights
+    return Choices(method=method, model=model if method == "fast" and model else None, width=int(width),
+                   strength=float(strength), seconds=_none_if_blank(seconds), frames=int(frames) if frames else None,
                    temporal_weight=None if temporal_weight is None else float(temporal_weight),
                    preserve_colors=preserve_colors or "none", style_schedule=_none_if_blank(style_schedule),
                    first_iterations=int(first) if first else None, iterations=int(later) if later else None)
@@ -87,21 +91,22 @@ class Endpoints:
     studio: Studio
 
     def preview(self, clip, painting, frame=0, preview_width=128, preview_iterations=20, method="optimize",
-                model=None, more_paintings=None, preserve_colors="none", style_schedule=""):
+                model=None, more_paintings=None, preserve_colors="none", style_schedule="", strength=1.0):
         """Stylise one frame of the clip at low resolution with few iterations; returns (image, message)."""
         started = time.perf_counter()
-        choices = _choices(method, model, 256, None, None, 1.0, preserve_colors, style_schedule, 1, 1)
+        choices = _choices(method, model, 256, None, None, 1.0, preserve_colors, style_schedule, 1, 1, strength)
         path = self.studio.preview(clip, _paintings(painting, more_paintings), choices, int(frame),
                                    int(preview_width), int(preview_iterations))
-        what = f"{preview_iterations} iterations" if choices.method != "fast" else "fast network"
+        what = {"fast": "fast network", "arbitrary": "any-painting network"}.get(
+            choices.method, f"{preview_iterations} iterations")
         return path, f"Frame {int(frame)} at {int(preview_width)} px, {what}: {time.perf_counter() - started:.1f} s."
 
     def stylize(self, clip, painting, more_paintings=None, method="optimize", model=None, width=256, seconds=0,
                 frames=0, temporal_weight=None, preserve_colors="none", style_schedule="", first_iterations=None,
-                iterations=None):
+                iterations=None, strength=1.0):
         """Start a job and follow it; the last value is (MP4, side-by-side MP4, status, frame, evaluation, ...)."""
         choices = _choices(method, model, width, seconds, frames, temporal_weight, preserve_colors, style_schedule,
-                           first_iterations, iterations)
+                           first_iterations, iterations, strength)
         job_id = self.studio.submit(clip, _paintings(painting, more_paintings), choices)
         picker = gr.Dropdown(choices=self.studio.job_ids(), value=job_id)
         while True:
@@ -168,9 +173,11 @@ def _inputs(studio: Studio) -> SimpleNamespace:
         ui.more_paintings = gr.File(label="More paintings (blended, or scheduled over time)", file_count="multiple",
                                     file_types=["image"], elem_id="more-paintings")
     with gr.Accordion("Options (defaults are `paintvid video`'s)", open=True):
-        ui.method = gr.Radio(METHODS, value="optimize", label="Method",
-                             info="optimize: Gatys + Ruder per frame; fast: a network trained by make train-style")
-        ui.model = gr.Dropdown(list(studio.models()), value=None, label="Fast-mode model (models/*.keras)")
+        ui.method = gr.Radio(list(METHODS), value="optimize", label="Method", info=METHOD_INFO, elem_id="method")
+        ui.model = gr.Dropdown(list(studio.models()), value=None, label="Fast-mode model (models/*.keras)",
+                               visible=False, elem_id="fast-model")
+        ui.strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (arbitrary)", visible=False,
+                                info="0 keeps each frame's own look, 1 takes the painting's", elem_id="strength")
         with gr.Row():
             ui.width = gr.Number(256, label="Width (px)", precision=0, minimum=16,
                                  maximum=studio.config.limits.max_width, elem_id="width")
@@ -237,15 +244,17 @@ def _wire(demo: gr.Blocks, studio: Studio, ends: Endpoints, i, o, shown) -> None
     o.preview_button.click(
         _page_errors(ends.preview),
         [i.clip, i.painting, o.frame, o.preview_width, o.preview_iterations, i.method, i.model, i.more_paintings,
-         i.preserve_colors, i.style_schedule],
+         i.preserve_colors, i.style_schedule, i.strength],
         [o.preview, o.preview_info], api_name="preview", concurrency_limit=1)
     results = [o.video, o.side_by_side, o.status, o.latest, o.evaluation, o.losses, o.job, shown]
     o.paint_button.click(
         _page_errors(ends.stylize),
         [i.clip, i.painting, i.more_paintings, i.method, i.model, i.width, i.seconds, i.frames, i.temporal_weight,
-         i.preserve_colors, i.style_schedule, i.first_iterations, i.iterations],
+         i.preserve_colors, i.style_schedule, i.first_iterations, i.iterations, i.strength],
         results, api_name="stylize", concurrency_limit=None, show_progress="minimal")
     i.clip.change(ends.clip_changed, [i.clip], [i.clip_info, o.frame], **private)
+    i.method.change(lambda m: (gr.Dropdown(visible=m == "fast"), gr.Slider(visible=m == "arbitrary")), [i.method],
+                    [i.model, i.strength], **private)
     samples = {Path(p).name: p for p in studio.sample_clips() + studio.sample_paintings()}
     i.sample_clip.change(lambda name: samples.get(name, gr.skip()), [i.sample_clip], [i.clip], **private)
     i.sample_painting.change(lambda name: samples.get(name, gr.skip()), [i.sample_painting], [i.painting],

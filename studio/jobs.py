@@ -26,6 +26,8 @@ from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+#: optimize: Gatys + Ruder per frame; fast: a per-style network (train-style); arbitrary: the any-painting network.
+METHODS = ("optimize", "fast", "arbitrary")
 UNFINISHED = (QUEUED, RUNNING)
 _JOB_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 
@@ -34,9 +36,12 @@ _JOB_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 class Choices:
     """The job options a page or an API call gives (None: the video runner's default, as ``paintvid video``).
 
-    method: ``optimize`` (Gatys + Ruder per frame) or ``fast`` (``model``: a trained ``.keras`` network, by name on
-    the page, by path in a job). width: output width in pixels; seconds / frames: how much of the clip (None = all).
+    method: ``optimize`` (Gatys + Ruder per frame), ``fast`` (``model``: a trained ``.keras`` network, by name on
+    the page, by path in a job) or ``arbitrary`` (one network for any painting; ``model``: None for the committed
+    default weights, else a ``.npz``, by name under ``models/`` in the studio, by path in a job).
+    width: output width in pixels; seconds / frames: how much of the clip (None = all).
     temporal_weight, preserve_colors, style_schedule, first_iterations, iterations: as ``paintvid video``.
+    strength: arbitrary only, as ``paintvid video --strength``: 0 keeps each frame's own look, 1 the painting's.
     """
 
     method: str = "optimize"
@@ -49,6 +54,7 @@ class Choices:
     style_schedule: str | None = None
     first_iterations: int | None = None
     iterations: int | None = None
+    strength: float = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,12 +75,16 @@ class JobSpec(Choices):
     evaluate: bool = True
 
     def __post_init__(self) -> None:
-        if self.method not in ("optimize", "fast"):
-            raise UserError(f"method {self.method!r}: choose optimize or fast")
+        if self.method not in METHODS:
+            raise UserError(f"method {self.method!r}: choose {', '.join(METHODS[:-1])} or {METHODS[-1]}")
         if self.method == "fast" and not self.model:
             raise UserError("fast mode needs a model (train one with `make train-style STYLE=...`)")
-        if self.method == "optimize" and not self.paintings:
+        if self.method in ("optimize", "arbitrary") and not self.paintings:
             raise UserError("painting: give at least one painting")
+        if self.method == "arbitrary" and self.model and not self.model.endswith(".npz"):
+            raise UserError(f"model {self.model!r}: the arbitrary method takes arbitrary-style weights (.npz)")
+        if not 0.0 <= self.strength <= 1.0:
+            raise UserError(f"strength {self.strength}: use 0..1")
 
     @classmethod
     def from_json(cls, data: Mapping) -> JobSpec:

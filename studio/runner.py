@@ -1,10 +1,13 @@
 """What a studio job and a preview actually run: the library's public entry points, nothing of their insides.
 
-A job is ``paintvid video``: :func:`video.pipeline.stylize_video` (``VideoConfig``) or, for a fast-mode model,
-:func:`video.fast_runner.stylize_video_fast` (``FastVideoConfig``), then :func:`video.evaluate.evaluate_video`.
-A preview stylises one frame at low resolution with few iterations (:func:`transfer.stylize.stylize_image`) or
-runs the fast network once. Fast-mode models are the ``.keras`` files under ``models/`` that
-``paintvid train-style`` wrote (it leaves a ``.json`` report with ``options.style`` beside each).
+A job is ``paintvid video``: :func:`video.pipeline.stylize_video` (``VideoConfig``) then
+:func:`video.evaluate.evaluate_video`, or, for a fast-mode model or the arbitrary (any-painting) network,
+:func:`video.fast_runner.stylize_video_fast` (``FastVideoConfig``; no evaluation, as ``paintvid video``).
+A preview stylises one frame at low resolution with few iterations (:func:`transfer.stylize.stylize_image`), runs
+the fast network once, or the arbitrary network once (:func:`transfer.arbitrary.image.stylize_image_arbitrary`).
+The arbitrary network's weights are the committed default unless a job names a ``.npz``. Fast-mode models are the
+``.keras`` files under ``models/`` that ``paintvid train-style`` wrote (it leaves a ``.json`` report with
+``options.style`` beside each).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from media.image_io import read_image, resize_to_width, write_image
 from media.schedule import parse_schedule
 from media.video_io import ReadOptions, iter_frames, probe
 from studio.jobs import JobSpec
+from transfer.arbitrary.image import ArbitraryImageConfig, stylize_image_arbitrary
+from transfer.arbitrary.weights_file import default_weights
 from transfer.fast.network import load_network
 from transfer.objective import LossWeights
 from transfer.optimize import OptimizeOptions
@@ -59,6 +64,11 @@ def read_options(spec: JobSpec) -> ReadOptions:
     return ReadOptions(frames=spec.frames, seconds=spec.seconds, width=spec.width)
 
 
+def arbitrary_weights(model: str | Path | None) -> Path:
+    """Return the arbitrary network's weights: ``model`` when given, else the committed default (UserError if none)."""
+    return Path(model) if model else default_weights()
+
+
 def run_job(job_dir: Path, spec: JobSpec) -> dict:
     """Run one job in ``job_dir``; return its outputs (paths relative to ``job_dir``) for ``job.json``."""
     clip, work, out = job_dir / spec.clip, job_dir / WORKDIR, job_dir / OUTPUT
@@ -67,6 +77,13 @@ def run_job(job_dir: Path, spec: JobSpec) -> dict:
     if spec.method == "fast":
         stylize_video_fast(FastVideoConfig(video=clip, model=Path(spec.model), output=out, workdir=work,
                                            read=read_options(spec), side_by_side=spec.side_by_side, progress=False))
+        return outputs
+    if spec.method == "arbitrary":
+        stylize_video_fast(FastVideoConfig(
+            video=clip, model=arbitrary_weights(spec.model), output=out, workdir=work, read=read_options(spec),
+            paintings=tuple(job_dir / p for p in spec.paintings), strength=spec.strength,
+            preserve_colors=spec.preserve_colors, style_schedule=spec.style_schedule, side_by_side=spec.side_by_side,
+            progress=False))
         return outputs
     style = StyleSpec(styles=tuple(job_dir / p for p in spec.paintings), weights=spec.weights)
     chosen = {"first_iterations": spec.first_iterations, "iterations": spec.iterations,
@@ -94,11 +111,13 @@ def read_frame(clip: Path, index: int) -> np.ndarray:
 def preview(
     clip: Path, paintings: list[Path], out_dir: Path, *, frame: int = 0, width: int = 128, iterations: int = 20,
     method: str = "optimize", model: Path | None = None, style_schedule: str | None = None,
-    preserve_colors: str = "none", weights: str = "bundled",
+    preserve_colors: str = "none", weights: str = "bundled", strength: float = 1.0,
 ) -> Path:
     """Stylise frame ``frame`` of ``clip`` at ``width`` into ``out_dir/preview.png`` and return that path.
 
     Several paintings are blended as the style schedule has them at that frame (equally without a schedule).
+    ``iterations`` and ``weights`` are the optimisation path's; ``model`` is the fast network (``.keras``) or the
+    arbitrary network's weights (None: the committed default); ``strength`` is the arbitrary network's.
     """
     content = out_dir / "frame.png"
     write_image(content, read_frame(clip, frame))
@@ -109,6 +128,11 @@ def preview(
     if style_schedule and len(paintings) > 1:
         blend = parse_schedule(style_schedule, len(paintings), probe(clip).fps).weights_at(int(frame))
         blend = blend if sum(blend) > 0 else None
+    if method == "arbitrary":
+        stylize_image_arbitrary(ArbitraryImageConfig(
+            content=content, styles=tuple(paintings), output=out, model=arbitrary_weights(model), width=width,
+            blend=blend, strength=strength, preserve_colors=preserve_colors))
+        return out
     spec = StyleSpec(styles=tuple(paintings), blend=blend, weights=weights)
     stylize_image(StylizeConfig(content=content, output=out, style=spec, width=width,
                                 optimize=OptimizeOptions(iterations=iterations), preserve_colors=preserve_colors,

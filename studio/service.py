@@ -20,8 +20,9 @@ from media.video_io import ReadOptions, expected_frames
 from studio.config import StudioConfig
 from studio.jobs import DONE, FAILED, QUEUED, RUNNING, Choices, JobManager, JobSpec
 from studio.progress import format_seconds, read_progress, read_run_json
-from studio.runner import find_fast_models, preview, run_job
+from studio.runner import arbitrary_weights, find_fast_models, preview, run_job
 from studio.uploads import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_clip, check_job_size, check_painting, safe_suffix
+from transfer.arbitrary.weights_file import read_header
 
 SAMPLE_VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".webm")
 SAMPLE_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -74,6 +75,16 @@ class Studio:
             raise UserError(f"model {name!r}: not a fast-mode model of this studio (known: {known})")
         return models[name]
 
+    def arbitrary_model(self, name: str | None) -> Path:
+        """Return the arbitrary network's weights: the committed default, or the ``.npz`` called ``name`` under
+        ``models/`` (by name only, like the fast-mode models); raise UserError for a missing or wrong file."""
+        if name and (Path(name).name != name or not name.endswith(".npz")):
+            raise UserError(f"model {name!r}: give the name of a .npz under {self.config.models}/, or none for the "
+                            "default weights")
+        path = self.config.models / name if name else arbitrary_weights(None)
+        read_header(path)
+        return path
+
     def clip_info(self, clip: str | None) -> str:
         """Return one line about an uploaded clip for the page (raises UserError for a bad one)."""
         info = check_clip(clip, self.config.limits)
@@ -87,7 +98,7 @@ class Studio:
         """Stylise one frame at low resolution; return the PNG's path."""
         limits = self.config.limits
         info = check_clip(clip, limits)
-        model = self.model_path(choices.model) if choices.method == "fast" else None
+        model = self._model(choices)
         if choices.method != "fast":
             _check_paintings(paintings, limits)
         if not 16 <= int(width) <= min(512, limits.max_width):
@@ -100,8 +111,16 @@ class Studio:
         path = preview(Path(clip), [Path(p) for p in paintings], out_dir, frame=int(frame), width=int(width),
                        iterations=int(iterations), method=choices.method, model=model,
                        style_schedule=choices.style_schedule, preserve_colors=choices.preserve_colors,
-                       weights=self.config.resolved_weights)
+                       weights=self.config.resolved_weights, strength=choices.strength)
         return str(path)
+
+    def _model(self, choices: Choices) -> Path | None:
+        """Return the network file of ``choices`` (None for the optimisation path)."""
+        if choices.method == "fast":
+            return self.model_path(choices.model)
+        if choices.method == "arbitrary":
+            return self.arbitrary_model(choices.model)
+        return None
 
     def _preview_dir(self) -> Path:
         root = self.config.previews_dir
@@ -118,10 +137,9 @@ class Studio:
         """Check everything, copy the uploads into a new job folder, queue the job; return its id."""
         limits = self.config.limits
         info = check_clip(clip, limits)
-        if choices.method == "fast":
-            model = str(self.model_path(choices.model).resolve())
-        else:
-            model = None
+        model = self._model(choices)
+        model = str(model.resolve()) if model else None
+        if choices.method != "fast":
             _check_paintings(paintings, limits)
         read = ReadOptions(frames=choices.frames, seconds=choices.seconds, width=choices.width)
         check_job_size(info, expected_frames(info, read), int(choices.width), limits)
@@ -132,7 +150,7 @@ class Studio:
             files[f"input/painting_{k}{safe_suffix(p, IMAGE_SUFFIXES)}"] = Path(p)
         spec = JobSpec(clip=next(iter(files)), paintings=tuple(list(files)[1:]),
                        **{**asdict(choices), "model": model, "width": int(choices.width)},
-                       weights=self.config.resolved_weights, evaluate=choices.method != "fast")
+                       weights=self.config.resolved_weights, evaluate=choices.method == "optimize")
         return self.manager.submit(spec, files)
 
     def active_job(self) -> str | None:
@@ -182,7 +200,8 @@ class Studio:
             style = ev.get("per_frame", {}).get("style_loss", [])
             losses = pd.DataFrame({"frame": list(range(1, len(style) + 1)), "style loss": style})
         elif report and report.get("fps"):
-            evaluation = f"Fast mode: {report.get('n_frames', '?')} frames at {report['fps']:.1f} frames/s."
+            what = "Any-painting network" if record["spec"].get("method") == "arbitrary" else "Fast mode"
+            evaluation = f"{what}: {report.get('n_frames', '?')} frames at {report['fps']:.1f} frames/s."
         return JobView(job_id, DONE, markdown, latest, video, sbs, evaluation, losses)
 
     def gallery(self, limit: int = 24) -> list[tuple[str, str]]:

@@ -24,7 +24,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 TINY_JOB = {"width": 64, "frames": 3, "first_iterations": 5, "iterations": 3}
 
 
-def test_api_preview_and_stylize_with_gradio_client(studio_server, media):
+def test_api_preview_and_stylize_with_gradio_client(studio_server, media, tmp_path, monkeypatch):
     from gradio_client import Client, handle_file
 
     url, studio, outside = studio_server
@@ -33,6 +33,18 @@ def test_api_preview_and_stylize_with_gradio_client(studio_server, media):
                                     frame=2, preview_width=64, preview_iterations=5, api_name="/preview")
     assert cv2.imread(image).shape == (48, 64, 3)
     assert message.startswith("Frame 2 at 64 px, 5 iterations")
+
+    import transfer.arbitrary.weights_file as weights_file
+    from transfer.arbitrary.network import ArbitrarySpec, build_arbitrary, save_arbitrary
+
+    # the page's arbitrary method runs the default weights: a tiny untrained file here (the server is this process)
+    monkeypatch.setattr(weights_file, "WEIGHTS_DIR", tmp_path)
+    save_arbitrary(build_arbitrary(ArbitrarySpec(channels=(16, 8, 8), style_size=64)),
+                   tmp_path / "arbitrary_default_test.npz")
+    image, message = client.predict(handle_file(str(media["clip"])), handle_file(str(media["painting"])),
+                                    frame=1, preview_width=32, method="arbitrary", strength=0.5, api_name="/preview")
+    assert cv2.imread(image).shape == (24, 32, 3)
+    assert message.startswith("Frame 1 at 32 px, any-painting network")
 
     result = client.predict(handle_file(str(media["clip"])), handle_file(str(media["painting"])), **TINY_JOB,
                             api_name="/stylize")
@@ -117,6 +129,11 @@ def test_page_previews_a_frame_and_paints_a_tiny_video(studio_server, media, bro
     page, outside = browser_page
     jobs_before = len(studio.manager.list_jobs())
     page.goto(url)
+    expect(page.locator("#method")).to_contain_text("any painting, seconds not minutes, no training")
+    page.locator("#method").get_by_label("arbitrary").check()
+    expect(page.locator("#strength")).to_be_visible()
+    page.locator("#method").get_by_label("optimize").check()
+    expect(page.locator("#strength")).to_be_hidden()
     page.locator("#clip input[type=file]").set_input_files(str(media["clip"]))
     page.locator("#clip-info").get_by_text("6 frames, 64x48").wait_for(timeout=30_000)
     page.locator("#painting input[type=file]").set_input_files(str(media["painting"]))
