@@ -4,6 +4,7 @@ checkpoints resume, the temporal term makes the output steadier, and the CLI tra
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -14,12 +15,20 @@ from foundation.errors import UserError
 from media.metrics import warping_error
 from paintvid.cli import main
 from tests.conftest import stripes_image, textured_image
-from transfer.arbitrary.network import ArbitrarySpec, load_arbitrary
+from transfer.arbitrary.network import ArbitrarySpec, build_arbitrary, load_arbitrary
 from transfer.arbitrary.paintings import find_paintings, split_paintings
-from transfer.arbitrary.train import ArbitraryConfig, ArbitraryLossWeights, train_arbitrary
+from transfer.arbitrary.train import (
+    ArbitraryConfig,
+    ArbitraryLossWeights,
+    LossNets,
+    build_bank,
+    evaluate_bank,
+    train_arbitrary,
+)
+from transfer.backbone import load_backbone
 from transfer.fast.data import PairOptions
 from transfer.fast.motion import MotionOptions, synthetic_pair
-from transfer.features import Precision
+from transfer.features import FeatureExtractor, Precision
 
 TINY = ArbitrarySpec(channels=(16, 8, 8), style_size=48)
 
@@ -49,21 +58,37 @@ def config(tmp_path, paintings, photos, **kw) -> ArbitraryConfig:
 
 
 def test_training_lowers_the_loss_evaluates_heldout_and_exports(tmp_path, data):
-    result = train_arbitrary(config(tmp_path, *data))
-    totals = [h["total"] for h in result.history]
-    assert len(totals) == 30
-    assert np.mean(totals[-5:]) < 0.8 * np.mean(totals[:5]), totals
+    cfg = config(tmp_path, *data, steps=60)
+    before = _fixed_loss(build_arbitrary(TINY, cfg.weights, cfg.precision, seed=cfg.seed), cfg, data)
+    result = train_arbitrary(cfg)
+    assert len(result.history) == 60
+    after = _fixed_loss(load_arbitrary(cfg.output, Precision.FLOAT32), cfg, data)
+    # per-step losses are noisy (a random painting per pair); on fixed frames and paintings the fall is clear
+    assert after < 0.9 * before, (before, after)
     split = split_paintings(find_paintings([data[0]]))
     assert result.paintings.train == len(split.train) and result.paintings.heldout == len(split.heldout) > 0
     assert result.heldout_files == [str(p) for p in split.heldout]
-    assert [row["step"] for row in result.evaluation] == [10, 20, 30]
+    assert [row["step"] for row in result.evaluation] == [10, 20, 30, 40, 50, 60]
     assert {"heldout_style", "train_style", "heldout_content"} <= result.evaluation[-1].keys()
     out = tmp_path / "out"
-    assert json.loads((out / "w.json").read_text())["steps"] == 30
+    assert json.loads((out / "w.json").read_text())["steps"] == 60
     net = load_arbitrary(out / "w.npz", Precision.FLOAT32)
     assert net.spec == TINY and net.meta["recipe"] == "default"
-    preview = cv2.imread(str(out / "w.train" / "previews" / "step_000030.png"))
+    preview = cv2.imread(str(out / "w.train" / "previews" / "step_000060.png"))
     assert preview.shape[1] == 4 * 32 and preview.shape[0] >= 2 * 32
+
+
+def _fixed_loss(net, cfg: ArbitraryConfig, data) -> float:
+    """The mean style loss of ``net`` over every (training painting, content photo) pair."""
+    paintings, photos = data
+    backbone = load_backbone(cfg.weights)
+    nets = LossNets(FeatureExtractor(backbone, cfg.style_layers, Precision.FLOAT32),
+                    {name: 1.0 for name in cfg.style_layers})
+    bank = build_bank(net, FeatureExtractor(backbone, cfg.style_layers, Precision.FLOAT32),
+                      split_paintings(find_paintings([paintings])).train, cfg.style_layers, False, "test")
+    frames = np.stack([cv2.resize(cv2.imread(str(p)), (32, 32)) for p in sorted(photos.iterdir())]).astype(np.float32)
+    losses = evaluate_bank(net, nets, bank, frames)
+    return losses["style"]
 
 
 def test_resume_continues_and_refuses_other_options(tmp_path, data):
@@ -93,7 +118,10 @@ def test_temporal_term_lowers_the_warping_error(tmp_path, data):
     """The same tiny recipe with and without the temporal term: the temporal one is clearly steadier."""
     runs = {}
     for name, weight in (("with", 200.0), ("without", 0.0)):
-        cfg = config(tmp_path / name, *data, steps=40, loss=ArbitraryLossWeights(temporal=weight), eval_paintings=0)
+        # the whole-picture decoder (no residual on the colour-matched frame, which starts out steady): a tiny
+        # one decodes each frame on its own, so there is flicker for the temporal term to remove
+        cfg = config(tmp_path / name, *data, steps=40, eval_paintings=0, loss=ArbitraryLossWeights(temporal=weight),
+                     network=replace(TINY, residual=False, color_transfer=False))
         train_arbitrary(cfg)
         runs[name] = _warping_error_of(load_arbitrary(cfg.output, Precision.FLOAT32), data[1],
                                        np.random.default_rng(5))
