@@ -51,9 +51,9 @@ class ArbitraryLossWeights:
     """Weights of the training terms (0 switches one off; ``temporal = 0`` is the ablation without it)."""
 
     content: float = 1.0
-    style: float = 2.0
+    style: float = 10.0
     tv: float = 1e-4
-    temporal: float = 0.5
+    temporal: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class ArbitraryConfig:
     style_layers: tuple[str, ...] = STYLE_LAYERS
     heldout_fraction: float = 0.2
     batch_size: int = 4
-    steps: int = 8000
+    steps: int = 6000
     learning_rate: float = 3e-4
     checkpoint_every: int = 250
     preview_every: int = 500
