@@ -125,9 +125,9 @@ class Decoder(keras.Model):
         n = tf.shape(vector)[1] // 2
         vector = tf.concat([vector[:, :n] / scale, vector[:, n:] - tf.math.log(scale)], axis=1)
         y = tf.cast(t / scale, self.compute_dtype)
-        # 1/sqrt(n): Adam moves every weight by about the learning rate per step, so an n-wide input would move
-        # FiLM's output n times faster than a conv's (it diverged with 640 inputs)
-        film = self.film(vector * tf.math.rsqrt(tf.cast(2 * n, tf.float32))) if self.film is not None else None
+        # FiLM's scale and shift are bounded by tanh: unbounded, a wide FiLM diverged under Adam; scaling its input
+        # down instead (1/sqrt(n)) slowed it so much that the decoder never learnt to tell paintings apart
+        film = self.film(vector) if self.film is not None else None
         offset = 0
         for (conv, up), c in zip(self.hidden, self.sizes, strict=True):
             if up:
@@ -137,7 +137,7 @@ class Decoder(keras.Model):
                 gamma = film[:, offset : offset + c][:, None, None, :]
                 beta = film[:, offset + c : offset + 2 * c][:, None, None, :]
                 offset += 2 * c
-                y = y * tf.cast(1.0 + tf.tanh(gamma), y.dtype) + tf.cast(beta, y.dtype)
+                y = y * tf.cast(1.0 + tf.tanh(gamma), y.dtype) + tf.cast(tf.tanh(beta), y.dtype)
             y = tf.nn.relu(y)
         # bounded, so one extreme painting cannot blow the Gram loss up (an unbounded head diverged at step ~110)
         z = tf.tanh(tf.cast(self.out(y), tf.float32))
