@@ -58,7 +58,7 @@ def config(tmp_path, paintings, photos, **kw) -> ArbitraryConfig:
 
 
 def test_training_lowers_the_loss_evaluates_heldout_and_exports(tmp_path, data):
-    cfg = config(tmp_path, *data, steps=60)
+    cfg = config(tmp_path, *data, steps=60, learning_rate=1e-3)
     before = _fixed_loss(build_arbitrary(TINY, cfg.weights, cfg.precision, seed=cfg.seed), cfg, data)
     result = train_arbitrary(cfg)
     assert len(result.history) == 60
