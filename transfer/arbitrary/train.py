@@ -83,8 +83,8 @@ class ArbitraryConfig:
     style_layers: tuple[str, ...] = STYLE_LAYERS
     heldout_fraction: float = 0.2
     batch_size: int = 4
-    steps: int = 6000
-    learning_rate: float = 3e-4
+    steps: int = 2000
+    learning_rate: float = 1e-3
     checkpoint_every: int = 250
     preview_every: int = 500
     eval_every: int = 250
