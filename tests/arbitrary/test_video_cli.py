@@ -97,3 +97,20 @@ def test_bad_input_is_one_line(setup, capsys, case):
     expected = {"no painting": "needs at least one PAINTING", "unreadable painting": "broken.jpg",
                 "bad model": "blue.png: not an arbitrary-style weights file", "bad strength": "--strength 1.5"}[case]
     assert expected in err, err
+
+
+def test_a_fresh_clone_paints_with_the_committed_weights(setup, capsys):
+    """No training step: the committed default weights load, and a painting the network never saw is applied."""
+    from transfer.arbitrary.weights_file import default_weights, read_header
+
+    weights = default_weights()
+    header = read_header(weights)
+    assert header["meta"]["recipe"] == "default" and weights.stat().st_size < 20_000_000
+    root, video, _, blue, _ = setup
+    out = root / "committed.mp4"
+    assert main(["video", str(video), str(blue), "--method", "arbitrary", "-o", str(out), "--width", "64",
+                 "--quiet"]) == 0
+    frames = np.stack(read_frames(out)).astype(np.float32)
+    assert len(frames) == 8
+    original = np.stack(read_frames(video)).astype(np.float32)
+    assert np.abs(frames - original).mean() > 5.0  # it painted something
