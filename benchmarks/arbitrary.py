@@ -406,7 +406,10 @@ def _style(model: Path, paintings: list[Path], work: Path, cache: Path, sizes: S
                   for name, img in {"content": content, **made}.items()}
         row = {"painting": painting.name, **{f"{k}_style_loss": v for k, v in losses.items()},
                "arbitrary_over_fast": losses["arbitrary"] / losses["fast"],
-               "arbitrary_over_optimisation": losses["arbitrary"] / losses["optimisation"]}
+               "arbitrary_over_optimisation": losses["arbitrary"] / losses["optimisation"],
+               # how much of the photo's own distance from the painting each closes (1: none of it)
+               "arbitrary_over_content": losses["arbitrary"] / losses["content"],
+               "fast_over_content": losses["fast"] / losses["content"]}
         if with_peer:
             row["peer_over_fast"] = losses["peer"] / losses["fast"]
         rows.append(row)
