@@ -17,6 +17,9 @@ MAX_PIXELS = 400_000_000
 #: Largest output width accepted for stylisation; VGG memory grows with the square of it.
 MAX_WIDTH = 4096
 
+#: Suffixes of the image files training runs pick up from a folder (content photos, paintings).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff"})
+
 
 def read_image(path: str | Path) -> np.ndarray:
     """Return a (H, W, 3) uint8 BGR image read from ``path``; raise :class:`UserError` naming the problem."""

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from foundation.errors import UserError
-
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff"})
+from media.image_io import IMAGE_SUFFIXES
 
 
 @dataclass(frozen=True)

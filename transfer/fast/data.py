@@ -21,11 +21,10 @@ import tensorflow as tf
 from foundation.errors import UserError
 from media.consistency import certainty
 from media.flow import FlowMethod, estimate_flow
-from media.image_io import read_image
+from media.image_io import IMAGE_SUFFIXES, read_image
 from media.video_io import ReadOptions, expected_frames, iter_frames, probe
 from transfer.fast.motion import MotionOptions, synthetic_pair
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
 
 Pair = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
