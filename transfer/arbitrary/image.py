@@ -8,7 +8,7 @@ JSON report beside it (same fields as the optimisation path's where they apply).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,6 @@ from foundation.errors import UserError
 from foundation.records import jsonable
 from media.image_io import read_image, resize_to_width, write_image
 from transfer.arbitrary.network import load_arbitrary
-from transfer.arbitrary.statistics import mix
 from transfer.color import ColorMode, match_histogram, restore_colors
 from transfer.features import Precision
 
@@ -45,7 +44,6 @@ class ArbitraryImageConfig:
     strength: float = 1.0
     preserve_colors: ColorMode = ColorMode.NONE
     precision: Precision = Precision.BFLOAT16
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.styles:
@@ -66,7 +64,7 @@ def stylize_image_arbitrary(config: ArbitraryImageConfig) -> dict:
     paintings = [read_image(p) for p in config.styles]
     if config.preserve_colors is ColorMode.HISTOGRAM:
         paintings = [match_histogram(p, content) for p in paintings]
-    code = mix([net.style_code(p) for p in paintings], config.blend or [1.0] * len(paintings))
+    code = net.mixed_code(paintings, list(config.blend) if config.blend else None)
     loaded = time.perf_counter()
     out = net.stylize(tf.constant(content[None].astype(np.float32)), code, config.strength)
     image = np.clip(np.rint(out.numpy()[0]), 0, 255).astype(np.uint8)

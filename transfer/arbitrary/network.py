@@ -121,7 +121,6 @@ class Decoder(keras.Model):
     def call(self, t, vector):
         """``vector`` is :meth:`StyleCode.vector` of the target statistics, in the encoder's units."""
         scale = self.spec.feature_scale
-        c = tf.shape(t)[-1]
         n = tf.shape(vector)[1] // 2
         vector = tf.concat([vector[:, :n] / scale, vector[:, n:] - tf.math.log(scale)], axis=1)
         y = tf.cast(t / scale, self.compute_dtype)

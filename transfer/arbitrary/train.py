@@ -287,7 +287,7 @@ def train_arbitrary(config: ArbitraryConfig) -> ArbitraryResult:
     resumed_from = int(state.step.numpy())
     setup = time.perf_counter() - started
     step_fn = make_train_step(net, nets, bank, state.optimizer, config.loss)
-    loop = _Loop(config, net, nets, workdir, frames, eval_banks, _preview_codes(net, evaluated))
+    loop = _Loop(config, net, nets, workdir, frames, eval_banks)
     loop_started = time.perf_counter()
     loop.run(step_fn, iter(dataset), state, bank.size)
     header_meta = {"recipe": _recipe_name(config), "steps": config.steps, "backbone": describe_weights(config.weights)}
@@ -335,16 +335,6 @@ def _eval_frames(sources, config: ArbitraryConfig, real) -> np.ndarray:
             frames.append(small[y : y + s, x : x + s].astype(np.float32))
     frames += [pair[1] for pair in real[: max(0, 4 - len(frames))]]
     return np.stack(frames) if frames else np.zeros((0, s, s, 3), np.float32)
-
-
-def _preview_codes(net: ArbitraryNet, files) -> list[StyleCode]:
-    codes = []
-    for path in files[:4]:
-        try:
-            codes.append(net.style_code(read_image(path)))
-        except UserError:
-            continue
-    return codes
 
 
 @dataclass
@@ -410,7 +400,6 @@ class _Loop:
     workdir: Path
     frames: np.ndarray
     eval_banks: dict[str, StyleBank]
-    preview_codes: list[StyleCode]
 
     def run(self, step_fn, batches, state: _State, paintings: int) -> None:
         """Run the steps left up to ``config.steps``; appends to ``state.history`` and ``state.evaluation``."""
@@ -464,10 +453,12 @@ class _Loop:
 
     def _preview(self, path: Path) -> None:
         """Write the content crops (top row) above their stylisation with each held-out preview painting."""
-        if not len(self.frames) or not self.preview_codes:
+        held = self.eval_banks.get("heldout")
+        if not len(self.frames) or held is None:
             return
         rows = [np.concatenate(list(self.frames), axis=1)]
-        for code in self.preview_codes:
+        # the first (up to) four held-out paintings, whose codes the evaluation bank already holds
+        for code in (held.take(tf.constant([i]))[0] for i in range(min(4, held.size))):
             rows.append(np.concatenate(list(np.asarray(self.net.stylize(self.frames, code))), axis=1))
         write_image(path, np.clip(np.rint(np.concatenate(rows, axis=0)), 0, 255).astype(np.uint8))
 

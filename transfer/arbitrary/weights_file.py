@@ -19,7 +19,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
 def default_weights() -> Path:
-    """Return the newest committed default weights file in :data:`WEIGHTS_DIR` (by name: the recipe's commit).
+    """Return the newest (by modification time) committed default weights file in :data:`WEIGHTS_DIR`.
 
     Raises:
         UserError: none is installed (train one with ``make train-arbitrary``).
