@@ -18,7 +18,6 @@ written to ``OUTPUT`` (``.npz``) and a JSON record beside it.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,6 +39,7 @@ from transfer.backbone import BUNDLED, describe_weights, load_backbone
 from transfer.fast.data import PairOptions, find_sources, pair_dataset, video_pairs
 from transfer.fast.losses import temporal_output_loss, to_vgg
 from transfer.features import STYLE_LAYERS, FeatureExtractor, Precision, preprocess
+from transfer.resume import checkpoint_json, refuse_other_options
 from transfer.seeding import seed_everything
 from transfer.tensorboard import scalar
 
@@ -359,8 +359,8 @@ def _restore(net: ArbitraryNet, config: ArbitraryConfig, workdir: Path) -> _Stat
     history: list[dict] = []
     evaluation: list[dict] = []
     if manager.latest_checkpoint:
-        saved = _checkpoint_json(manager.latest_checkpoint)
-        _check_resume(saved.get("options"), config)
+        saved = checkpoint_json(manager.latest_checkpoint)
+        refuse_other_options(saved.get("options"), config_json(config), config.resolved_workdir, _RESUMABLE)
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         history, evaluation = list(saved.get("history", [])), list(saved.get("evaluation", []))
     return _State(optimizer, step, manager, history, evaluation)
@@ -370,24 +370,6 @@ def _restore(net: ArbitraryNet, config: ArbitraryConfig, workdir: Path) -> _Stat
 _RESUMABLE = ("steps", "checkpoint_every", "preview_every", "eval_every", "log_every", "progress", "workdir", "output")
 
 
-def _check_resume(saved: dict | None, config: ArbitraryConfig) -> None:
-    """Refuse checkpoints trained with other options (paintings, content, losses, network...).
-
-    Raises:
-        UserError: naming the work directory and the options that differ.
-    """
-    if not saved:
-        return
-    new = config_json(config)
-    changed = sorted(k for k in saved.keys() | new.keys() if k not in _RESUMABLE and saved.get(k) != new.get(k))
-    if changed:
-        raise UserError(f"{config.resolved_workdir}: its checkpoints were trained with other options "
-                        f"({', '.join(changed)}); give another --workdir, or delete it to start over")
-
-
-def _checkpoint_json(prefix: str) -> dict:
-    path = Path(f"{prefix}.json")
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 @dataclass

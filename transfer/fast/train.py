@@ -14,7 +14,6 @@ JSON report is written beside it.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +34,7 @@ from transfer.fast.data import PairOptions, find_sources, pair_dataset, video_pa
 from transfer.fast.losses import PARTS, TEMPORAL_WEIGHT, FastLossWeights, PerceptualTarget, pair_losses
 from transfer.fast.network import NetworkSpec, Preset, build_network, save_network, with_precision
 from transfer.features import CONTENT_LAYER, STYLE_LAYERS, FeatureExtractor, Precision, preprocess
+from transfer.resume import checkpoint_json, refuse_other_options
 from transfer.seeding import seed_everything
 from transfer.tensorboard import scalar
 
@@ -213,7 +213,7 @@ def _restore(net, config: TrainConfig, workdir: Path) -> _Checkpoints:
     manager = tf.train.CheckpointManager(ckpt, workdir / "checkpoints", max_to_keep=3)
     history: list[dict] = []
     if manager.latest_checkpoint:
-        saved = _checkpoint_json(manager.latest_checkpoint)
+        saved = checkpoint_json(manager.latest_checkpoint)
         _check_resume(saved.get("options"), config)
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         history = list(saved.get("history", []))
@@ -332,24 +332,15 @@ def _comparable_options(options: dict) -> dict:
 
 
 def _check_resume(saved_options: dict | None, config: TrainConfig) -> None:
-    """Refuse to resume checkpoints that were trained with other options (style, content, losses, network...).
+    """Refuse to resume checkpoints that were trained with other options (style, content, losses, network...),
+    comparing paths resolved.
 
     Raises:
         UserError: naming the work directory and the options that differ.
     """
-    if not saved_options:
-        return
-    old, new = _comparable_options(saved_options), _comparable_options(config_json(config))
-    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-    if changed:
-        raise UserError(f"{config.resolved_workdir}: its checkpoints were trained with other options "
-                        f"({', '.join(changed)}); give another --workdir, or delete it to start over")
-
-
-def _checkpoint_json(checkpoint_prefix: str) -> dict:
-    """Return the options and loss history saved beside a checkpoint (empty when there is no JSON)."""
-    path = Path(f"{checkpoint_prefix}.json")
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if saved_options:
+        refuse_other_options(_comparable_options(saved_options), _comparable_options(config_json(config)),
+                             config.resolved_workdir)
 
 
 __all__ = ["PARTS", "ContentCounts", "TrainConfig", "TrainResult", "TrainTimings", "train_style"]
