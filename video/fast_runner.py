@@ -47,6 +47,14 @@ from video.output import check_video_output, default_workdir, side_by_side_path
 from video.results import FrameSize, Throughput, VideoResult, result_from_json
 from video.sink import ThreadedSink, VideoSink
 
+#: Per method, the smoothing blend and its flow when the user names none. A per-style fast network is steady on
+#: its own (trained with its temporal loss for one painting), so off. The arbitrary network, which must serve
+#: every painting, flickers more: on vtest (``benchmarks/arbitrary.py``) light smoothing along the coarse
+#: ``dis-fast`` flow took its warping error from 0.51x to 0.33x of the per-frame peer with the peer's own smoothing,
+#: for about 15 ms per 640x360 frame (``dis`` at scale 0.5: 0.44x for 45 ms).
+DEFAULT_SMOOTHING: dict[str, tuple[float, FlowMethod]] = {"fast": (0.0, FlowMethod.DIS),
+                                                          "arbitrary": (0.3, FlowMethod.DIS_FAST)}
+
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
@@ -60,8 +68,9 @@ class FastVideoConfig:
         read: which frames, at which width and rate (``media.video_io.ReadOptions``).
         batch_size: frames per network call.
         precision: ``bfloat16`` (default; ~1.3x faster on CPUs with AVX-512 BF16) or ``float32``.
-        smoothing: 0 (off) or the blend factor ``a`` in (0, 1] of the flow-warped previous output.
-        flow_method: flow used by smoothing (``media.flow.FlowMethod`` value; ``dis`` is the fast one).
+        smoothing: 0 (off) or the blend factor ``a`` in (0, 1] of the flow-warped previous output. None: the
+            method's default (:data:`DEFAULT_SMOOTHING`).
+        flow_method: flow used by smoothing (``media.flow.FlowMethod`` value). None: the method's default.
         flow_scale: smoothing estimates flow on frames resized by this factor (cheaper), see :func:`smooth_frame`.
         side_by_side: also write ``OUTPUT_side_by_side.mp4`` (original | stylised).
         audio: copy the source's audio under the selected span.
@@ -86,8 +95,8 @@ class FastVideoConfig:
     read: ReadOptions = field(default_factory=ReadOptions)
     batch_size: int = 4
     precision: Precision = Precision.BFLOAT16
-    smoothing: float = 0.0
-    flow_method: FlowMethod = FlowMethod.DIS
+    smoothing: float | None = None
+    flow_method: FlowMethod | None = None
     flow_scale: float = 0.5
     side_by_side: bool = False
     audio: bool = True
@@ -103,6 +112,10 @@ class FastVideoConfig:
 
     def __post_init__(self) -> None:
         check_video_output(self.output)
+        default_smoothing, default_flow = DEFAULT_SMOOTHING[self.method]
+        if self.smoothing is None:
+            object.__setattr__(self, "smoothing", default_smoothing)
+        object.__setattr__(self, "flow_method", FlowMethod(self.flow_method or default_flow))
         if not 1 <= self.batch_size <= 256:
             raise UserError(f"batch size {self.batch_size} is outside [1, 256]")
         if not 0.0 <= self.smoothing <= 1.0:

@@ -8,6 +8,10 @@ from pathlib import Path
 
 from foundation.errors import UserError, check_input_file
 
+#: media.flow.FlowMethod's values (spelled out: the library loads only once the options are checked; a test keeps
+#: them equal).
+FLOW_METHODS = ("dis", "dis-fast", "deepflow", "farneback")
+
 
 def register(_sub) -> None:
     """Shared helpers only; no subcommand here."""

@@ -13,12 +13,11 @@ import argparse
 from pathlib import Path
 
 from foundation.paths import check_output_dir, check_output_path
-from paintvid.commands.common import check_range, require_input_files
+from paintvid.commands.common import FLOW_METHODS, check_range, require_input_files
 from video.output import OUTPUT_SUFFIXES, default_workdir
 
 # video.stabilize's defaults (not imported here: the library loads only once the options are checked)
 DEFAULT_STRENGTH = 0.7
-FLOW_METHODS = ("dis", "deepflow", "farneback")
 
 
 def register(sub) -> None:
@@ -31,7 +30,7 @@ def register(sub) -> None:
                    help="blend of the carried-along previous output where the flow is certain, 0..1 "
                         "(higher: steadier but softer and further from the processed frames; 0 only measures)")
     p.add_argument("--flow", choices=FLOW_METHODS, default=FLOW_METHODS[0],
-                   help="optical flow of the original (dis is fast; deepflow is slower, sometimes more accurate)")
+                   help="optical flow of the original (dis is fast; dis-fast cheaper and coarser; deepflow slower, sometimes more accurate)")
     p.add_argument("--flow-scale", type=float, default=1.0,
                    help="estimate flow at this fraction of the frame size (0.5: ~4x cheaper, a little less steady)")
     p.add_argument("--workdir", default=None, help="where run.json goes (default: OUT.work next to the output)")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from foundation.paths import check_output_dir, check_output_path
 from paintvid.commands.common import (
+    FLOW_METHODS,
     add_style_options,
     check_range,
     require_files,
@@ -55,10 +56,12 @@ def register(sub) -> None:
 
 def _fast_options(p) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="with --method fast: frames per network call")
-    p.add_argument("--smoothing", type=float, default=0.0,
-                   help="with --method fast: blend of the flow-warped previous output (0 = off)")
-    p.add_argument("--smoothing-flow", choices=["dis", "deepflow", "farneback"], default="dis",
-                   help="with --smoothing: flow method (dis is fast; deepflow aligns like the optimisation path)")
+    p.add_argument("--smoothing", type=float, default=None,
+                   help="with --method fast/arbitrary: blend of the flow-warped previous output (0 = off; default "
+                        "0 for fast, 0.3 for arbitrary)")
+    p.add_argument("--smoothing-flow", choices=FLOW_METHODS, default=None,
+                   help="with --smoothing: flow method (default dis for fast, dis-fast for arbitrary; deepflow aligns "
+                        "like the optimisation path)")
     p.add_argument("--smoothing-scale", type=float, default=0.5,
                    help="with --smoothing: estimate flow at this fraction of the frame size (1 = full, slower)")
 

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from media.encode import encode_frames
+from media.flow import FlowMethod
 from media.video_io import probe, read_frames
 from paintvid.cli import main
 from tests.conftest import stripes_image
 from tests.synthetic import synthetic_clip
 from transfer.arbitrary.network import ArbitrarySpec, build_arbitrary, save_arbitrary
 from transfer.features import Precision
+from video.fast_runner import FastVideoConfig
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,23 @@ def test_video_arbitrary_streams_every_frame_and_records_it(setup, capsys):
     assert main(["video", str(video), str(blue), "--method", "arbitrary", "--model", str(model), "-o", str(out),
                  "--width", "64", "--smoothing", "0.5", "--side-by-side", "--quiet"]) == 0
     assert json.loads((root / "out.work" / "run.json").read_text())["wall_seconds"] == run["wall_seconds"]
+
+
+def test_arbitrary_smooths_lightly_by_default_and_fast_does_not(setup):
+    """The defaults differ per method; what the user names wins; the run record keeps the resolved values."""
+    root, video, model, blue, _ = setup
+    arbitrary = FastVideoConfig(video=video, model=model, output=root / "a.mp4", paintings=(blue,))
+    assert (arbitrary.smoothing, arbitrary.flow_method) == (0.3, FlowMethod.DIS_FAST)
+    fast = FastVideoConfig(video=video, model=root / "style.keras", output=root / "f.mp4")
+    assert (fast.smoothing, fast.flow_method) == (0.0, FlowMethod.DIS)
+    named = FastVideoConfig(video=video, model=model, output=root / "n.mp4", paintings=(blue,), smoothing=0.0,
+                            flow_method="deepflow")
+    assert (named.smoothing, named.flow_method) == (0.0, FlowMethod.DEEPFLOW)
+    out = root / "default.mp4"
+    assert main(["video", str(video), str(blue), "--method", "arbitrary", "--model", str(model), "-o", str(out),
+                 "--width", "64", "--quiet"]) == 0
+    options = json.loads((root / "default.work" / "run.json").read_text())["config"]
+    assert options["smoothing"] == 0.3 and options["flow_method"] == "dis-fast"
 
 
 def test_schedule_moves_from_one_painting_to_the_other(setup):
