@@ -6,16 +6,17 @@ ratios, because this machine is noisy:
 
 - **throughput** (target >= 10 fps): ``stylize_video_fast`` with the arbitrary-style network (decode + network +
   encode overlapped, bfloat16, ``VideoResult.fps``) on a 640x360 clip with its defaults (light smoothing along
-  ``dis-fast``, :data:`video.fast_runner.DEFAULT_SMOOTHING`), with ``--smoothing 0`` and with ``--smoothing 0.5``, and the peer's seconds per frame on the same frames at the same size (decoded
-  beforehand: its time has no decode or encode in it, which favours it);
+  ``dis-fast``, :data:`video.fast_runner.DEFAULT_SMOOTHING`), with ``--smoothing 0`` and with ``--smoothing 0.5``,
+  and the peer's seconds per frame on the same frames at the same size (decoded beforehand: its time has no decode
+  or encode in it, which favours it);
 - **stability** (targets: ours <= 0.5x the peer, raw and with its ``smooth``; ``stabilize`` of the peer's output
   <= 0.5x the peer raw): the warping error (:func:`media.metrics.warping_error`, Lai et al. 2018) on the vtest sample
-  (20 frames at 256x192, judged with DeepFlow of the input, a flow neither tool uses: ours smooths along DIS) and on
+  (20 frames at 256x192, judged with DeepFlow of the input, a flow neither tool uses: ours smooths along dis-fast) and on
   the known-motion clip (:mod:`benchmarks.known_motion`, 10 frames at 256x192, exact flow and occlusion) of: ours
-  with its defaults, with smoothing 0 and with smoothing 0.5, the peer raw, the peer with ``smooth=0.5`` (its ``video.py``: each output blended
-  with the previous output, no motion) and :class:`video.stabilize.Stabilizer` (``paintvid stabilize``, its
-  defaults) applied to the peer's raw frames; each as a multiple of the peer raw and of the input's own error, and
-  the mean per-frame ``|stabilised - peer|`` (0..255);
+  with its defaults, with smoothing 0 and with smoothing 0.5, the peer raw, the peer with ``smooth=0.5`` (its
+  ``video.py``: each output blended with the previous output, no motion) and :class:`video.stabilize.Stabilizer`
+  (``paintvid stabilize``, its defaults) applied to the peer's raw frames; each as a multiple of the peer raw and of
+  the input's own error, and the mean per-frame ``|stabilised - peer|`` (0..255);
 - **style on held-out paintings** (target: arbitrary within 2x of per-style fast): the project's Gram style loss
   (:func:`video.evaluate.frame_losses` under the referee objective of :mod:`benchmarks.video`: float32, style at the
   content's width) of ``paintvid image --method arbitrary``, of a per-style fast network trained for that painting

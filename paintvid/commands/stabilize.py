@@ -30,7 +30,8 @@ def register(sub) -> None:
                    help="blend of the carried-along previous output where the flow is certain, 0..1 "
                         "(higher: steadier but softer and further from the processed frames; 0 only measures)")
     p.add_argument("--flow", choices=FLOW_METHODS, default=FLOW_METHODS[0],
-                   help="optical flow of the original (dis is fast; dis-fast cheaper and coarser; deepflow slower, sometimes more accurate)")
+                   help="optical flow of the original (dis is fast; dis-fast cheaper and coarser; deepflow slower, "
+                        "sometimes more accurate)")
     p.add_argument("--flow-scale", type=float, default=1.0,
                    help="estimate flow at this fraction of the frame size (0.5: ~4x cheaper, a little less steady)")
     p.add_argument("--workdir", default=None, help="where run.json goes (default: OUT.work next to the output)")
