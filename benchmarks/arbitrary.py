@@ -11,8 +11,8 @@ ratios, because this machine is noisy:
   or encode in it, which favours it);
 - **stability** (targets: ours <= 0.5x the peer, raw and with its ``smooth``; ``stabilize`` of the peer's output
   <= 0.5x the peer raw): the warping error (:func:`media.metrics.warping_error`, Lai et al. 2018) on the vtest sample
-  (20 frames at 256x192, judged with DeepFlow of the input, a flow neither tool uses: ours smooths along dis-fast) and on
-  the known-motion clip (:mod:`benchmarks.known_motion`, 10 frames at 256x192, exact flow and occlusion) of: ours
+  (20 frames at 256x192, judged with DeepFlow of the input, a flow neither tool uses: ours smooths along dis-fast) and
+  on the known-motion clip (:mod:`benchmarks.known_motion`, 10 frames at 256x192, exact flow and occlusion) of: ours
   with its defaults, with smoothing 0 and with smoothing 0.5, the peer raw, the peer with ``smooth=0.5`` (its
   ``video.py``: each output blended with the previous output, no motion) and :class:`video.stabilize.Stabilizer`
   (``paintvid stabilize``, its defaults) applied to the peer's raw frames; each as a multiple of the peer raw and of
