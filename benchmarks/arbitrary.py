@@ -99,7 +99,8 @@ class Sizes:
     throughput_frames: frames of the 640x360 clip ours runs end to end; peer_frames: how many of them the peer
     stylises (its seconds per frame). vtest_frames / vtest_width and known_frames / known_size: the stability
     clips. style_width: width of the style test's content; paintings: held-out paintings (>= 3 for the target);
-    full_recipe: per-style fast networks with the default ``TrainConfig`` (else ``TrainConfig.quick``);
+    generalisation_paintings: held-out and training paintings each of the closure comparison; full_recipe: per-style
+    fast networks with the default ``TrainConfig`` (else ``TrainConfig.quick``);
     optimisation_iterations: the optimisation path's budget (its early stopping on); fast_steps: cut the per-style
     recipe to this many steps (the tests; None keeps the recipe's).
     """
@@ -113,6 +114,7 @@ class Sizes:
     known_size: tuple[int, int] = (256, 192)
     style_width: int = 384
     paintings: int = 3
+    generalisation_paintings: int = 8
     full_recipe: bool = True
     optimisation_iterations: int = 500
     fast_steps: int | None = None
@@ -147,6 +149,7 @@ def run(quick: bool, out_dir: Path, model: Path | None = None, sizes: Sizes | No
     results["stability_known_motion"] = _stability_known_motion(net, paintings[0], sizes, peer["available"])
     style_rows, images = _style(model, paintings, work, out_dir / "cache" / "arbitrary", sizes, peer["available"])
     results["style"] = style_rows
+    results["generalisation"] = _generalisation(model, work, sizes)
     results["fast_recipe"] = _recipe_record(sizes)
     sheet = out_dir / "arbitrary_contact_sheet.png"
     contact_sheet(images, paintings, sheet)
@@ -395,15 +398,25 @@ def _cached_flows(frames: list[np.ndarray], folder: Path) -> tuple[list, list]:
 METHODS = ("arbitrary", "fast", "optimisation", "peer")
 
 
+def _referee(painting: Path, width: int):
+    """Return (the referee objective, a function ``painting -> its Gram targets`` at ``width``)."""
+    objective = build_objective(StyleSpec(styles=(painting,), precision=Precision.FLOAT32))
+
+    def grams_of(p: Path) -> dict:
+        spec = StyleSpec(styles=(p,), precision=Precision.FLOAT32)
+        return blend_grams(style_grams_for(objective, spec, load_styles(spec), width), blend_weights(spec))
+
+    return objective, grams_of
+
+
 def _style(model: Path, paintings: list[Path], work: Path, cache: Path, sizes: Sizes,
            with_peer: bool) -> tuple[list[dict], dict]:
     """Return (one row of style losses per painting, {painting: {column: image}}) for the contact sheet."""
     content = resize_to_width(read_image(CONTENT), sizes.style_width)
-    objective = build_objective(StyleSpec(styles=(paintings[0],), precision=Precision.FLOAT32))  # the referee
+    objective, grams_of = _referee(paintings[0], content.shape[1])
     rows, images = [], {}
     for painting in paintings:
-        spec = StyleSpec(styles=(painting,), precision=Precision.FLOAT32)
-        grams = blend_grams(style_grams_for(objective, spec, load_styles(spec), content.shape[1]), blend_weights(spec))
+        grams = grams_of(painting)
         made = {"arbitrary": _arbitrary_image(model, painting, work, sizes),
                 "fast": _fast_image(painting, content, cache, sizes),
                 "optimisation": _optimisation_image(painting, cache, sizes)}
@@ -422,6 +435,32 @@ def _style(model: Path, paintings: list[Path], work: Path, cache: Path, sizes: S
         rows.append(row)
         images[painting] = {"content": content, **made}
     return rows, images
+
+
+def _generalisation(model: Path, work: Path, sizes: Sizes) -> dict:
+    """How much of the photo's own Gram distance from a painting ``--method arbitrary`` closes, on held-out and on
+    training paintings alike (``style(arbitrary) / style(content)``, 1 = none; the painting sets differ in how far
+    they are from the photo, so raw losses of the two sets do not compare, these ratios do)."""
+    content = resize_to_width(read_image(CONTENT), sizes.style_width)
+    heldout = heldout_paintings(model, sizes.generalisation_paintings)
+    if not PAINTINGS.is_dir() or heldout[0].parent != PAINTINGS.resolve():
+        return {"skipped": f"{PAINTINGS} missing: no training paintings to compare with"}
+    seen = sorted(split_paintings(find_paintings([PAINTINGS])).train, key=lambda p: p.name)
+    training = seen[:: max(1, len(seen) // sizes.generalisation_paintings)][: sizes.generalisation_paintings]
+    objective, grams_of = _referee(heldout[0], content.shape[1])
+    out: dict = {}
+    for group, files in (("heldout", heldout), ("training", training)):
+        ratios = []
+        for painting in files:
+            grams = grams_of(painting)
+            made = _arbitrary_image(model, painting, work, sizes)
+            losses = frame_losses(objective, grams, [content, content], [content, made])["style"]
+            ratios.append(float(losses[1]) / float(losses[0]))
+        out[f"{group}_paintings"] = len(files)
+        out[f"{group}_mean_over_content"] = float(np.mean(ratios))
+        out[f"{group}_median_over_content"] = float(np.median(ratios))
+    out["heldout_over_training"] = out["heldout_mean_over_content"] / out["training_mean_over_content"]
+    return out
 
 
 def _arbitrary_image(model: Path, painting: Path, work: Path, sizes: Sizes) -> np.ndarray:
@@ -562,7 +601,9 @@ def targets(results: dict) -> list[dict]:
     worst = max(ratios) if len(ratios) >= 3 else None
     rows += [_target(f"style loss arbitrary / per-style fast, worst of {len(ratios)} held-out", worst, "<=", 2.0),
              _target("style loss arbitrary / per-style fast, mean (report only)",
-                     float(np.mean(ratios)) if ratios else None)]
+                     float(np.mean(ratios)) if ratios else None),
+             _target("share of the photo's style distance left, held-out / training paintings (report only)",
+                     results.get("generalisation", {}).get("heldout_over_training"))]
     return rows
 
 
