@@ -50,7 +50,8 @@ def render(results: dict) -> str:
             lines += [f"## {name}", "", f"**failed**: {entry['error']}", ""]
             continue
         lines += _section(name, entry["result"])
-        lines += [f"_{entry['seconds']:.0f} s_", ""]
+        mode = f", {entry['mode']} mode" if entry.get("mode") else ""
+        lines += [f"_{entry['seconds']:.0f} s{mode}_", ""]
     figures = sorted(p.name for p in Path("bench").glob("*.png")) if Path("bench").exists() else []
     if figures:
         lines += ["## Figures", ""] + [f"![{f}]({f})" for f in figures]

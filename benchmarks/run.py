@@ -56,18 +56,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_one(name: str, mode: str, out_dir: Path) -> dict | None:
-    """Import and run ``benchmarks.<name>``; return ``{"seconds", "result"}`` or ``{"seconds", "error"}`` (an import
-    failure is recorded like a run failure), or None when there is no such module."""
+    """Import and run ``benchmarks.<name>``; return ``{"seconds", "mode", "result"}`` or ``{"seconds", "mode",
+    "error"}`` (an import failure is recorded like a run failure), or None when there is no such module. ``mode``
+    is per entry because ``--only`` merges a run into an earlier file that may have another mode."""
     if importlib.util.find_spec(f"benchmarks.{name}") is None:
         return None
     print(f"== bench {name} ({mode})", flush=True)
     t = time.perf_counter()
     try:
         value = importlib.import_module(f"benchmarks.{name}").run(mode == "quick", out_dir)
-        return {"seconds": time.perf_counter() - t, "result": value}
+        return {"seconds": time.perf_counter() - t, "mode": mode, "result": value}
     except Exception as exc:  # noqa: BLE001 - one failing benchmark must not lose the others
         traceback.print_exc()
-        return {"seconds": time.perf_counter() - t, "error": f"{type(exc).__name__}: {exc}"}
+        return {"seconds": time.perf_counter() - t, "mode": mode, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def _cpus() -> int:
