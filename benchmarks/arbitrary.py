@@ -42,6 +42,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import tensorflow as tf
 
 from benchmarks.fast import _clip_640x360
 from benchmarks.known_motion import camera_clip
@@ -150,6 +151,8 @@ def run(quick: bool, out_dir: Path, model: Path | None = None, sizes: Sizes | No
     style_rows, images = _style(model, paintings, work, out_dir / "cache" / "arbitrary", sizes, peer["available"])
     results["style"] = style_rows
     results["generalisation"] = _generalisation(model, work, sizes)
+    results["decoder_use"] = decoder_use(load_arbitrary(model, Precision.FLOAT32), paintings,
+                                         resize_to_width(read_image(CONTENT), sizes.style_width))
     results["fast_recipe"] = _recipe_record(sizes)
     sheet = out_dir / "arbitrary_contact_sheet.png"
     contact_sheet(images, paintings, sheet)
@@ -463,6 +466,27 @@ def _generalisation(model: Path, work: Path, sizes: Sizes) -> dict:
     return out
 
 
+def decoder_use(net, paintings: list[Path], content: np.ndarray) -> dict:
+    """How much the decoder paints, per painting and on average (grey levels, 0..255): ``change``, the mean
+    ``|decoder(t)|`` of a residual decoder (what it adds to the colour-matched frame), and ``from_features``, the
+    mean ``|decoder(t) - decoder(0)|`` (what of that depends on the AdaIN features at all). Near 0 means the output
+    is the colour transfer and the detail skip alone: a decoder that learnt to switch itself off."""
+    if not net.spec.residual:
+        return {"skipped": "the decoder paints the whole picture, not a change"}
+    s = net.spec.stride
+    h, w = content.shape[0] - content.shape[0] % s, content.shape[1] - content.shape[1] % s
+    x = tf.constant(content[None, :h, :w].astype(np.float32))
+    change, from_features = [], []
+    for painting in paintings:
+        code = net.style_code(read_image(painting))
+        _, t = net.forward(x, code)
+        full = net.decoder(t, code.vector())
+        change.append(float(tf.reduce_mean(tf.abs(full))))
+        from_features.append(float(tf.reduce_mean(tf.abs(full - net.decoder(tf.zeros_like(t), code.vector())))))
+    return {"change_mean_abs": float(np.mean(change)), "from_features_mean_abs": float(np.mean(from_features)),
+            "paintings": len(paintings)}
+
+
 def _arbitrary_image(model: Path, painting: Path, work: Path, sizes: Sizes) -> np.ndarray:
     """``paintvid image CONTENT PAINTING --method arbitrary --width W`` (its library entry point)."""
     out = work / "style" / f"arbitrary_{painting.stem[:60]}_{sizes.style_width}.png"
@@ -603,7 +627,11 @@ def targets(results: dict) -> list[dict]:
              _target("style loss arbitrary / per-style fast, mean (report only)",
                      float(np.mean(ratios)) if ratios else None),
              _target("share of the photo's style distance left, held-out / training paintings (report only)",
-                     results.get("generalisation", {}).get("heldout_over_training"))]
+                     results.get("generalisation", {}).get("heldout_over_training")),
+             _target("decoder's mean change of the colour-matched frame, grey levels (report only)",
+                     results.get("decoder_use", {}).get("change_mean_abs")),
+             _target("of which depends on the features, grey levels (report only)",
+                     results.get("decoder_use", {}).get("from_features_mean_abs"))]
     return rows
 
 

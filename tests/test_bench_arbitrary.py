@@ -9,6 +9,7 @@ from benchmarks.arbitrary import (
     PREFERRED,
     Peer,
     contact_sheet,
+    decoder_use,
     heldout_paintings,
     mean_abs_difference,
     peer_smooth,
@@ -18,6 +19,8 @@ from benchmarks.arbitrary import (
 )
 from media.image_io import read_image, write_image
 from tests.conftest import textured_image
+from transfer.arbitrary.network import ArbitrarySpec, build_arbitrary
+from transfer.features import Precision
 
 
 def test_pick_paintings_takes_the_preferred_names_first_then_by_name(tmp_path):
@@ -91,3 +94,18 @@ def test_peer_stylises_bgr_frames_at_their_size():
     peer = Peer(textured_image(64, 64, seed=1))
     out = peer(textured_image(40, 56, seed=2))
     assert out.shape == (40, 56, 3) and out.dtype == np.uint8
+
+
+def test_decoder_use_sees_a_decoder_that_paints_nothing_and_one_that_paints(tmp_path):
+    """A fresh residual decoder (zero output layer) changes nothing; with random output weights it paints, and
+    what it paints depends on the features."""
+    painting = tmp_path / "p.png"
+    write_image(painting, textured_image(64, 64, seed=1))
+    content = textured_image(48, 64, seed=2)
+    net = build_arbitrary(ArbitrarySpec(channels=(8, 8, 8), style_size=64), precision=Precision.FLOAT32, seed=0)
+    idle = decoder_use(net, [painting], content)
+    assert idle["change_mean_abs"] == 0.0 and idle["from_features_mean_abs"] == 0.0
+    kernel = net.decoder.out.kernel
+    kernel.assign(np.random.default_rng(0).normal(0, 0.5, kernel.shape).astype(np.float32))
+    busy = decoder_use(net, [painting], content)
+    assert busy["change_mean_abs"] > 1.0 and busy["from_features_mean_abs"] > 0.1
