@@ -338,7 +338,7 @@ def _stability_vtest(net, painting: Path, work: Path, sizes: Sizes, with_peer: b
     back, fwd = _cached_flows(frames, work / f"vtest_deepflow_{sizes.vtest_width}_{sizes.vtest_frames}")
     h, w = frames[0].shape[:2]
     head = {"clip": f"{clip.name}, {len(frames)} frames at {w}x{h}", "judged_with": "deepflow of the input, "
-            "forward-backward occlusion (neither tool uses it: ours smooths along DIS)"}
+            "forward-backward occlusion (neither tool uses it: ours smooths along dis-fast)"}
     return {**head, **compare_stability(net, painting, frames, back, fwd, None, with_peer)}
 
 
