@@ -473,9 +473,7 @@ def decoder_use(net, paintings: list[Path], content: np.ndarray) -> dict:
     is the colour transfer and the detail skip alone: a decoder that learnt to switch itself off."""
     if not net.spec.residual:
         return {"skipped": "the decoder paints the whole picture, not a change"}
-    s = net.spec.stride
-    h, w = content.shape[0] - content.shape[0] % s, content.shape[1] - content.shape[1] % s
-    x = tf.constant(content[None, :h, :w].astype(np.float32))
+    x = tf.constant(content[None].astype(np.float32))  # forward pads to its stride itself
     change, from_features = [], []
     for painting in paintings:
         code = net.style_code(read_image(painting))
