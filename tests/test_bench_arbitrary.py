@@ -19,7 +19,7 @@ from benchmarks.arbitrary import (
 )
 from media.image_io import read_image, write_image
 from tests.conftest import textured_image
-from transfer.arbitrary.network import ArbitrarySpec, build_arbitrary
+from transfer.arbitrary.network import build_arbitrary, design_spec
 from transfer.features import Precision
 
 
@@ -102,7 +102,8 @@ def test_decoder_use_sees_a_decoder_that_paints_nothing_and_one_that_paints(tmp_
     painting = tmp_path / "p.png"
     write_image(painting, textured_image(64, 64, seed=1))
     content = textured_image(48, 64, seed=2)
-    net = build_arbitrary(ArbitrarySpec(channels=(8, 8, 8), style_size=64), precision=Precision.FLOAT32, seed=0)
+    net = build_arbitrary(design_spec("adain", channels=(8, 8, 8), style_size=64), precision=Precision.FLOAT32,
+                          seed=0)
     idle = decoder_use(net, [painting], content)
     assert idle["change_mean_abs"] == 0.0 and idle["from_features_mean_abs"] == 0.0
     kernel = net.decoder.out.kernel

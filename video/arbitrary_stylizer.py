@@ -19,7 +19,7 @@ from foundation.errors import UserError
 from media.image_io import read_image
 from media.schedule import parse_schedule
 from transfer.arbitrary.network import ArbitraryNet
-from transfer.arbitrary.statistics import StyleCode
+from transfer.arbitrary.statistics import StyleCode, blend, stack
 from transfer.color import ColorMode, match_histogram, restore_colors
 
 
@@ -74,13 +74,11 @@ def arbitrary_stylizer(net: ArbitraryNet, codes: Sequence[StyleCode], weights_at
     """
     if not 0.0 <= strength <= 1.0:
         raise UserError(f"strength {strength} is outside [0, 1]")
-    means = tf.concat([c.mean for c in codes], axis=0)  # (S, 1, 1, C)
-    stds = tf.concat([c.std for c in codes], axis=0)
+    stacked = stack(codes)  # (S, ...)
 
     @tf.function(reduce_retracing=True)
     def run(frames, weights):
-        w = weights[:, :, None, None, None]  # (B, S, 1, 1, 1)
-        code = StyleCode(tf.reduce_sum(w * means[None], axis=1), tf.reduce_sum(w * stds[None], axis=1))
+        code = blend(stacked, weights)  # weights (B, S) -> (B, ...)
         out = net.stylize(tf.cast(frames, tf.float32), code, strength)
         return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
 

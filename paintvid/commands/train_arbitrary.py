@@ -23,6 +23,9 @@ def register(sub) -> None:
     p.add_argument("--content", nargs="+", required=True, metavar="DIR_OR_VIDEO",
                    help="photo folders, images and/or videos to train on")
     p.add_argument("--out", required=True, help="weights to write (.npz); checkpoints go to OUT.train/")
+    p.add_argument("--transform", choices=["wct", "adain"], default="wct",
+                   help="wct: a reconstruction decoder, the painting's covariances transferred (default); adain: "
+                   "session 5's style-trained decoder")
     p.add_argument("--fast", action="store_true", help="tiny network on 64 px crops, 120 steps (minutes)")
     p.add_argument("--workdir", default=None, help="checkpoints, logs and previews (default: OUT.train/)")
     p.add_argument("--weights", default="bundled", help="VGG16 encoder and loss: bundled, imagenet or a path")
@@ -46,6 +49,7 @@ def run(args: argparse.Namespace) -> None:
     check_output_path(args.out, (".npz",), [*args.paintings, *args.content], what="weights")
     check_output_dir(args.workdir or Path(args.out).with_suffix(".train"), what="work folder")
     # deferred: the library (and TensorFlow) loads only once the options are checked
+    from transfer.arbitrary.network import design_spec
     from transfer.arbitrary.train import ArbitraryConfig, train_arbitrary
     from transfer.features import Precision
 
@@ -53,8 +57,9 @@ def run(args: argparse.Namespace) -> None:
     common = {"workdir": Path(args.workdir) if args.workdir else None, "weights": args.weights,
               "precision": Precision(args.precision), "seed": args.seed, "progress": not args.quiet}
     out = Path(args.out)
-    config = (ArbitraryConfig.quick(paintings, content, out, **common) if args.fast
-              else ArbitraryConfig(paintings=paintings, content=content, output=out, **common))
+    config = (ArbitraryConfig.quick(paintings, content, out, args.transform, **common) if args.fast
+              else ArbitraryConfig(paintings=paintings, content=content, output=out,
+                                   network=design_spec(args.transform), **common))
     overrides = {k: v for k, v in {"steps": args.steps, "batch_size": args.batch_size}.items() if v is not None}
     if args.temporal_weight is not None:
         overrides["loss"] = replace(config.loss, temporal=args.temporal_weight)

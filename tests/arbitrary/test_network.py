@@ -8,16 +8,15 @@ import tensorflow as tf
 
 from foundation.errors import UserError
 from tests.conftest import stripes_image, textured_image
-from transfer.arbitrary.network import ArbitrarySpec, build_arbitrary, load_arbitrary, save_arbitrary
+from transfer.arbitrary.network import build_arbitrary, design_spec, load_arbitrary, save_arbitrary
 from transfer.arbitrary.weights_file import read_header
 from transfer.features import Precision
 
-TINY = ArbitrarySpec(channels=(16, 8, 8), style_size=64)
 
-
-@pytest.fixture(scope="module")
-def net():
-    return build_arbitrary(TINY, precision=Precision.FLOAT32, seed=0)
+@pytest.fixture(scope="module", params=["wct", "adain"])
+def net(request):
+    return build_arbitrary(design_spec(request.param, channels=(16, 8, 8), style_size=64), precision=Precision.FLOAT32,
+                           seed=0)
 
 
 @pytest.mark.parametrize("h,w", [(48, 64), (37, 53), (8, 8)])
@@ -30,8 +29,8 @@ def test_output_shape_dtype_and_range(net, h, w):
 
 
 def test_strength_zero_keeps_the_frames_own_statistics(net):
-    """At strength 0 the AdaIN target equals the frame's own features; at 1 it carries the painting's statistics."""
-    frame = tf.constant(textured_image(32, 32, seed=3)[None].astype(np.float32))
+    """At strength 0 the transformed features equal the frame's own; at 1 they carry the painting's statistics."""
+    frame = tf.constant(textured_image(96, 96, seed=3)[None].astype(np.float32))  # more pixels than channels
     code = net.style_code(stripes_image(64, 64))
     _, own = net.forward(frame, code, 0.0)
     feats = net.encode(net.pool(frame))
@@ -41,11 +40,15 @@ def test_strength_zero_keeps_the_frames_own_statistics(net):
 
     c = styled.shape[-1]  # the code also holds the shallow code layers' statistics after the AdaIN layer's
     np.testing.assert_allclose(channel_stats(styled).mean.numpy(), code.mean.numpy()[..., :c], rtol=1e-3, atol=1e-3)
+    # and their spreads: far nearer the painting's than the frame's own (WCT's regularisation spreads dead channels)
+    want, got, before = code.std.numpy()[..., :c], channel_stats(styled).std.numpy(), channel_stats(feats).std.numpy()
+    assert np.abs(got - want).mean() < 0.25 * np.abs(before - want).mean()
 
 
 def test_weights_round_trip(tmp_path, net):
-    # perturb the zero-initialised FiLM layer so that the round trip has something to carry
-    net.decoder.film.kernel.assign(tf.random.stateless_normal(net.decoder.film.kernel.shape, (1, 2)) * 0.01)
+    # perturb the zero-initialised layer (FiLM, or the output of a residual decoder) so the round trip carries it
+    layer = net.decoder.film if net.decoder.film is not None else net.decoder.out
+    layer.kernel.assign(tf.random.stateless_normal(layer.kernel.shape, (1, 2)) * 0.01)
     path = save_arbitrary(net, tmp_path / "w.npz", {"recipe": "test"})
     header = read_header(path)
     assert header["meta"]["recipe"] == "test" and header["spec"]["channels"] == [16, 8, 8]

@@ -5,13 +5,19 @@ Contract of :meth:`ArbitraryNet.stylize`:
   :class:`~transfer.arbitrary.statistics.StyleCode` of one painting (or a blend) from :meth:`ArbitraryNet.style_code`;
 - output: ``(B, H, W, 3) float32`` BGR in ``[0, 255]``, the same size.
 
-Design, for a 2-core CPU (issue 14): the frame is 2×2 average-pooled (``internal_scale``) and encoded by VGG16 up to
-``block3_conv1`` (relu3_1, 256 channels, 1/4 of the internal size) — the layer Li et al. (2019) transform for
-video, and a fifth of the work of ``block4_conv1``. AdaIN gives the features the painting's channel statistics;
-the decoder (three resize-convolution stages back to the internal size) is conditioned on the same statistics
-through FiLM, so it can paint what the statistics imply beyond relu3_1. Its output is bilinearly upsampled and the
-frame's own high-frequency detail (frame minus its pooled-and-upsampled self) is added back with a learnt gain:
-the full-resolution skip that keeps people legible at a half-resolution core.
+Two designs share the code (``ArbitrarySpec.transform``), both for a 2-core CPU (issue 14): the frame is 2×2
+average-pooled (``internal_scale``), encoded by the frozen VGG16 prefix, its features given the painting's
+statistics, decoded back to the internal size, bilinearly upsampled, and the frame's own high-frequency detail
+(frame minus its pooled-and-upsampled self) added back with a learnt gain — the full-resolution skip that keeps
+people legible at a half-resolution core.
+
+- ``wct`` (the default): the frame's pixels get the painting's colour covariance, then the features of ``relu2_1``
+  its feature covariance (whitening and colouring, Li et al. 2017); the decoder is trained to *reconstruct* a frame
+  from its own features (and to be steady on stylised frame pairs), so it paints whatever statistics it is handed,
+  including those of paintings it never saw. Style does not have to be learnt per painting: the transform carries it.
+- ``adain`` (session 5's network, still loadable): ``relu3_1`` features get the painting's per-channel mean and
+  deviation, and a FiLM-conditioned decoder trained with the Gram style loss paints a change of the colour-matched
+  frame. On the bundled backbone that decoder learnt to switch itself off (see README, "What it learnt").
 
 Sizes that are not a multiple of ``stride`` are reflect-padded on the bottom/right and cropped back.
 The weights file (``.npz``) holds only the decoder, with its :class:`ArbitrarySpec` and a record of the backbone
@@ -31,7 +37,7 @@ import tensorflow as tf
 from foundation.atomic import atomic_write
 from foundation.errors import UserError
 from media.image_io import resize_to_width
-from transfer.arbitrary.statistics import StyleCode, adain, channel_stats, mix, toward
+from transfer.arbitrary.statistics import StyleCode, adain, channel_stats, covariance_stats, mix, toward, wct
 from transfer.arbitrary.weights_file import FORMAT, read_header
 from transfer.backbone import BUNDLED, VGG_MEAN_BGR, load_backbone
 from transfer.features import FeatureExtractor, Precision
@@ -42,7 +48,9 @@ class ArbitrarySpec:
     """Shape of the network.
 
     Attributes:
-        encoder_layer: the VGG16 layer AdaIN works on (``block3_conv1``: stride 4, 256 channels).
+        transform: ``wct`` (covariances of pixels and encoder features, a reconstruction decoder) or ``adain``
+            (per-channel statistics, a style-trained decoder); see the module docstring.
+        encoder_layer: the VGG16 layer the transform works on (``block2_conv1``: stride 2, 128 channels).
         code_layers: shallower layers whose channel statistics join the style code (computed in the same encoder
             pass): they carry the painting's palette, which relu3_1 of the edge-leaning bundled backbone barely
             does (trained without them, every painting came out the same greyish pink).
@@ -59,14 +67,15 @@ class ArbitrarySpec:
             before the decoder, so its first convolution starts in a sane range.
     """
 
-    encoder_layer: str = "block3_conv1"
-    code_layers: tuple[str, ...] = ("block1_conv1",)
+    transform: str = "wct"
+    encoder_layer: str = "block2_conv1"
+    code_layers: tuple[str, ...] = ()
     color_transfer: bool = True
-    residual: bool = True
+    residual: bool = False
     internal_scale: int = 2
-    channels: tuple[int, int, int] = (192, 96, 48)
-    film: bool = True
-    detail_gain: float = 0.5
+    channels: tuple[int, int, int] = (128, 64, 64)
+    film: bool = False
+    detail_gain: float = 1.0
     style_size: int = 256
     feature_scale: float = 20.0
 
@@ -75,6 +84,8 @@ class ArbitrarySpec:
             raise ValueError(f"internal_scale must be 1, 2 or 4, got {self.internal_scale}")
         if len(self.channels) != 3 or min(self.channels) < 1:
             raise ValueError(f"channels must be three positive ints, got {self.channels}")
+        if self.transform not in TRANSFORMS:
+            raise ValueError(f"transform must be one of {TRANSFORMS}, got {self.transform!r}")
         if self.encoder_layer not in _ENCODER_STRIDE:
             raise ValueError(f"encoder_layer must be one of {sorted(_ENCODER_STRIDE)}, got {self.encoder_layer}")
 
@@ -87,6 +98,20 @@ class ArbitrarySpec:
     def stride(self) -> int:
         """Return the size multiple the core needs (inputs are padded up to it)."""
         return self.encoder_stride * self.internal_scale
+
+
+#: The feature transforms (see the module docstring).
+TRANSFORMS = ("wct", "adain")
+#: The spec of weights files written before ``transform`` existed (session 5's AdaIN network).
+LEGACY_SPEC = {"transform": "adain", "encoder_layer": "block3_conv1", "code_layers": ["block1_conv1"],
+               "residual": True, "channels": [192, 96, 48], "film": True}
+
+
+
+def design_spec(transform: str = "wct", **overrides) -> ArbitrarySpec:
+    """Return the default spec of the ``wct`` design or of the legacy ``adain`` one, with ``overrides``."""
+    base = {k: tuple(v) if isinstance(v, list) else v for k, v in LEGACY_SPEC.items()} if transform == "adain" else {}
+    return ArbitrarySpec(**{**base, **overrides})
 
 
 _ENCODER_STRIDE = {"block2_conv1": 2, "block3_conv1": 4, "block4_conv1": 8}
@@ -166,13 +191,18 @@ class ArbitraryNet:
 
     def encode_all(self, small: tf.Tensor) -> tuple[tf.Tensor, StyleCode]:
         """Return (encoder features, the batch's own style code ``(B, 1, 1, C + code-layer channels + 3)``): the
-        statistics of the encoder layer, of each code layer, and of the pixels (BGR, [0, 255]), in that order."""
+        statistics of the encoder layer, of each code layer, and of the pixels (BGR, [0, 255]), in that order; with
+        ``wct`` also the covariances of the encoder layer ``(B, C, C)`` and of the pixels ``(B, 3, 3)``."""
         small = tf.cast(small, tf.float32)
         feats = self.encoder(small - tf.constant(VGG_MEAN_BGR))
+        layer = feats[self.spec.encoder_layer]
         stats = [channel_stats(feats[name]) for name in (self.spec.encoder_layer, *self.spec.code_layers)]
         stats.append(channel_stats(small))
-        return feats[self.spec.encoder_layer], StyleCode(tf.concat([c.mean for c in stats], axis=-1),
-                                                         tf.concat([c.std for c in stats], axis=-1))
+        covs = {}
+        if self.spec.transform == "wct":
+            covs = {"feature_cov": covariance_stats(layer)[1], "pixel_cov": covariance_stats(small)[1]}
+        return layer, StyleCode(tf.concat([c.mean for c in stats], axis=-1), tf.concat([c.std for c in stats], axis=-1),
+                                **covs)
 
     def pool(self, images: tf.Tensor) -> tf.Tensor:
         """Return ``images`` average-pooled by ``internal_scale`` (sizes divisible by it)."""
@@ -212,14 +242,15 @@ class ArbitraryNet:
         x = tf.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="REFLECT") if s > 1 else x
         small = self.pool(x)
         if self.spec.color_transfer:
-            pixels = channel_stats(small)
-            palette = toward(pixels, StyleCode(code.mean[..., -3:], code.std[..., -3:]), strength)
-            x, small = adain(x, pixels, palette), adain(small, pixels, palette)
+            x, small = self._colour(x, small, code, strength)
         feats, own = self.encode_all(small)
         target = toward(own, code, strength)
         c = feats.shape[-1]
-        t = adain(feats, StyleCode(own.mean[..., :c], own.std[..., :c]),
-                  StyleCode(target.mean[..., :c], target.std[..., :c]))
+        if self.spec.transform == "wct":
+            t = wct(feats, own.mean[..., :c], own.feature_cov, target.mean[..., :c], target.feature_cov)
+        else:
+            t = adain(feats, StyleCode(own.mean[..., :c], own.std[..., :c]),
+                      StyleCode(target.mean[..., :c], target.std[..., :c]))
         base = self.decoder(t, target.vector())
         if self.spec.residual:
             base = base + small
@@ -230,6 +261,19 @@ class ArbitraryNet:
             base = base + self.detail_gain * detail
         out = tf.clip_by_value(base, 0.0, 255.0) if clip else base
         return out[:, :h, :w, :], t
+
+
+    def _colour(self, x: tf.Tensor, small: tf.Tensor, code: StyleCode, strength) -> tuple[tf.Tensor, tf.Tensor]:
+        """Return the full-size and pooled frames given the painting's palette (moved by ``strength``): the same
+        per-channel (``adain``) or 3×3 colour (``wct``) map for both, computed on the pooled frame."""
+        s = tf.cast(strength, tf.float32)
+        if self.spec.transform == "wct":
+            mean, cov = covariance_stats(small)
+            t_mean, t_cov = mean + s * (code.mean[..., -3:] - mean), cov + s * (code.pixel_cov - cov)
+            return wct(x, mean, cov, t_mean, t_cov), wct(small, mean, cov, t_mean, t_cov)
+        pixels = channel_stats(small)
+        palette = toward(pixels, StyleCode(code.mean[..., -3:], code.std[..., -3:]), strength)
+        return adain(x, pixels, palette), adain(small, pixels, palette)
 
 
 def build_arbitrary(spec: ArbitrarySpec = ArbitrarySpec(), weights: str = BUNDLED,
@@ -274,6 +318,8 @@ def load_arbitrary(path: str | Path, precision: Precision | str = Precision.BFLO
     """
     header = read_header(path)
     raw = header.get("spec") or {}
+    if raw and "transform" not in raw:
+        raw = {**LEGACY_SPEC, **raw}
     try:
         spec = ArbitrarySpec(**{**raw, "channels": tuple(raw["channels"]), "code_layers": tuple(raw["code_layers"])})
     except (KeyError, TypeError, ValueError) as exc:

@@ -2,9 +2,12 @@
 
 Each step takes a batch of frame pairs (:mod:`transfer.fast.data`: still images moved by an exact synthetic
 motion, and real consecutive video frames with estimated flow) and gives each pair one random training painting.
-The loss is the project's own: the AdaIN content term (the output's encoder features against the AdaIN target),
-the Gram style term over Gatys et al.'s layers against that painting, total variation, and the temporal term on
-the pair (``c * (out_t - warp(out_{t-1}))^2``), so stability is learnt, not only filtered at inference.
+The terms: content (the output's encoder features against the transformed target features), the Gram style term
+over Gatys et al.'s layers against that painting, total variation, the temporal term on the stylised pair
+(``c * (out_t - warp(out_{t-1}))^2``, so stability is learnt, not only filtered at inference), and reconstruction
+(the frame passed through at strength 0 must come back unchanged, ``mean (out - frame)^2``). The weights depend
+on the design (:meth:`ArbitraryLossWeights.for_transform`): the ``wct`` decoder learns to reconstruct (content,
+reconstruction, temporal; no style term, the transform carries the style), the ``adain`` one to paint (style).
 
 A fifth of the paintings (by artwork, :mod:`transfer.arbitrary.paintings`) is never trained on; every
 ``eval_every`` steps the losses on fixed content crops are logged for held-out and for training paintings side by
@@ -32,9 +35,9 @@ from foundation.errors import UserError
 from foundation.records import config_json, jsonable
 from media.image_io import read_image, resize_to_width, write_image
 from transfer import losses
-from transfer.arbitrary.network import ArbitraryNet, ArbitrarySpec, build_arbitrary, save_arbitrary
+from transfer.arbitrary.network import ArbitraryNet, ArbitrarySpec, build_arbitrary, design_spec, save_arbitrary
 from transfer.arbitrary.paintings import PaintingSplit, find_paintings, split_paintings
-from transfer.arbitrary.statistics import StyleCode
+from transfer.arbitrary.statistics import StyleCode, stack
 from transfer.backbone import BUNDLED, describe_weights, load_backbone
 from transfer.fast.data import PairOptions, find_sources, pair_dataset, video_pairs
 from transfer.fast.losses import temporal_output_loss, to_vgg
@@ -43,17 +46,29 @@ from transfer.resume import checkpoint_json, refuse_other_options
 from transfer.seeding import seed_everything
 from transfer.tensorboard import scalar
 
-PARTS = ("content", "style", "tv", "temporal")
+PARTS = ("content", "style", "tv", "temporal", "reconstruction")
 
 
 @dataclass(frozen=True)
 class ArbitraryLossWeights:
-    """Weights of the training terms (0 switches one off; ``temporal = 0`` is the ablation without it)."""
+    """Weights of the training terms (0 switches one off; ``temporal = 0`` is the ablation without it).
+
+    The defaults are the ``adain`` design's; :meth:`for_transform` gives each design's. Units: content is the mean
+    squared encoder feature error, temporal and reconstruction mean squared pixel errors on [0, 255].
+    """
 
     content: float = 1.0
     style: float = 10.0
     tv: float = 1e-4
     temporal: float = 5.0
+    reconstruction: float = 0.0
+
+    @classmethod
+    def for_transform(cls, transform: str) -> ArbitraryLossWeights:
+        """Return the default weights of the ``wct`` or ``adain`` design (see the module docstring)."""
+        if transform == "wct":
+            return cls(content=1.0, style=0.0, tv=0.0, temporal=0.01, reconstruction=0.01)
+        return cls()
 
 
 @dataclass(frozen=True)
@@ -64,7 +79,8 @@ class ArbitraryConfig:
         paintings: folders/files of paintings (a ``heldout_fraction`` of the artworks is never trained on).
         content: folders/files of photographs and videos (frames of the videos give the real pairs).
         output: the ``.npz`` weights file; workdir: checkpoints, logs, previews (default ``OUTPUT.train/``).
-        network: the network's shape; weights: the VGG16 backbone (encoder and loss), ``bundled``/``imagenet``/path.
+        network: the network's shape; loss: the terms' weights (``None``: the network's design's defaults);
+            weights: the VGG16 backbone (encoder and loss), ``bundled``/``imagenet``/path.
         precision: compute dtype of encoder, decoder and loss VGG (``bfloat16`` on CPUs with AVX-512 BF16).
         pairs: crop size, motion ranges, real video pairs; batch_size: pairs per step (each pair is two images).
         steps, learning_rate: Adam with cosine decay to ``learning_rate / 10`` over ``steps``.
@@ -76,14 +92,14 @@ class ArbitraryConfig:
     output: Path
     workdir: Path | None = None
     network: ArbitrarySpec = field(default_factory=ArbitrarySpec)
-    loss: ArbitraryLossWeights = field(default_factory=ArbitraryLossWeights)
+    loss: ArbitraryLossWeights | None = None
     weights: str = BUNDLED
     precision: Precision = Precision.BFLOAT16
     pairs: PairOptions = field(default_factory=lambda: PairOptions(size=128, video_pairs=300))
     style_layers: tuple[str, ...] = STYLE_LAYERS
     heldout_fraction: float = 0.2
     batch_size: int = 4
-    steps: int = 2000
+    steps: int = 10000
     learning_rate: float = 1e-3
     checkpoint_every: int = 250
     preview_every: int = 500
@@ -95,6 +111,8 @@ class ArbitraryConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        if self.loss is None:
+            object.__setattr__(self, "loss", ArbitraryLossWeights.for_transform(self.network.transform))
         if Path(self.output).suffix != ".npz":
             raise UserError(f"{self.output}: arbitrary-style weights are saved as a .npz file")
         if self.pairs.size % self.network.stride:
@@ -111,10 +129,10 @@ class ArbitraryConfig:
         return Path(self.workdir) if self.workdir else Path(self.output).with_suffix(".train")
 
     @classmethod
-    def quick(cls, paintings, content, output, **overrides) -> ArbitraryConfig:
+    def quick(cls, paintings, content, output, transform: str = "wct", **overrides) -> ArbitraryConfig:
         """Return the ``FAST=1`` recipe: a narrow decoder on 64 px crops and 24 paintings, a few minutes."""
         base = cls(paintings=tuple(paintings), content=tuple(content), output=Path(output),
-                   network=ArbitrarySpec(channels=(32, 16, 8), style_size=128),
+                   network=design_spec(transform, channels=(32, 16, 8), style_size=128),
                    pairs=PairOptions(size=64, video_pairs=16), batch_size=2, steps=120, learning_rate=3e-3,
                    checkpoint_every=40, preview_every=60, eval_every=40, log_every=10, eval_paintings=2,
                    max_paintings=24)
@@ -158,20 +176,20 @@ class ArbitraryResult:
 class StyleBank:
     """Per-painting targets held as variables (kept out of the graph): style codes and Gram matrices.
 
-    ``mean``/``std``: (N, 1, 1, C); ``grams[layer]``: (N, C_l, C_l) float32.
+    ``codes``: the :class:`StyleCode` fields stacked, ``mean``/``std`` (N, 1, 1, C) and with ``wct`` the
+    covariances (N, C_e, C_e) and (N, 3, 3); ``grams[layer]``: (N, C_l, C_l) float32.
     """
 
-    mean: tf.Variable
-    std: tf.Variable
+    codes: dict[str, tf.Variable]
     grams: dict[str, tf.Variable]
 
     @property
     def size(self) -> int:
-        return int(self.mean.shape[0])
+        return int(self.codes["mean"].shape[0])
 
     def take(self, index: tf.Tensor) -> tuple[StyleCode, dict[str, tf.Tensor]]:
         """Return the codes and Gram targets of paintings ``index`` (B,) int32."""
-        code = StyleCode(tf.gather(self.mean, index), tf.gather(self.std, index))
+        code = StyleCode(**{name: tf.gather(v, index) for name, v in self.codes.items()})
         return code, {name: tf.gather(g, index) for name, g in self.grams.items()}
 
 
@@ -182,7 +200,7 @@ def build_bank(net: ArbitraryNet, gram_net: FeatureExtractor, files, style_layer
     Raises:
         UserError: no painting could be read.
     """
-    means, stds, grams = [], [], {name: [] for name in style_layers}
+    codes, grams = [], {name: [] for name in style_layers}
     for path in tqdm(files, desc=f"paintings ({label})", disable=not progress, unit="img", dynamic_ncols=True):
         try:
             image = read_image(path)
@@ -191,13 +209,12 @@ def build_bank(net: ArbitraryNet, gram_net: FeatureExtractor, files, style_layer
             print(f"paintvid: skipping {exc}")
             continue
         feats = gram_net(tf.constant(preprocess(resize_to_width(image, net.spec.style_size))))
-        means.append(code.mean[0])
-        stds.append(code.std[0])
+        codes.append(code)
         for name in style_layers:
             grams[name].append(losses.gram_matrix(feats[name])[0])
-    if not means:
+    if not codes:
         raise UserError(f"none of the {len(files)} {label} paintings could be read")
-    return StyleBank(tf.Variable(tf.stack(means), trainable=False), tf.Variable(tf.stack(stds), trainable=False),
+    return StyleBank({name: tf.Variable(v, trainable=False) for name, v in stack(codes).fields().items()},
                      {name: tf.Variable(tf.stack(g), trainable=False) for name, g in grams.items()})
 
 
@@ -210,32 +227,43 @@ class LossNets:
 
 
 def batch_losses(net: ArbitraryNet, nets: LossNets, images: tf.Tensor, code: StyleCode,
-                 grams: dict[str, tf.Tensor]) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+                 grams: dict[str, tf.Tensor], with_style: bool = True) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
     """Return ``(output, {"content", "style", "tv"})`` (unweighted scalars) of a batch, one painting per sample.
 
     Args:
         images: (B, S, S, 3) float32 BGR [0, 255], S a multiple of the net's stride.
         code: (B, 1, 1, C) style codes; grams: {layer: (B, C_l, C_l)} targets.
+        with_style: ``False`` skips the Gram term's VGG pass (its weight is 0) and reports it as 0.
     """
     out, target = net.forward(images, code, clip=False)
     content = losses.content_loss(net.encode(net.pool(out)), tf.stop_gradient(target))
-    feats = nets.style(to_vgg(out))
-    out_grams = {name: losses.gram_matrix(feats[name]) for name in nets.layer_weights}
-    style = losses.style_loss(out_grams, grams, nets.layer_weights)
+    style = tf.constant(0.0)
+    if with_style:
+        feats = nets.style(to_vgg(out))
+        out_grams = {name: losses.gram_matrix(feats[name]) for name in nets.layer_weights}
+        style = losses.style_loss(out_grams, grams, nets.layer_weights)
     return out, {"content": content, "style": style, "tv": losses.total_variation(out)}
+
+
+def reconstruction_loss(net: ArbitraryNet, images: tf.Tensor, code: StyleCode) -> tf.Tensor:
+    """Return ``mean (net(images, strength 0) - images)^2`` (scalar, [0, 255] units): the pass-through error."""
+    out, _ = net.forward(images, code, strength=0.0, clip=False)
+    return tf.reduce_mean(tf.square(out - tf.cast(images, tf.float32)))
 
 
 def make_train_step(net: ArbitraryNet, nets: LossNets, bank: StyleBank, optimizer, weights: ArbitraryLossWeights):
     """Return the compiled step ``(prev, cur, flow, cert, index) -> (total, weighted parts)`` with Adam's update."""
-    w = {"content": weights.content, "style": weights.style, "tv": weights.tv, "temporal": weights.temporal}
+    w = {name: getattr(weights, name) for name in PARTS}
 
     @tf.function(reduce_retracing=True)
     def step(prev, cur, flow, cert, index):
         b = tf.shape(prev)[0]
         code, grams = bank.take(tf.concat([index, index], axis=0))
         with tf.GradientTape() as tape:
-            out, parts = batch_losses(net, nets, tf.concat([prev, cur], axis=0), code, grams)
+            out, parts = batch_losses(net, nets, tf.concat([prev, cur], axis=0), code, grams, weights.style > 0)
             parts["temporal"] = temporal_output_loss(out[b:], out[:b], flow, cert)
+            parts["reconstruction"] = (reconstruction_loss(net, cur, bank.take(index)[0])
+                                       if weights.reconstruction > 0 else tf.constant(0.0))
             weighted = {name: w[name] * parts[name] for name in PARTS}
             total = tf.add_n(list(weighted.values()))
         variables = net.trainable_variables
@@ -246,13 +274,14 @@ def make_train_step(net: ArbitraryNet, nets: LossNets, bank: StyleBank, optimize
 
 
 def evaluate_bank(net: ArbitraryNet, nets: LossNets, bank: StyleBank, frames: np.ndarray) -> dict[str, float]:
-    """Return the mean unweighted content and style losses of every (frame, painting) of ``bank``."""
-    totals = {"content": 0.0, "style": 0.0}
+    """Return the mean unweighted content, style and reconstruction losses of every (frame, painting) of ``bank``."""
+    totals = {"content": 0.0, "style": 0.0, "reconstruction": 0.0}
     x = tf.constant(frames)
     n = len(frames)
     for i in range(bank.size):
         code, grams = bank.take(tf.fill([n], i))
         _, parts = batch_losses(net, nets, x, code, grams)
+        parts["reconstruction"] = reconstruction_loss(net, x, code)
         for k in totals:
             totals[k] += float(parts[k]) / bank.size
     return totals
@@ -423,7 +452,8 @@ class _Loop:
         for k, v in mean.items():
             scalar(f"loss/{k}", v, n)
         scalar("steps_per_second", rate, n)
-        bar.set_postfix(loss=f"{mean['total']:.4g}", style=f"{mean['style']:.3g}", temporal=f"{mean['temporal']:.3g}")
+        bar.set_postfix(loss=f"{mean['total']:.4g}", content=f"{mean['content']:.3g}", style=f"{mean['style']:.3g}",
+                        temporal=f"{mean['temporal']:.3g}", recon=f"{mean['reconstruction']:.3g}")
 
     def _evaluate(self, state: _State, n: int) -> None:
         row: dict[str, float] = {"step": n}
