@@ -36,6 +36,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import subprocess
 import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -46,6 +47,7 @@ import tensorflow as tf
 
 from benchmarks.fast import _clip_640x360
 from benchmarks.known_motion import camera_clip
+from foundation.atomic import atomic_write_bytes
 from foundation.errors import UserError
 from foundation.fingerprint import file_digest, fingerprint
 from foundation.records import config_json
@@ -397,8 +399,26 @@ def _cached_flows(frames: list[np.ndarray], folder: Path) -> tuple[list, list]:
 
 # -- 3. style on held-out paintings ------------------------------------------------------------------------------
 
-#: Contact-sheet columns after content and painting, and the style table's methods.
-METHODS = ("arbitrary", "fast", "optimisation", "peer")
+#: Contact-sheet columns after content and painting, and the style table's methods ("before": the previous
+#: default network, :data:`BEFORE`).
+METHODS = ("arbitrary", "before", "fast", "optimisation", "peer")
+#: The previous default weights (session 5's AdaIN network), read from git history for the before/after columns.
+BEFORE = ("d34c33b", "transfer/arbitrary/weights/arbitrary_default_d34c33b.npz")
+
+
+def before_model(cache: Path) -> Path | None:
+    """Return the previous default weights (:data:`BEFORE`), taken from git history into ``cache`` once; ``None``
+    when the clone has no such history."""
+    out = cache / Path(BEFORE[1]).name
+    if not out.is_file():
+        try:
+            blob = subprocess.run(["git", "-C", str(REPO), "show", f"{BEFORE[0]}:{BEFORE[1]}"], capture_output=True,
+                                  check=True, timeout=60).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        cache.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out, blob)
+    return out
 
 
 def _referee(painting: Path, width: int):
@@ -418,9 +438,11 @@ def _style(model: Path, paintings: list[Path], work: Path, cache: Path, sizes: S
     content = resize_to_width(read_image(CONTENT), sizes.style_width)
     objective, grams_of = _referee(paintings[0], content.shape[1])
     rows, images = [], {}
+    before = before_model(cache)
     for painting in paintings:
         grams = grams_of(painting)
         made = {"arbitrary": _arbitrary_image(model, painting, work, sizes),
+                **({"before": _arbitrary_image(before, painting, work, sizes, "before")} if before else {}),
                 "fast": _fast_image(painting, content, cache, sizes),
                 "optimisation": _optimisation_image(painting, cache, sizes)}
         if with_peer:
@@ -428,6 +450,7 @@ def _style(model: Path, paintings: list[Path], work: Path, cache: Path, sizes: S
         losses = {name: float(frame_losses(objective, grams, [content], [img])["style"][0])
                   for name, img in {"content": content, **made}.items()}
         row = {"painting": painting.name, **{f"{k}_style_loss": v for k, v in losses.items()},
+               **({"before_over_fast": losses["before"] / losses["fast"]} if before else {}),
                "arbitrary_over_fast": losses["arbitrary"] / losses["fast"],
                "arbitrary_over_optimisation": losses["arbitrary"] / losses["optimisation"],
                # how much of the photo's own distance from the painting each closes (1: none of it)
@@ -467,27 +490,33 @@ def _generalisation(model: Path, work: Path, sizes: Sizes) -> dict:
 
 
 def decoder_use(net, paintings: list[Path], content: np.ndarray) -> dict:
-    """How much the decoder paints, per painting and on average (grey levels, 0..255): ``change``, the mean
-    ``|decoder(t)|`` of a residual decoder (what it adds to the colour-matched frame), and ``from_features``, the
-    mean ``|decoder(t) - decoder(0)|`` (what of that depends on the AdaIN features at all). Near 0 means the output
-    is the colour transfer and the detail skip alone: a decoder that learnt to switch itself off."""
-    if not net.spec.residual:
-        return {"skipped": "the decoder paints the whole picture, not a change"}
+    """How much the network paints beyond the palette, per painting and on average (grey levels, 0..255).
+
+    ``beyond_palette``: the mean ``|output - the frame given the painting's colours only|`` (any design). For a
+    residual decoder also ``change``, the mean ``|decoder(t)|`` (what it adds to the colour-matched frame), and
+    ``from_features``, the mean ``|decoder(t) - decoder(0)|`` (what of that depends on the features at all). Near 0
+    means the output is the colour transfer and the detail skip alone: a decoder that learnt to switch itself off.
+    """
     x = tf.constant(content[None].astype(np.float32))  # forward pads to its stride itself
-    change, from_features = [], []
+    beyond, change, from_features = [], [], []
     for painting in paintings:
         code = net.style_code(read_image(painting))
-        _, t = net.forward(x, code)
-        full = net.decoder(t, code.vector())
-        change.append(float(tf.reduce_mean(tf.abs(full))))
-        from_features.append(float(tf.reduce_mean(tf.abs(full - net.decoder(tf.zeros_like(t), code.vector())))))
-    return {"change_mean_abs": float(np.mean(change)), "from_features_mean_abs": float(np.mean(from_features)),
-            "paintings": len(paintings)}
+        out, t = net.forward(x, code)
+        palette = tf.clip_by_value(net.palette(x, code), 0.0, 255.0)
+        beyond.append(float(tf.reduce_mean(tf.abs(out - palette))))
+        if net.spec.residual:
+            full = net.decoder(t, code.vector())
+            change.append(float(tf.reduce_mean(tf.abs(full))))
+            from_features.append(float(tf.reduce_mean(tf.abs(full - net.decoder(tf.zeros_like(t), code.vector())))))
+    out = {"beyond_palette_mean_abs": float(np.mean(beyond)), "paintings": len(paintings)}
+    if change:
+        out.update(change_mean_abs=float(np.mean(change)), from_features_mean_abs=float(np.mean(from_features)))
+    return out
 
 
-def _arbitrary_image(model: Path, painting: Path, work: Path, sizes: Sizes) -> np.ndarray:
+def _arbitrary_image(model: Path, painting: Path, work: Path, sizes: Sizes, tag: str = "arbitrary") -> np.ndarray:
     """``paintvid image CONTENT PAINTING --method arbitrary --width W`` (its library entry point)."""
-    out = work / "style" / f"arbitrary_{painting.stem[:60]}_{sizes.style_width}.png"
+    out = work / "style" / f"{tag}_{painting.stem[:60]}_{sizes.style_width}.png"
     stylize_image_arbitrary(ArbitraryImageConfig(content=CONTENT, styles=(painting,), output=out, model=model,
                                                  width=sizes.style_width))
     return read_image(out)
@@ -542,10 +571,10 @@ def _optimisation_image(painting: Path, cache: Path, sizes: Sizes) -> np.ndarray
 
 
 def contact_sheet(images: dict, paintings: list[Path], path: Path) -> Path:
-    """Write rows (one per painting) of content | painting | arbitrary | per-style fast | optimisation | peer as a
-    PNG; a missing method's cell is grey with a note. Every cell has the content's size."""
+    """Write rows (one per painting) of content | painting | arbitrary | before | per-style fast | optimisation |
+    peer as a PNG; a missing method's cell is grey with a note. Every cell has the content's size."""
     columns = ("content", "painting", *METHODS)
-    labels = ("content", "painting", "arbitrary", "per-style fast", "optimisation", PEER)
+    labels = ("content", "painting", "arbitrary", "before (adain)", "per-style fast", "optimisation", PEER)
     first = next(iter(images.values()))["content"]
     h, w = first.shape[:2]
     rows = []
@@ -624,9 +653,14 @@ def targets(results: dict) -> list[dict]:
     rows += [_target(f"style loss arbitrary / per-style fast, worst of {len(ratios)} held-out", worst, "<=", 2.0),
              _target("style loss arbitrary / per-style fast, mean (report only)",
                      float(np.mean(ratios)) if ratios else None),
+             _target("the same for the previous default (adain, d34c33b), worst (report only)",
+                     max((r["before_over_fast"] for r in results.get("style", []) if "before_over_fast" in r),
+                         default=None)),
              _target("share of the photo's style distance left, held-out / training paintings (report only)",
                      results.get("generalisation", {}).get("heldout_over_training")),
-             _target("decoder's mean change of the colour-matched frame, grey levels (report only)",
+             _target("how much the network paints beyond the palette, grey levels (report only)",
+                     results.get("decoder_use", {}).get("beyond_palette_mean_abs")),
+             _target("residual decoder's mean change of the colour-matched frame, grey levels (report only)",
                      results.get("decoder_use", {}).get("change_mean_abs")),
              _target("of which depends on the features, grey levels (report only)",
                      results.get("decoder_use", {}).get("from_features_mean_abs"))]

@@ -83,9 +83,10 @@ def test_contact_sheet_has_one_row_per_painting_and_greys_what_is_missing(tmp_pa
     images = {p: {"content": content, "arbitrary": content, "fast": content, "optimisation": content}
               for p in paintings}
     sheet = read_image(contact_sheet(images, paintings, tmp_path / "sheet.png"))
-    assert sheet.shape == (24 + 2 * 24, 6 * 32, 3)
+    assert sheet.shape == (24 + 2 * 24, 7 * 32, 3)
     np.testing.assert_array_equal(sheet[24:48, :32], content)
-    assert (sheet[24 : 24 + 24 - 16, 5 * 32 :] == 128).all()  # no peer: a grey cell above its 16-row caption
+    assert (sheet[24 : 24 + 24 - 16, 6 * 32 :] == 128).all()  # no peer: a grey cell above its 16-row caption
+    assert (sheet[24 : 24 + 24 - 16, 3 * 32 : 4 * 32] == 128).all()  # no previous network either
 
 
 def test_peer_stylises_bgr_frames_at_their_size():
@@ -110,3 +111,4 @@ def test_decoder_use_sees_a_decoder_that_paints_nothing_and_one_that_paints(tmp_
     kernel.assign(np.random.default_rng(0).normal(0, 0.5, kernel.shape).astype(np.float32))
     busy = decoder_use(net, [painting], content)
     assert busy["change_mean_abs"] > 1.0 and busy["from_features_mean_abs"] > 0.1
+    assert idle["beyond_palette_mean_abs"] < 0.5 * busy["beyond_palette_mean_abs"]

@@ -263,6 +263,15 @@ class ArbitraryNet:
         return out[:, :h, :w, :], t
 
 
+    def palette(self, images: tf.Tensor, code: StyleCode, strength: float | tf.Tensor = 1.0) -> tf.Tensor:
+        """Return ``images`` given only the painting's colours (the first step of :meth:`forward`), same shape;
+        unclipped. The measure of how much the rest of the network paints beyond them."""
+        x = tf.cast(images, tf.float32)
+        r = self.spec.internal_scale
+        h, w = tf.shape(x)[1], tf.shape(x)[2]
+        padded = tf.pad(x, [[0, 0], [0, (-h) % r], [0, (-w) % r], [0, 0]], mode="REFLECT") if r > 1 else x
+        return self._colour(padded, self.pool(padded), code, strength)[0][:, :h, :w, :]
+
     def _colour(self, x: tf.Tensor, small: tf.Tensor, code: StyleCode, strength) -> tuple[tf.Tensor, tf.Tensor]:
         """Return the full-size and pooled frames given the painting's palette (moved by ``strength``): the same
         per-channel (``adain``) or 3×3 colour (``wct``) map for both, computed on the pooled frame."""
