@@ -3,6 +3,14 @@
 One :class:`StyleObjective` is built per run around one :class:`~transfer.features.FeatureExtractor`.
 Per-frame data (content target, style Grams, warped earlier frames, certainties, weights) is passed in as
 tensors, so the compiled ``tf.function`` is traced once and reused for every frame and every weight choice.
+
+That one graph has every size unknown (an explicit input signature), so a call's result depends on its inputs only,
+never on the sizes evaluated before it. With ``reduce_retracing`` instead, TensorFlow traced a first graph for the
+first call's exact shapes and a shape-relaxed one once the shapes changed (a video's first frame has no warped
+earlier frame, K = 0; later frames K = 1; the pyramid's coarse level another size), and the two graphs' gradients
+differ in the last bits. A video run resumed in a new process starts at a later frame, so it used the exact-shape
+graph where the uninterrupted run used the relaxed one, and L-BFGS amplified the last-bit differences into frames
+one grey level off (on 2 % of the pixels of a test clip's last frame).
 """
 
 from __future__ import annotations
@@ -62,7 +70,16 @@ class StyleObjective:
         self.extractor = extractor
         self.content_layer = content_layer
         self.style_layer_weights = dict(style_layer_weights)
-        self._value_and_grad = tf.function(self._value_and_grad_eager, reduce_retracing=True)
+        image = tf.TensorSpec((None, None, None, 3), tf.float32)
+        signature = (
+            image,
+            tf.TensorSpec((None, None, None, None), tf.float32),  # content target
+            {name: tf.TensorSpec((None, None, None), tf.float32) for name in self.style_layer_weights},
+            image,  # warped, (K, H, W, 3)
+            tf.TensorSpec((None, None, None, 1), tf.float32),  # certainty
+            tf.TensorSpec((len(LOSS_PARTS),), tf.float32),
+        )
+        self._value_and_grad = tf.function(self._value_and_grad_eager, input_signature=signature)
 
     def content_features(self, x: np.ndarray | tf.Tensor) -> tf.Tensor:
         """Return (1, h, w, C) content-layer features of a VGG-preprocessed (1, H, W, 3) image."""
@@ -91,8 +108,10 @@ class StyleObjective:
     ) -> tuple[float, np.ndarray, dict[str, float]]:
         """Return (total loss, gradient (1, H, W, 3) float32, ``{part: weighted loss}``) at image ``x``."""
         x = tf.convert_to_tensor(x, tf.float32)
+        grams = {name: tf.convert_to_tensor(targets.grams[name], tf.float32) for name in self.style_layer_weights}
         total, grad, parts = self._value_and_grad(
-            x, targets.content, dict(targets.grams), targets.warped, targets.certainty, weights.as_tensor()
+            x, tf.convert_to_tensor(targets.content, tf.float32), grams, targets.warped, targets.certainty,
+            weights.as_tensor(),
         )
         return float(total), grad.numpy(), {k: float(v) for k, v in zip(LOSS_PARTS, parts.numpy(), strict=True)}
 
