@@ -9,6 +9,7 @@ disocclusion), and optionally for single images.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -81,9 +82,7 @@ def coarse_to_fine(
         small = cv2.resize(content_bgr, (cw, ch), interpolation=cv2.INTER_AREA)
         targets = objective.targets(preprocess(small), grams_at(cw), *_resize_temporal(warped, certainty, ch, cw))
         coarse = minimize(lambda x: objective.value_and_grad(x, targets, loss), resize_vgg(x0, ch, cw), bounds,
-                          OptimizeOptions(kind=options.kind, iterations=coarse_iterations,
-                                          stall_tolerance=options.stall_tolerance, stall_window=options.stall_window,
-                                          adam_learning_rate=options.adam_learning_rate), progress)
+                          replace(options, iterations=coarse_iterations), progress)
         start = resize_vgg(coarse.x, h, w)
     targets = objective.targets(preprocess(content_bgr), grams_at(w), warped, certainty)
     fine = minimize(lambda x: objective.value_and_grad(x, targets, loss), start, bounds, options, progress)
