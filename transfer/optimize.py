@@ -19,12 +19,16 @@ import numpy as np
 #: iterations.
 DEFAULT_STALL_TOLERANCE = 0.01
 DEFAULT_STALL_WINDOW = 10
-#: L-BFGS-B's memory (scipy's ``maxcor``). Its bookkeeping grows with memory x pixels: on vtest at 256x192 (80
-#: iterations, bfloat16, one run on the shared, loaded 2-core machine) 100 corrections spent 58 s outside the VGG pass
-#: against 28 s inside it; 20 corrections took 23 s for a final loss 0.9 % higher, 10 took 15 s for 3.9 % higher.
-#: Kept at 100 for now: with 20 a run resumed after SIGKILL no longer reproduced the uninterrupted run bit for bit
-#: (tests/test_video_pipeline.py, last frame off by one grey level on 2 % of pixels), not yet explained.
-DEFAULT_LBFGS_MEMORY = 100
+#: L-BFGS-B's memory (scipy's ``maxcor``). Its bookkeeping grows with memory x pixels. Measured on vtest's first
+#: frame at 256x192 (Starry Night, default weights, bfloat16, content start, 80 iterations and 82 evaluations each;
+#: three runs per memory, one process each, on the shared 2-core machine at load 5 with a training job running, so
+#: read ratios rather than seconds): 100 corrections spent 42-54 s (median 48) outside the VGG pass (20-22 s inside
+#: it at every memory), final loss 32.92; 20 spent 24-28 s (median 25) for 33.19 (+0.8 %); 10 spent 14-16 s for
+#: 33.90 (+3.0 %); 15 (one run) 25 s for 33.42 (+1.5 %). 20 halves the overhead within 1 % of the loss. A run resumed
+#: after SIGKILL reproduces the uninterrupted one bit for bit at any memory (tests/test_video_pipeline.py; checked
+#: with 10, 20 and 100); with 20 it once did not, because the objective's graph depended on the sizes evaluated
+#: before it (fixed in transfer/objective.py).
+DEFAULT_LBFGS_MEMORY = 20
 
 ValueAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray, dict[str, float]]]
 Progress = Callable[[int, float, dict[str, float]], None]
@@ -44,7 +48,8 @@ class OptimizeOptions:
         stall_tolerance: stop early once the loss improved by less than this fraction over the last
             ``stall_window`` iterations (0 disables early stopping; on by default).
         adam_learning_rate: step size in VGG-preprocessed pixel units.
-        lbfgs_memory: corrections L-BFGS-B keeps (its cost per iteration grows with it times the pixel count).
+        lbfgs_memory: corrections L-BFGS-B keeps (its cost per iteration grows with it times the pixel count;
+            :data:`DEFAULT_LBFGS_MEMORY`, 20, by default).
     """
 
     kind: OptimizerKind = OptimizerKind.LBFGS
