@@ -30,7 +30,8 @@ def run(tmp_path, pair, name="out.png", **kw):
     return stylize_image(cfg)
 
 
-@pytest.mark.parametrize("kind, iterations", [(OptimizerKind.LBFGS, 40), (OptimizerKind.ADAM, 60)])
+@pytest.mark.parametrize("kind, iterations",
+                         [(OptimizerKind.LBFGS, 40), (OptimizerKind.ADAM, 60), (OptimizerKind.LBFGS_PROJECTED, 40)])
 def test_style_loss_falls_to_small_fraction(tmp_path, pair, kind, iterations):
     report = run(tmp_path, pair, optimize=OptimizeOptions(kind=kind, iterations=iterations))
     start, end = report["initial_losses"]["style"], report["final_losses"]["style"]
@@ -76,6 +77,90 @@ def test_adam_respects_pixel_bounds(tmp_path, pair):
         res = minimize(push_up, x0, (lo, hi), OptimizeOptions(kind=kind, iterations=10, adam_learning_rate=50))
         assert (res.x <= hi + 1e-4).all() and (res.x >= lo - 1e-4).all()
         np.testing.assert_allclose(res.x[0, 0, 0], hi, atol=1e-3)
+
+
+def _rosenbrock(x):
+    z = x.astype(np.float64).ravel()
+    grad = np.zeros_like(z)
+    grad[:-1] = -400 * z[:-1] * (z[1:] - z[:-1] ** 2) - 2 * (1 - z[:-1])
+    grad[1:] += 200 * (z[1:] - z[:-1] ** 2)
+    loss = np.sum(100 * (z[1:] - z[:-1] ** 2) ** 2 + (1 - z[:-1]) ** 2)
+    return float(loss), grad.reshape(x.shape).astype(np.float32), {"total": float(loss)}
+
+
+def test_projected_lbfgs_finds_the_rosenbrock_minimum():
+    """48-dimensional Rosenbrock from the classic start (-1.2, 1, ...): the minimum (all ones) is inside the box."""
+    from transfer.optimize import minimize
+
+    x0 = np.tile(np.float32([-1.2, 1.0]), 24).reshape(1, 4, 4, 3)
+    seen = []
+    res = minimize(_rosenbrock, x0, (np.full(3, -2.0), np.full(3, 2.0)),
+                   OptimizeOptions(kind=OptimizerKind.LBFGS_PROJECTED, iterations=400, stall_tolerance=0.0),
+                   progress=lambda it, loss, parts: seen.append((it, loss, parts["total"])))
+    assert res.loss < 1e-8 * _rosenbrock(x0)[0], res.loss
+    np.testing.assert_allclose(res.x, 1.0, atol=1e-3)
+    # one iteration per accepted step, each with sufficient decrease; progress sees each accepted point once
+    assert res.iterations == len(res.history) > 0 and res.evaluations > res.iterations
+    assert all(b < a for a, b in zip(res.history, res.history[1:], strict=False))
+    assert seen == [(i + 1, loss, loss) for i, loss in enumerate(res.history)]
+    assert res.loss == min(res.history) and res.x.dtype == np.float32 and res.x.shape == x0.shape
+
+
+def test_projected_lbfgs_stays_in_the_box_and_ends_on_the_bound():
+    """A weighted quadratic whose minimum is outside the (per-channel) box for about a third of the variables:
+    every evaluated point is inside, and the result is the clipped minimum, exactly on the bound where it is out."""
+    from transfer.optimize import minimize
+
+    rng = np.random.default_rng(1)
+    shape = (1, 6, 8, 3)
+    lo, hi = np.array([-2.0, -1.5, -1.0]), np.array([2.0, 1.5, 1.0])
+    target = rng.uniform(-3, 3, shape)
+    weight = np.exp(rng.uniform(np.log(0.1), np.log(10.0), shape))
+    seen = []
+
+    def quadratic(x):
+        seen.append(x.copy())
+        diff = x - target
+        return float(0.5 * np.sum(weight * diff * diff)), (weight * diff).astype(np.float32), {}
+
+    res = minimize(quadratic, np.zeros(shape, np.float32), (lo, hi),
+                   OptimizeOptions(kind=OptimizerKind.LBFGS_PROJECTED, iterations=100, stall_tolerance=0.0))
+    assert len(seen) == res.evaluations > 1
+    lo32, hi32 = lo.astype(np.float32), hi.astype(np.float32)
+    assert all((x >= lo32).all() and (x <= hi32).all() for x in seen)
+    expected = np.clip(target, lo, hi).astype(np.float32)
+    outside = (target < lo) | (target > hi)
+    assert 0.2 < outside.mean() < 0.6
+    np.testing.assert_array_equal(res.x[outside], expected[outside])
+    np.testing.assert_allclose(res.x, expected, atol=1e-4)
+    assert res.loss == pytest.approx(quadratic(expected)[0], rel=1e-6)
+
+
+def test_projected_lbfgs_stops_once_the_loss_stalls():
+    """1000 plus an ill-conditioned quadratic: the loss soon improves by under 1 % in 10 iterations. The run stops at
+    the first iteration where it does, while without early stopping it carries on."""
+    from transfer.optimize import minimize
+
+    rng = np.random.default_rng(2)
+    shape = (1, 4, 4, 3)
+    target = rng.uniform(-30, 30, shape)
+    weight = np.logspace(-3, 0, target.size).reshape(shape)
+
+    def bowl(x):
+        diff = x - target
+        return 1000.0 + float(0.5 * np.sum(weight * diff * diff)), (weight * diff).astype(np.float32), {}
+
+    x0, bounds = np.zeros(shape, np.float32), (np.full(3, -100.0), np.full(3, 100.0))
+    options = OptimizeOptions(kind=OptimizerKind.LBFGS_PROJECTED, iterations=200, stall_tolerance=0.01)
+    stopped = minimize(bowl, x0, bounds, options)
+    full = minimize(bowl, x0, bounds, OptimizeOptions(kind=options.kind, iterations=200, stall_tolerance=0.0))
+    assert stopped.stopped_early and not full.stopped_early
+    assert stopped.iterations < full.iterations
+    h, window, tol = stopped.history, options.stall_window, options.stall_tolerance
+    assert len(h) > window and h[-1 - window] - h[-1] <= tol * h[-1 - window]
+    assert all(h[k - window] - h[k] > tol * h[k - window] for k in range(window, len(h) - 1))
+    assert full.history[:len(h)] == h  # the same run up to the stop
+    assert full.loss < stopped.loss
 
 
 def test_two_styles_blend(tmp_path, pair):

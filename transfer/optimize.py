@@ -1,6 +1,7 @@
-"""Bounded minimisation of an image: scipy's L-BFGS-B (Gatys' and Ruder's choice) or Adam.
+"""Bounded minimisation of an image: scipy's L-BFGS-B (Gatys' and Ruder's choice), a projected L-BFGS in numpy or
+Adam.
 
-Both take a ``value_and_grad(x) -> (loss, grad, parts)`` over a (1, H, W, 3) float32 array and keep every
+Each takes a ``value_and_grad(x) -> (loss, grad, parts)`` over a (1, H, W, 3) float32 array and keep every
 pixel inside per-channel bounds (the VGG-preprocessed range of [0, 255] pixels). Early stopping is on by default: a
 run ends once its loss stalls (see :data:`DEFAULT_STALL_TOLERANCE`). The result says how the time split between
 loss-and-gradient evaluations (the VGG pass) and the optimiser's own work.
@@ -35,8 +36,13 @@ Progress = Callable[[int, float, dict[str, float]], None]
 
 
 class OptimizerKind(StrEnum):
+    #: scipy's L-BFGS-B (generalised Cauchy point, subspace minimisation, More-Thuente line search).
     LBFGS = "lbfgs"
     ADAM = "adam"
+    #: L-BFGS in numpy on the free pixels (those at a bound whose gradient points out of the box stay put), each
+    #: trial point projected onto the box, a weak-Wolfe line search along the projection arc (see
+    #: :func:`_lbfgs_projected`).
+    LBFGS_PROJECTED = "lbfgs-projected"
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,8 @@ class OptimizeOptions:
         stall_tolerance: stop early once the loss improved by less than this fraction over the last
             ``stall_window`` iterations (0 disables early stopping; on by default).
         adam_learning_rate: step size in VGG-preprocessed pixel units.
-        lbfgs_memory: corrections L-BFGS-B keeps (its cost per iteration grows with it times the pixel count;
-            :data:`DEFAULT_LBFGS_MEMORY`, 20, by default).
+        lbfgs_memory: corrections L-BFGS-B (and the projected L-BFGS) keep (its cost per iteration grows with it
+            times the pixel count; :data:`DEFAULT_LBFGS_MEMORY`, 20, by default).
     """
 
     kind: OptimizerKind = OptimizerKind.LBFGS
@@ -130,6 +136,8 @@ def minimize(
         result = OptimizeResult(x0, loss, parts, 0, [])
     elif OptimizerKind(options.kind) is OptimizerKind.LBFGS:
         result = _lbfgs(timed, x0, lo, hi, options, progress)
+    elif OptimizerKind(options.kind) is OptimizerKind.LBFGS_PROJECTED:
+        result = _lbfgs_projected(timed, x0, lo, hi, options, progress)
     else:
         result = _adam(timed, x0, lo, hi, options, progress)
     result.evaluations, result.seconds_evaluating = timed.calls, timed.seconds
@@ -175,6 +183,137 @@ def _lbfgs(value_and_grad, x0, lo, hi, options, progress) -> OptimizeResult:
     )
     return OptimizeResult(best["x"], float(best["loss"]), best["parts"], len(stall.history), stall.history,
                           stopped["early"])
+
+
+#: Line search of :func:`_lbfgs_projected`: sufficient decrease and curvature constants (scipy's L-BFGS-B uses the
+#: same, ftol=1e-3 and gtol=0.9) and the most evaluations one iteration may spend (scipy's maxls).
+_ARMIJO, _CURVATURE, _MAX_LINE_SEARCH = 1e-3, 0.9, 20
+
+
+def _lbfgs_projected(value_and_grad, x0, lo, hi, options, progress) -> OptimizeResult:
+    """Projected L-BFGS over float32 images.
+
+    Direction ``d = -P H P g``: ``P`` zeroes the pixels held at a bound (at the bound with the gradient pointing out
+    of the box), ``H`` is the L-BFGS inverse Hessian of the last ``lbfgs_memory`` pairs (two-loop recursion, scaled
+    by ``s.y / y.y``), so ``g.d < 0`` whenever a free pixel has a gradient. Trial points ``clip(x + t d)`` follow the
+    projection arc; a step is accepted on sufficient decrease ``f(t) <= f + c1 g.(x_t - x)`` and the weak curvature
+    condition ``g_t.(x_t - x) >= c2 g.(x_t - x)`` (which makes ``s.y > 0``), or on sufficient decrease alone once it
+    takes every moving pixel to its bound. Too long a step backtracks by quadratic interpolation, too short a one
+    extrapolates by the secant of the slopes, and once bracketed the search bisects; after ``_MAX_LINE_SEARCH``
+    evaluations the lowest sufficient-decrease point is taken (without one the memory is dropped and the iteration
+    restarts along ``-P g``; a failure from there ends the run); a trial with exactly the current loss (its
+    rounding floor) ends the search too. The first trial point is ``clip(x - g)``, as in L-BFGS-B on a box. A pair
+    with ``s.y <= 0`` clears the memory. One iteration per accepted step; the evaluation budget is
+    ``2 * iterations``, as for :func:`_lbfgs`.
+    """
+    shape, n = x0.shape, x0.size
+    lo, hi = lo.ravel(), hi.ravel()
+    memory = max(1, options.lbfgs_memory)
+    max_evaluations = 2 * options.iterations
+    stall = _Stall(options.stall_tolerance, options.stall_window)
+    best = {"loss": np.inf, "x": x0, "parts": {}}
+    evaluations = 0
+
+    def evaluate(flat: np.ndarray):
+        nonlocal evaluations
+        x = flat.reshape(shape)
+        loss, grad, parts = value_and_grad(x)
+        evaluations += 1
+        loss = float(loss)
+        if loss < best["loss"]:
+            best.update(loss=loss, x=x, parts=parts)
+        return loss, np.asarray(grad, np.float32).reshape(n), parts
+
+    x = x0.reshape(n).copy()
+    f, g, _ = evaluate(x)
+    pairs: list[tuple[np.ndarray, np.ndarray, float]] = []  # (s, y, 1 / s.y), oldest first
+    stopped = False
+    while len(stall.history) < options.iterations and evaluations <= max_evaluations:
+        free = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
+        q = np.where(free, g, np.float32(0))
+        if not q.any():
+            break  # every pixel with a gradient is held at a bound: a stationary point of the box
+        d = -_two_loop(q, pairs)
+        d[~free] = 0
+        step = _line_search(evaluate, x, f, g, d, 1.0, lo, hi)
+        if step is None:
+            if not pairs:
+                break  # no decrease even along the projected steepest descent
+            pairs.clear()
+            continue
+        x_new, f_new, g_new, parts = step
+        s, y = x_new - x, g_new - g
+        sy = float(np.dot(s, y))
+        if sy > 0:
+            pairs.append((s, y, 1.0 / sy))
+            if len(pairs) > memory:
+                pairs.pop(0)
+        else:
+            pairs.clear()
+        x, f, g = x_new, f_new, g_new
+        if progress is not None:
+            progress(len(stall.history) + 1, f, parts)
+        if stall.push(f):
+            stopped = True
+            break
+    return OptimizeResult(best["x"], float(best["loss"]), best["parts"], len(stall.history), stall.history, stopped)
+
+
+def _two_loop(q: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
+    """``H q`` for the L-BFGS inverse Hessian of ``pairs`` (identity scaled by ``s.y / y.y`` of the newest)."""
+    q = q.copy()
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        alpha = rho * float(np.dot(s, q))
+        q -= np.float32(alpha) * y
+        alphas.append(alpha)
+    if pairs:
+        s, y, rho = pairs[-1]
+        q *= np.float32(1.0 / (rho * float(np.dot(y, y))))
+    for (s, y, rho), alpha in zip(pairs, reversed(alphas), strict=True):
+        beta = rho * float(np.dot(y, q))
+        q += np.float32(alpha - beta) * s
+    return q
+
+
+def _line_search(evaluate, x, f, g, d, t, lo, hi):
+    """Weak-Wolfe search along ``clip(x + t d)``; ``(x_t, f_t, g_t, parts)`` of the accepted point or None."""
+    low, high = 0.0, np.inf  # bracket of step lengths: ``low`` gave sufficient decrease (or is 0), ``high`` did not
+    with np.errstate(divide="ignore", invalid="ignore"):  # beyond ``last`` every moving pixel sits at its bound
+        last = float(np.max(np.where(d > 0, (hi - x) / d, np.where(d < 0, (lo - x) / d, 0.0)), initial=0.0))
+    t = min(t, last)
+    f_low, slope_low = f, float(np.dot(g, d))  # value and slope (per unit t) at ``low``
+    fallback = None  # lowest point with sufficient decrease but too steep a slope
+    for _ in range(_MAX_LINE_SEARCH):
+        x_t = np.clip(x + np.float32(t) * d, lo, hi)
+        p = x_t - x
+        decrease = float(np.dot(g, p))  # < 0 along a descent direction, whatever the projection clipped
+        if decrease >= 0:
+            return fallback  # nothing moves: every free pixel already at its bound along d, or rounding
+        f_t, g_t, parts = evaluate(x_t)
+        if f_t == f:
+            return fallback  # the loss's rounding floor: shorter steps would change it even less
+        slope_t = float(np.dot(g_t, p)) / t
+        if not np.isfinite(f_t) or f_t > f + _ARMIJO * decrease:  # too long: interpolate inside [low, t]
+            high = t
+            span = high - low
+            curvature = f_t - f_low - slope_low * span if np.isfinite(f_t) else np.inf
+            guess = low - slope_low * span * span / (2.0 * curvature) if curvature > 0 else low + 0.5 * span
+            t = min(max(guess, low + 0.1 * span), low + (0.5 if low == 0 else 0.9) * span)
+            continue
+        if slope_t * t >= _CURVATURE * decrease or t >= last:
+            return x_t, f_t, g_t, parts
+        if fallback is None or f_t < fallback[1]:
+            fallback = (x_t, f_t, g_t, parts)
+        if high == np.inf:  # still descending steeply: the slopes' secant, between 2x and 10x further
+            denominator = slope_low - slope_t
+            guess = t + (t - low) * slope_t / denominator if denominator < 0 else 10.0 * t
+            low, f_low, slope_low = t, f_t, slope_t
+            t = min(max(guess, 2.0 * t), 10.0 * t, last)
+        else:
+            low, f_low, slope_low = t, f_t, slope_t
+            t = low + 0.5 * (high - low)
+    return fallback
 
 
 def _adam(value_and_grad, x0, lo, hi, options, progress) -> OptimizeResult:
