@@ -69,3 +69,18 @@ def test_subprocess_end_to_end(files):
     bad = subprocess.run([sys.executable, "-m", "paintvid", "image", "missing.png", str(files / "s.png"),
                           "-o", str(out)], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "missing.png" in bad.stderr
+
+
+@pytest.mark.parametrize("command", ["image", "video"])
+def test_optimizer_choices_are_the_optimizer_kinds(command):
+    """``--optimizer`` offers every :class:`transfer.optimize.OptimizerKind` (its choices are spelled out so that
+    the CLI does not import the library before checking options) and defaults to scipy's L-BFGS-B."""
+    import argparse
+
+    from paintvid.cli import build_parser
+    from transfer.optimize import OptimizerKind
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    option = next(a for a in commands.choices[command]._actions if "--optimizer" in a.option_strings)
+    assert sorted(option.choices) == sorted(k.value for k in OptimizerKind)
+    assert option.default == OptimizerKind.LBFGS.value

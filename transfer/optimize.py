@@ -1,7 +1,7 @@
 """Bounded minimisation of an image: scipy's L-BFGS-B (Gatys' and Ruder's choice), a projected L-BFGS in numpy or
 Adam.
 
-Each takes a ``value_and_grad(x) -> (loss, grad, parts)`` over a (1, H, W, 3) float32 array and keep every
+Each takes a ``value_and_grad(x) -> (loss, grad, parts)`` over a (1, H, W, 3) float32 array and keeps every
 pixel inside per-channel bounds (the VGG-preprocessed range of [0, 255] pixels). Early stopping is on by default: a
 run ends once its loss stalls (see :data:`DEFAULT_STALL_TOLERANCE`). The result says how the time split between
 loss-and-gradient evaluations (the VGG pass) and the optimiser's own work.

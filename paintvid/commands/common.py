@@ -41,7 +41,10 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--content-weight", type=float, default=5.0)
     g.add_argument("--style-weight", type=float, default=100.0)
     g.add_argument("--tv-weight", type=float, default=1e-3)
-    g.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs")
+    g.add_argument("--optimizer", choices=["lbfgs", "lbfgs-projected", "adam"], default="lbfgs",
+                   help="lbfgs: scipy's L-BFGS-B; lbfgs-projected: L-BFGS in numpy with each step projected onto the "
+                        "pixel range (far less work per iteration outside the VGG pass); "
+                        "adam: Adam (step size --learning-rate)")
     g.add_argument("--learning-rate", type=float, default=5.0, help="Adam step size in pixel units")
     g.add_argument("--preserve-colors", choices=["none", "luminance", "histogram"], default="none",
                    help="keep the content's colours: stylise luminance only, or match the style's colours first")
