@@ -99,6 +99,13 @@ def _fixed_loss(net, cfg: ArbitraryConfig, data, part: str) -> float:
 def test_resume_continues_and_refuses_other_options(tmp_path, data):
     first = train_arbitrary(config(tmp_path, *data, steps=10))
     assert first.resumed_from_step == 0
+    # the checkpoint holds every decoder variable: restored into a fresh network it equals the exported weights
+    fresh = build_arbitrary(TINY, precision=Precision.FLOAT32, seed=123)
+    ckpt = tf.train.Checkpoint(decoder=fresh.decoder, gain=fresh.detail_gain)
+    ckpt.restore(tf.train.latest_checkpoint(tmp_path / "out" / "w.train" / "checkpoints")).expect_partial()
+    exported = load_arbitrary(first.output, Precision.FLOAT32)
+    for got, want in zip(fresh.decoder.get_weights(), exported.decoder.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
     second = train_arbitrary(config(tmp_path, *data, steps=14))
     assert second.resumed_from_step == 10
     assert [h["step"] for h in second.history] == list(range(1, 15))

@@ -135,8 +135,13 @@ class Decoder(keras.Model):
         ups = {1: 0, 2: 1, 4: 2, 8: 3}[spec.encoder_stride]
         # (channels, upsample before this conv)
         plan = [(c1, False)] + [(c2 if i == 0 else c3, True) for i in range(ups)] + [(c3, False)]
-        self.hidden = [(keras.layers.Conv2D(c, 3, padding="same", dtype=policy, name=f"conv{i}"), up)
-                       for i, (c, up) in enumerate(plan)]
+        # each hidden layer is also an attribute of its own: tf.train.Checkpoint does not follow Keras' wrapped
+        # lists, and a training resumed from a checkpoint restarted its hidden layers from scratch
+        self.convs = [keras.layers.Conv2D(c, 3, padding="same", dtype=policy, name=f"conv{i}")
+                      for i, (c, _) in enumerate(plan)]
+        for i, conv in enumerate(self.convs):
+            setattr(self, f"conv{i}", conv)
+        self.upsample = tuple(up for _, up in plan)
         self.film = (keras.layers.Dense(2 * sum(c for c, _ in plan), kernel_initializer="zeros", dtype="float32",
                                         name="film") if spec.film else None)
         self.out = keras.layers.Conv2D(3, 3, padding="same", dtype=policy, name="conv_out",
@@ -153,7 +158,7 @@ class Decoder(keras.Model):
         # down instead (1/sqrt(n)) slowed it so much that the decoder never learnt to tell paintings apart
         film = self.film(vector) if self.film is not None else None
         offset = 0
-        for (conv, up), c in zip(self.hidden, self.sizes, strict=True):
+        for conv, up, c in zip(self.convs, self.upsample, self.sizes, strict=True):
             if up:
                 y = tf.image.resize(y, tf.shape(y)[1:3] * 2, method="nearest")
             y = conv(y)
@@ -228,11 +233,15 @@ class ArbitraryNet:
         """Return the stylised batch (see the module docstring); ``strength`` 0 keeps each frame's own statistics."""
         return self.forward(images, code, strength)[0]
 
-    def forward(self, images: tf.Tensor, code: StyleCode, strength: float | tf.Tensor = 1.0, clip: bool = True):
-        """Return ``(output (B, H, W, 3) float32 [0, 255], AdaIN target t (B, h, w, C) float32)``.
+    def forward(self, images: tf.Tensor, code: StyleCode, strength: float | tf.Tensor = 1.0, clip: bool = True,
+                recolour: bool = True):
+        """Return ``(output (B, H, W, 3) float32 [0, 255], transformed target t (B, h, w, C) float32)``.
 
         ``code`` is ``(1, 1, 1, C)`` (broadcast) or ``(B, 1, 1, C)`` (one painting per sample). Training passes
         ``clip=False``: a clipped output has no gradient where it overshoots, and the decoder can get stuck there.
+        With ``wct`` and ``recolour``, the decoded picture is given the colour covariance of the colour-matched
+        frame once more (the decoder's own colour drift, about a tint, removed); training passes ``recolour=False``
+        (no gradient through an eigen-decomposition).
         """
         x = tf.cast(images, tf.float32)
         shape = tf.shape(x)
@@ -254,6 +263,9 @@ class ArbitraryNet:
         base = self.decoder(t, target.vector())
         if self.spec.residual:
             base = base + small
+        if recolour and self.spec.transform == "wct" and self.spec.color_transfer:
+            (mean, cov), (want_mean, want_cov) = covariance_stats(base), covariance_stats(small)
+            base = wct(base, mean, cov, want_mean, want_cov)
         size = tf.shape(x)[1:3]
         if self.spec.internal_scale > 1:
             base = tf.image.resize(base, size, method="bilinear")

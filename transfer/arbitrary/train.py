@@ -235,7 +235,7 @@ def batch_losses(net: ArbitraryNet, nets: LossNets, images: tf.Tensor, code: Sty
         code: (B, 1, 1, C) style codes; grams: {layer: (B, C_l, C_l)} targets.
         with_style: ``False`` skips the Gram term's VGG pass (its weight is 0) and reports it as 0.
     """
-    out, target = net.forward(images, code, clip=False)
+    out, target = net.forward(images, code, clip=False, recolour=False)
     content = losses.content_loss(net.encode(net.pool(out)), tf.stop_gradient(target))
     style = tf.constant(0.0)
     if with_style:
@@ -247,7 +247,7 @@ def batch_losses(net: ArbitraryNet, nets: LossNets, images: tf.Tensor, code: Sty
 
 def reconstruction_loss(net: ArbitraryNet, images: tf.Tensor, code: StyleCode) -> tf.Tensor:
     """Return ``mean (net(images, strength 0) - images)^2`` (scalar, [0, 255] units): the pass-through error."""
-    out, _ = net.forward(images, code, strength=0.0, clip=False)
+    out, _ = net.forward(images, code, strength=0.0, clip=False, recolour=False)
     return tf.reduce_mean(tf.square(out - tf.cast(images, tf.float32)))
 
 
