@@ -163,6 +163,34 @@ def test_projected_lbfgs_stops_once_the_loss_stalls():
     assert full.loss < stopped.loss
 
 
+@pytest.mark.parametrize("kind", list(OptimizerKind))
+def test_blas_runs_on_one_thread_while_minimising(kind):
+    """OpenBLAS hands scipy's whole-image ddot calls to worker threads that wait for a busy core (see
+    transfer.optimize._one_blas_thread): inside a minimisation every OpenBLAS runs one thread, afterwards as before."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import scipy.optimize  # noqa: F401  (its OpenBLAS too)
+
+    from transfer.optimize import minimize
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        if not before or max(before) < 2:
+            pytest.skip(f"no BLAS that runs 2 threads here ({before})")
+        inside = []
+
+        def bowl(x):
+            inside.append(blas_threads())
+            return float(0.5 * np.sum((x - 1.0) ** 2)), (x - 1.0).astype(np.float32), {}
+
+        minimize(bowl, np.zeros((1, 4, 4, 3), np.float32), (np.full(3, -5.0), np.full(3, 5.0)),
+                 OptimizeOptions(kind=kind, iterations=3, stall_tolerance=0.0))
+        assert inside and all(threads == [1] * len(before) for threads in inside), inside
+        assert blas_threads() == before
+
+
 def test_two_styles_blend(tmp_path, pair):
     content, style = pair
     style2 = tmp_path / "style2.png"
