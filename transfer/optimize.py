@@ -29,7 +29,10 @@ DEFAULT_STALL_WINDOW = 10
 #: 33.90 (+3.0 %); 15 (one run) 25 s for 33.42 (+1.5 %). 20 halves the overhead within 1 % of the loss. A run resumed
 #: after SIGKILL reproduces the uninterrupted one bit for bit at any memory (tests/test_video_pipeline.py; checked
 #: with 10, 20 and 100); with 20 it once did not, because the objective's graph depended on the sizes evaluated
-#: before it (fixed in transfer/objective.py).
+#: before it (fixed in transfer/objective.py). Those seconds outside the VGG pass were mostly OpenBLAS thread
+#: hand-offs (see :func:`_one_blas_thread`); with BLAS on one thread, per iteration on a cheap synthetic objective
+#: at 256x192: 11-13 ms at memory 5, 16-23 at 10, 31-43 at 20, 150-170 at 100 (0.3-1 s more per call for scipy's
+#: per-pixel Python loops over the bounds), and 3, 4, 5, 20-26 ms for the projected L-BFGS.
 DEFAULT_LBFGS_MEMORY = 20
 
 ValueAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray, dict[str, float]]]
