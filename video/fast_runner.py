@@ -49,11 +49,11 @@ from video.sink import ThreadedSink, VideoSink
 
 #: Per method, the smoothing blend and its flow when the user names none. A per-style fast network is steady on
 #: its own (trained with its temporal loss for one painting), so off. The arbitrary network, which must serve
-#: every painting, flickers more: on vtest (``benchmarks/arbitrary.py``) light smoothing along the coarse
-#: ``dis-fast`` flow took its warping error from 0.51x to 0.33x of the per-frame peer with the peer's own smoothing,
-#: for about 15 ms per 640x360 frame (``dis`` at scale 0.5: 0.44x for 45 ms).
+#: every painting, flickers more: on vtest (``benchmarks/arbitrary.py``, weights be9340e) smoothing along the coarse
+#: ``dis-fast`` flow (about 15 ms per 640x360 frame) took its warping error from 1.15x of the per-frame peer with the
+#: peer's own smoothing to 0.70x at 0.3, 0.53x at 0.5, 0.47x at 0.6 and 0.42x at 0.7.
 DEFAULT_SMOOTHING: dict[str, tuple[float, FlowMethod]] = {"fast": (0.0, FlowMethod.DIS),
-                                                          "arbitrary": (0.3, FlowMethod.DIS_FAST)}
+                                                          "arbitrary": (0.6, FlowMethod.DIS_FAST)}
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
