@@ -37,7 +37,17 @@ import tensorflow as tf
 from foundation.atomic import atomic_write
 from foundation.errors import UserError
 from media.image_io import resize_to_width
-from transfer.arbitrary.statistics import StyleCode, adain, channel_stats, covariance_stats, mix, toward, wct
+from transfer.arbitrary.statistics import (
+    StyleCode,
+    adain,
+    apply_wct,
+    channel_stats,
+    covariance_stats,
+    mix,
+    toward,
+    wct,
+    wct_matrix,
+)
 from transfer.arbitrary.weights_file import FORMAT, read_header
 from transfer.backbone import BUNDLED, VGG_MEAN_BGR, load_backbone
 from transfer.features import FeatureExtractor, Precision
@@ -103,15 +113,13 @@ class ArbitrarySpec:
 #: The feature transforms (see the module docstring).
 TRANSFORMS = ("wct", "adain")
 #: The spec of weights files written before ``transform`` existed (session 5's AdaIN network).
-LEGACY_SPEC = {"transform": "adain", "encoder_layer": "block3_conv1", "code_layers": ["block1_conv1"],
-               "residual": True, "channels": [192, 96, 48], "film": True}
-
+LEGACY_SPEC = {"transform": "adain", "encoder_layer": "block3_conv1", "code_layers": ("block1_conv1",),
+               "residual": True, "channels": (192, 96, 48), "film": True}
 
 
 def design_spec(transform: str = "wct", **overrides) -> ArbitrarySpec:
     """Return the default spec of the ``wct`` design or of the legacy ``adain`` one, with ``overrides``."""
-    base = {k: tuple(v) if isinstance(v, list) else v for k, v in LEGACY_SPEC.items()} if transform == "adain" else {}
-    return ArbitrarySpec(**{**base, **overrides})
+    return ArbitrarySpec(**{**(LEGACY_SPEC if transform == "adain" else {}), **overrides})
 
 
 _ENCODER_STRIDE = {"block2_conv1": 2, "block3_conv1": 4, "block4_conv1": 8}
@@ -264,8 +272,9 @@ class ArbitraryNet:
         if self.spec.residual:
             base = base + small
         if recolour and self.spec.transform == "wct" and self.spec.color_transfer:
-            (mean, cov), (want_mean, want_cov) = covariance_stats(base), covariance_stats(small)
-            base = wct(base, mean, cov, want_mean, want_cov)
+            # to the colour-matched frame's colour statistics, which ``own`` already holds
+            mean, cov = covariance_stats(base)
+            base = wct(base, mean, cov, own.mean[..., -3:], own.pixel_cov)
         size = tf.shape(x)[1:3]
         if self.spec.internal_scale > 1:
             base = tf.image.resize(base, size, method="bilinear")
@@ -273,7 +282,6 @@ class ArbitraryNet:
             base = base + self.detail_gain * detail
         out = tf.clip_by_value(base, 0.0, 255.0) if clip else base
         return out[:, :h, :w, :], t
-
 
     def palette(self, images: tf.Tensor, code: StyleCode, strength: float | tf.Tensor = 1.0) -> tf.Tensor:
         """Return ``images`` given only the painting's colours (the first step of :meth:`forward`), same shape;
@@ -291,7 +299,8 @@ class ArbitraryNet:
         if self.spec.transform == "wct":
             mean, cov = covariance_stats(small)
             t_mean, t_cov = mean + s * (code.mean[..., -3:] - mean), cov + s * (code.pixel_cov - cov)
-            return wct(x, mean, cov, t_mean, t_cov), wct(small, mean, cov, t_mean, t_cov)
+            matrix = wct_matrix(cov, t_cov)  # one map for both sizes
+            return apply_wct(x, mean, matrix, t_mean), apply_wct(small, mean, matrix, t_mean)
         pixels = channel_stats(small)
         palette = toward(pixels, StyleCode(code.mean[..., -3:], code.std[..., -3:]), strength)
         return adain(x, pixels, palette), adain(small, pixels, palette)

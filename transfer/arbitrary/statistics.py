@@ -116,20 +116,30 @@ def _matrix_power(cov: tf.Tensor, power: float, eps: float) -> tf.Tensor:
     return tf.matmul(v * e[..., None, :], v, transpose_b=True)
 
 
+def wct_matrix(own_cov: tf.Tensor, target_cov: tf.Tensor, eps: float = WCT_EPSILON) -> tf.Tensor:
+    """Return the ``(B, C, C)`` float32 map that whitens by ``own_cov`` and colours by ``target_cov`` (row vectors
+    times it); ``target_cov`` may be ``(1, C, C)``. ``eps`` (relative to the mean variance, on both sides, so a
+    frame's own statistics give it back) keeps a flat frame's empty directions from blowing up."""
+    scale = tf.reduce_mean(tf.linalg.diag_part(own_cov)) + 1e-8
+    return tf.cast(tf.matmul(_matrix_power(own_cov / scale, -0.5, eps), _matrix_power(target_cov / scale, 0.5, eps)),
+                   tf.float32)
+
+
+def apply_wct(features: tf.Tensor, own_mean: tf.Tensor, matrix: tf.Tensor, target_mean: tf.Tensor) -> tf.Tensor:
+    """Return ``(features - own_mean) @ matrix + target_mean`` over the channels of ``(B, h, w, C)`` features."""
+    x = tf.cast(features, tf.float32)
+    b = tf.shape(x)[0]
+    matrix = tf.broadcast_to(matrix, (b, tf.shape(x)[-1], tf.shape(x)[-1]))
+    flat = tf.reshape(x - own_mean, (b, -1, tf.shape(x)[-1]))
+    return tf.reshape(tf.matmul(flat, matrix), tf.shape(x)) + target_mean
+
+
 def wct(features: tf.Tensor, own_mean: tf.Tensor, own_cov: tf.Tensor, target_mean: tf.Tensor, target_cov: tf.Tensor,
         eps: float = WCT_EPSILON) -> tf.Tensor:
     """Return ``features`` whitened by their own covariance and coloured by the target's (WCT), same shape.
 
     Args:
         features: ``(B, h, w, C)``; own_mean/own_cov: :func:`covariance_stats` of them; target_mean
-            ``(B or 1, 1, 1, C)``, target_cov ``(B or 1, C, C)``. ``eps`` (relative to the mean variance, on both
-            sides, so a frame's own statistics give it back) keeps a flat frame's empty directions from blowing up.
+            ``(B or 1, 1, 1, C)``, target_cov ``(B or 1, C, C)``; eps: see :func:`wct_matrix`.
     """
-    x = tf.cast(features, tf.float32)
-    b = tf.shape(x)[0]
-    scale = tf.reduce_mean(tf.linalg.diag_part(own_cov)) + 1e-8
-    transform = tf.cast(tf.matmul(_matrix_power(own_cov / scale, -0.5, eps),
-                                  _matrix_power(target_cov / scale, 0.5, eps)), tf.float32)  # row vectors times it
-    transform = tf.broadcast_to(transform, (b, tf.shape(x)[-1], tf.shape(x)[-1]))
-    flat = tf.reshape(x - own_mean, (b, -1, tf.shape(x)[-1]))
-    return tf.reshape(tf.matmul(flat, transform), tf.shape(x)) + target_mean
+    return apply_wct(features, own_mean, wct_matrix(own_cov, target_cov, eps), target_mean)

@@ -263,7 +263,9 @@ def make_train_step(net: ArbitraryNet, nets: LossNets, bank: StyleBank, optimize
         with tf.GradientTape() as tape:
             out, parts = batch_losses(net, nets, tf.concat([prev, cur], axis=0), code, grams, weights.style > 0)
             parts["temporal"] = temporal_output_loss(out[b:], out[:b], flow, cert)
-            parts["reconstruction"] = (reconstruction_loss(net, cur, bank.take(index)[0])
+            # ``cur`` is the second half of the batch, and so are its codes
+            parts["reconstruction"] = (reconstruction_loss(net, cur, StyleCode(**{k: v[b:] for k, v in
+                                                                                 code.fields().items()}))
                                        if weights.reconstruction > 0 else tf.constant(0.0))
             weighted = {name: w[name] * parts[name] for name in PARTS}
             total = tf.add_n(list(weighted.values()))
@@ -276,15 +278,16 @@ def make_train_step(net: ArbitraryNet, nets: LossNets, bank: StyleBank, optimize
 
 def evaluate_bank(net: ArbitraryNet, nets: LossNets, bank: StyleBank, frames: np.ndarray) -> dict[str, float]:
     """Return the mean unweighted content, style and reconstruction losses of every (frame, painting) of ``bank``."""
-    totals = {"content": 0.0, "style": 0.0, "reconstruction": 0.0}
+    totals = {"content": 0.0, "style": 0.0}
     x = tf.constant(frames)
     n = len(frames)
     for i in range(bank.size):
         code, grams = bank.take(tf.fill([n], i))
         _, parts = batch_losses(net, nets, x, code, grams)
-        parts["reconstruction"] = reconstruction_loss(net, x, code)
         for k in totals:
             totals[k] += float(parts[k]) / bank.size
+    # at strength 0 the painting plays no part: one pass serves every painting of the bank
+    totals["reconstruction"] = float(reconstruction_loss(net, x, bank.take(tf.fill([n], 0))[0]))
     return totals
 
 
