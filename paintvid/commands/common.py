@@ -38,9 +38,12 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--content-layer", default="block4_conv2", help="content layer (block5_conv2 = looser content)")
     g.add_argument("--style-layer-weights", type=float_list, default=(1.0, 1.0, 1.0, 1.0, 1.0),
                    help="weights of block1_conv1..block5_conv1")
-    g.add_argument("--content-weight", type=float, default=5.0)
+    g.add_argument("--content-weight", type=float, default=1.0,
+                   help="content term (default 1; 5 with --laplacian-weight 0 are the defaults before issue 12)")
     g.add_argument("--style-weight", type=float, default=100.0)
     g.add_argument("--tv-weight", type=float, default=1e-3)
+    g.add_argument("--laplacian-weight", type=float, default=0.2,
+                   help="Laplacian term of Li et al. 2017: keeps the subject's shapes (0 = off)")
     g.add_argument("--optimizer", choices=["lbfgs", "lbfgs-projected", "adam"], default="lbfgs",
                    help="lbfgs: scipy's L-BFGS-B; lbfgs-projected: L-BFGS in numpy with each step projected onto the "
                         "pixel range (far less work per iteration outside the VGG pass); "

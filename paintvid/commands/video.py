@@ -147,6 +147,7 @@ def run(args: argparse.Namespace) -> None:
         flow_dir=Path(args.flow_dir) if args.flow_dir else None,
         init=Init(args.init),
         loss=LossWeights(content=args.content_weight, style=args.style_weight, tv=args.tv_weight,
+                         laplacian=args.laplacian_weight,
                          temporal=DEFAULT_TEMPORAL_WEIGHT if args.temporal_weight is None else args.temporal_weight),
         first_iterations=args.first_iterations,
         coarse_iterations=args.coarse_iterations,
