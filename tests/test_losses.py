@@ -89,3 +89,47 @@ def test_each_term_is_differentiable_wrt_image(term, bundled_backbone):
     # the gradient is the real one: a small step against it lowers the loss
     x.assign_sub(0.5 * g / np.abs(g).max())
     assert float(value_of(x)) < float(before)
+
+
+def _pooled_then_laplacian(image: np.ndarray, pool: int) -> np.ndarray:
+    """Reference: luminance, mean over p x p cells (stride p), then the 4-neighbour Laplacian of the cells."""
+    luma = image @ np.array(losses.LUMA_BGR, np.float32)
+    h, w = (s // pool for s in luma.shape)
+    cells = luma[: h * pool, : w * pool].reshape(h, pool, w, pool).mean(axis=(1, 3))
+    return cells[:-2, 1:-1] + cells[2:, 1:-1] + cells[1:-1, :-2] + cells[1:-1, 2:] - 4 * cells[1:-1, 1:-1]
+
+
+@pytest.mark.parametrize("pool", [1, 2, 4])
+def test_laplacian_kernel_is_pooling_then_laplacian(pool):
+    # at stride-p positions the one dense kernel gives exactly Li et al.'s pooled Laplacian
+    image = np.random.default_rng(pool).uniform(-100, 100, (6 * pool + 3, 7 * pool + 1, 3)).astype(np.float32)
+    dense = losses.laplacian(tf.constant(image[None]), tf.constant(losses.laplacian_kernel(pool))).numpy()[0, ..., 0]
+    expected = _pooled_then_laplacian(image, pool)
+    np.testing.assert_allclose(dense[::pool, ::pool][: expected.shape[0], : expected.shape[1]], expected,
+                               rtol=1e-4, atol=1e-3)
+
+
+def test_laplacian_of_a_ramp_is_zero_and_of_an_edge_is_not():
+    x = np.arange(20, dtype=np.float32)
+    ramp = np.broadcast_to((3.0 * x[None, :] + 2.0 * x[:, None])[..., None], (20, 20, 3)).copy()
+    kernel = tf.constant(losses.laplacian_kernel(2))
+    np.testing.assert_allclose(losses.laplacian(tf.constant(ramp[None]), kernel).numpy(), 0.0, atol=1e-3)
+    edge = np.zeros((20, 20, 3), np.float32)
+    edge[:, 10:] = 100.0
+    assert np.abs(losses.laplacian(tf.constant(edge[None]), kernel).numpy()).max() > 10
+
+
+def test_laplacian_loss_zero_for_the_content_and_larger_for_a_shifted_copy():
+    image = np.random.default_rng(0).uniform(-100, 100, (1, 24, 24, 3)).astype(np.float32)
+    image = tf.constant(image)
+    kernel = tf.constant(losses.laplacian_kernel(2))
+    target = losses.laplacian(image, kernel)
+    assert float(losses.laplacian_loss(image, target, kernel)) == pytest.approx(0.0, abs=1e-6)
+    shifted = tf.roll(image, shift=3, axis=2)
+    assert float(losses.laplacian_loss(shifted, target, kernel)) > 10.0
+    # an image smaller than the kernel (a 4 px strip against 6 px) still gets a finite term, not an error
+    kernel = tf.constant(losses.laplacian_kernel(2))
+    strip = tf.constant(np.random.default_rng(1).uniform(-100, 100, (1, 4, 40, 3)).astype(np.float32))
+    target = losses.laplacian(strip, kernel)
+    assert float(losses.laplacian_loss(strip, target, kernel)) == 0.0
+    assert np.isfinite(float(losses.laplacian_loss(tf.roll(strip, 3, axis=2), target, kernel)))
