@@ -19,6 +19,7 @@ does not use the backbone at all. A contact sheet (input | old defaults | defaul
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -58,6 +59,8 @@ def optimise(video: Path, out: Path, read, first: int | None = None, later: int 
     if later is not None:
         kw["iterations"] = later
     config = VideoConfig(video=video, output=out, style=style, read=read, flow="deepflow", progress=False, **kw)
+    # a fresh work directory: a resumed one would report an earlier run's seconds for the frames it kept
+    shutil.rmtree(out.with_suffix(".work"), ignore_errors=True)
     return stylize_video(config), out.with_suffix(".work")
 
 

@@ -49,7 +49,7 @@ class LossWeights:
     style: float = 100.0
     tv: float = 1e-3
     temporal: float = 0.0
-    laplacian: float = 0.2
+    laplacian: float = 0.3
 
     def as_tensor(self) -> tf.Tensor:
         return tf.constant([self.content, self.style, self.tv, self.temporal, self.laplacian], tf.float32)

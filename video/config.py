@@ -79,8 +79,8 @@ class VideoConfig:
     init: Init = Init.PREV_WARPED
     first_init: InitMode = InitMode.CONTENT
     loss: LossWeights = field(default_factory=lambda: LossWeights(temporal=DEFAULT_TEMPORAL_WEIGHT))
-    first_iterations: int = 60
-    coarse_iterations: int = 160
+    first_iterations: int = 120
+    coarse_iterations: int = 40
     iterations: int = 40
     disocclusion: float = 0.5
     pass_iterations: int | None = None

@@ -42,7 +42,7 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
                    help="content term (default 1; 5 with --laplacian-weight 0 are the defaults before issue 12)")
     g.add_argument("--style-weight", type=float, default=100.0)
     g.add_argument("--tv-weight", type=float, default=1e-3)
-    g.add_argument("--laplacian-weight", type=float, default=0.2,
+    g.add_argument("--laplacian-weight", type=float, default=0.3,
                    help="Laplacian term of Li et al. 2017: keeps the subject's shapes (0 = off)")
     g.add_argument("--optimizer", choices=["lbfgs", "lbfgs-projected", "adam"], default="lbfgs",
                    help="lbfgs: scipy's L-BFGS-B; lbfgs-projected: L-BFGS in numpy with each step projected onto the "

@@ -88,9 +88,9 @@ def _temporal_options(g) -> None:
 
 def _optimisation_options(g) -> None:
     # the defaults are video.config.VideoConfig's (not imported here: it would start TensorFlow for --help)
-    g.add_argument("--first-iterations", type=int, default=60,
+    g.add_argument("--first-iterations", type=int, default=120,
                    help="full-size iterations of a shot's first frame, after --coarse-iterations at half size")
-    g.add_argument("--coarse-iterations", type=int, default=160,
+    g.add_argument("--coarse-iterations", type=int, default=40,
                    help="half-size iterations before the first frame's full-size ones (0 = single-scale)")
     g.add_argument("--iterations", type=int, default=40, help="iterations for later frames")
     g.add_argument("--disocclusion", type=float, default=0.5,
