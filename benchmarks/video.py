@@ -3,9 +3,10 @@
 Methods (same frames, style and backbone):
 - ``old_defaults``: what ``paintvid video`` did before issue 12, re-measured here through options --
   ``--precision float32 --first-iterations 300 --coarse-iterations 0 --iterations 100 --stall-tolerance 0
-  --content-weight 5 --laplacian-weight 0``;
+  --content-weight 5 --laplacian-weight 0 --temporal-weight 1 --optimizer lbfgs``;
 - ``defaults``: today's :class:`video.config.VideoConfig` (bfloat16 VGG pass, first frame coarse-to-fine, fewer
-  iterations on later frames, early stopping, the Laplacian term with a lighter content term);
+  iterations on later frames, early stopping, the Laplacian term with a lighter content term, temporal weight 0.5,
+  the projected L-BFGS);
 - ``independent``: the per-frame baseline with the same defaults: every frame starts from its content, runs the
   first frame's pyramid and has no temporal loss;
 - ``drift`` (full mode): the defaults over 30 frames, to see whether the style fades or the content loss climbs.
@@ -34,8 +35,9 @@ from media.video_io import ReadOptions
 from transfer.features import Precision
 from transfer.losses import blend_grams
 from transfer.objective import LossWeights
+from transfer.optimize import OptimizerKind
 from transfer.stylize import StyleSpec, blend_weights, build_objective, load_styles, style_grams_for
-from video.config import DEFAULT_TEMPORAL_WEIGHT, Init, VideoConfig
+from video.config import Init, VideoConfig
 from video.evaluate import evaluate_frames, load_workdir_frames
 from video.pipeline import stylize_video
 
@@ -44,7 +46,7 @@ CLIP, STYLE = SAMPLES / "vtest.avi", SAMPLES / "starry_night.jpg"
 
 #: The defaults before issue 12, as VideoConfig fields (the CLI options in the module docstring).
 OLD_DEFAULTS = {"first_iterations": 300, "coarse_iterations": 0, "iterations": 100, "stall_tolerance": 0.0,
-                "loss": LossWeights(content=5.0, laplacian=0.0, temporal=DEFAULT_TEMPORAL_WEIGHT)}
+                "loss": LossWeights(content=5.0, laplacian=0.0, temporal=1.0), "optimizer": OptimizerKind.LBFGS}
 #: The referee's style spec: the old defaults' objective.
 REFEREE = StyleSpec(styles=(STYLE,), precision=Precision.FLOAT32)
 

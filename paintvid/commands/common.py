@@ -44,9 +44,10 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tv-weight", type=float, default=1e-3)
     g.add_argument("--laplacian-weight", type=float, default=0.3,
                    help="Laplacian term of Li et al. 2017: keeps the subject's shapes (0 = off)")
-    g.add_argument("--optimizer", choices=["lbfgs", "lbfgs-projected", "adam"], default="lbfgs",
-                   help="lbfgs: scipy's L-BFGS-B; lbfgs-projected: L-BFGS in numpy with each step projected onto the "
-                        "pixel range (far less work per iteration outside the VGG pass); "
+    g.add_argument("--optimizer", choices=["lbfgs", "lbfgs-projected", "adam"], default=None,
+                   help="lbfgs: scipy's L-BFGS-B (default of paintvid image); lbfgs-projected: L-BFGS in numpy with "
+                        "each step projected onto the pixel range (far less work per iteration outside the VGG pass; "
+                        "default of paintvid video); "
                         "adam: Adam (step size --learning-rate)")
     g.add_argument("--learning-rate", type=float, default=5.0, help="Adam step size in pixel units")
     g.add_argument("--preserve-colors", choices=["none", "luminance", "histogram"], default="none",

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> None:
         width=args.width,
         loss=LossWeights(content=args.content_weight, style=args.style_weight, tv=args.tv_weight,
                          laplacian=args.laplacian_weight),
-        optimize=OptimizeOptions(kind=OptimizerKind(args.optimizer), iterations=args.iterations,
+        optimize=OptimizeOptions(kind=OptimizerKind(args.optimizer or OptimizeOptions.kind), iterations=args.iterations,
                                  stall_tolerance=args.stall_tolerance, adam_learning_rate=args.learning_rate),
         init=args.init,
         seed=args.seed,

@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> None:
         iterations=args.iterations,
         disocclusion=args.disocclusion,
         pass_iterations=args.pass_iterations,
-        optimizer=OptimizerKind(args.optimizer),
+        optimizer=OptimizerKind(args.optimizer or VideoConfig.optimizer),
         adam_learning_rate=args.learning_rate,
         stall_tolerance=args.stall_tolerance,
         long_term=args.long_term,
