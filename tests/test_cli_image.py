@@ -74,7 +74,8 @@ def test_subprocess_end_to_end(files):
 @pytest.mark.parametrize("command", ["image", "video"])
 def test_optimizer_choices_are_the_optimizer_kinds(command):
     """``--optimizer`` offers every :class:`transfer.optimize.OptimizerKind` (its choices are spelled out so that
-    the CLI does not import the library before checking options) and defaults to scipy's L-BFGS-B."""
+    the CLI does not import the library before checking options) and leaves the default to each command's library:
+    scipy's L-BFGS-B for an image, the projected L-BFGS for a video."""
     import argparse
 
     from paintvid.cli import build_parser
@@ -83,4 +84,8 @@ def test_optimizer_choices_are_the_optimizer_kinds(command):
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     option = next(a for a in commands.choices[command]._actions if "--optimizer" in a.option_strings)
     assert sorted(option.choices) == sorted(k.value for k in OptimizerKind)
-    assert option.default == OptimizerKind.LBFGS.value
+    assert option.default is None
+    from transfer.optimize import OptimizeOptions
+    from video.config import VideoConfig
+
+    assert OptimizeOptions.kind is OptimizerKind.LBFGS and VideoConfig.optimizer is OptimizerKind.LBFGS_PROJECTED

