@@ -89,3 +89,16 @@ def test_optimizer_choices_are_the_optimizer_kinds(command):
     from video.config import VideoConfig
 
     assert OptimizeOptions.kind is OptimizerKind.LBFGS and VideoConfig.optimizer is OptimizerKind.LBFGS_PROJECTED
+
+
+def test_loss_weights_left_out_take_the_library_defaults():
+    """The CLI spells out no loss weight: a bare command gets LossWeights()'s, a given option only its own."""
+    from paintvid.cli import build_parser
+    from paintvid.commands.common import loss_weights
+    from transfer.objective import LossWeights
+
+    parser = build_parser()
+    assert loss_weights(parser.parse_args(["image", "a.jpg", "b.jpg", "-o", "x.png"])) == LossWeights()
+    given = loss_weights(parser.parse_args(["video", "a.mp4", "b.jpg", "-o", "x.mp4", "--laplacian-weight", "0",
+                                            "--content-weight", "5"]), temporal=0.5)
+    assert given == LossWeights(content=5.0, laplacian=0.0, temporal=0.5)

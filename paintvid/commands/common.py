@@ -38,12 +38,13 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--content-layer", default="block4_conv2", help="content layer (block5_conv2 = looser content)")
     g.add_argument("--style-layer-weights", type=float_list, default=(1.0, 1.0, 1.0, 1.0, 1.0),
                    help="weights of block1_conv1..block5_conv1")
-    g.add_argument("--content-weight", type=float, default=1.0,
+    # the loss weights' defaults are transfer.objective.LossWeights' (an option left out is None)
+    g.add_argument("--content-weight", type=float, default=None,
                    help="content term (default 1; 5 with --laplacian-weight 0 are the defaults before issue 12)")
-    g.add_argument("--style-weight", type=float, default=100.0)
-    g.add_argument("--tv-weight", type=float, default=1e-3)
-    g.add_argument("--laplacian-weight", type=float, default=0.3,
-                   help="Laplacian term of Li et al. 2017: keeps the subject's shapes (0 = off)")
+    g.add_argument("--style-weight", type=float, default=None, help="style term (default 100)")
+    g.add_argument("--tv-weight", type=float, default=None, help="total variation term (default 0.001)")
+    g.add_argument("--laplacian-weight", type=float, default=None,
+                   help="Laplacian term of Li et al. 2017: keeps the subject's shapes (default 0.3; 0 = off)")
     g.add_argument("--optimizer", choices=["lbfgs", "lbfgs-projected", "adam"], default=None,
                    help="lbfgs: scipy's L-BFGS-B (default of paintvid image); lbfgs-projected: L-BFGS in numpy with "
                         "each step projected onto the pixel range (far less work per iteration outside the VGG pass; "
@@ -54,6 +55,16 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
                    help="keep the content's colours: stylise luminance only, or match the style's colours first")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def loss_weights(args: argparse.Namespace, **given):
+    """Build a :class:`transfer.objective.LossWeights` from the options given; the others keep its defaults."""
+    # deferred like style_spec's imports
+    from transfer.objective import LossWeights
+
+    options = {"content": args.content_weight, "style": args.style_weight, "tv": args.tv_weight,
+               "laplacian": args.laplacian_weight, **given}
+    return LossWeights(**{name: value for name, value in options.items() if value is not None})
 
 
 def style_spec(args: argparse.Namespace, styles: list[str]):

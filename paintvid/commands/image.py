@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from foundation.paths import check_output_path
-from paintvid.commands.common import add_style_options, check_range, require_input_files, style_spec
+from paintvid.commands.common import add_style_options, check_range, loss_weights, require_input_files, style_spec
 
 #: Extensions OpenCV writes an image for.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -40,7 +40,6 @@ def run(args: argparse.Namespace) -> None:
     if args.method == "arbitrary":
         return run_arbitrary(args)
     # deferred: the library (and TensorFlow) loads only once the options are checked
-    from transfer.objective import LossWeights
     from transfer.optimize import OptimizeOptions, OptimizerKind
     from transfer.stylize import StylizeConfig, stylize_image
 
@@ -49,8 +48,7 @@ def run(args: argparse.Namespace) -> None:
         output=Path(args.output),
         style=style_spec(args, args.styles),
         width=args.width,
-        loss=LossWeights(content=args.content_weight, style=args.style_weight, tv=args.tv_weight,
-                         laplacian=args.laplacian_weight),
+        loss=loss_weights(args),
         optimize=OptimizeOptions(kind=OptimizerKind(args.optimizer or OptimizeOptions.kind), iterations=args.iterations,
                                  stall_tolerance=args.stall_tolerance, adam_learning_rate=args.learning_rate),
         init=args.init,

@@ -10,6 +10,7 @@ from paintvid.commands.common import (
     FLOW_METHODS,
     add_style_options,
     check_range,
+    loss_weights,
     require_files,
     require_input_files,
     require_keras_file,
@@ -132,7 +133,6 @@ def run(args: argparse.Namespace) -> None:
     # bad shot or cluster options fail here too, before TensorFlow starts
     shots = parse_shots_option(args.shots, threshold=args.shot_threshold, min_frames=args.min_shot_frames)
     cluster = ClusterConfig(workers=args.workers, address=args.ray_address)
-    from transfer.objective import LossWeights
     from transfer.optimize import OptimizerKind
     from video.config import DEFAULT_TEMPORAL_WEIGHT, Init, VideoConfig
     from video.pipeline import stylize_video
@@ -146,9 +146,8 @@ def run(args: argparse.Namespace) -> None:
         flow=args.flow,
         flow_dir=Path(args.flow_dir) if args.flow_dir else None,
         init=Init(args.init),
-        loss=LossWeights(content=args.content_weight, style=args.style_weight, tv=args.tv_weight,
-                         laplacian=args.laplacian_weight,
-                         temporal=DEFAULT_TEMPORAL_WEIGHT if args.temporal_weight is None else args.temporal_weight),
+        loss=loss_weights(args, temporal=DEFAULT_TEMPORAL_WEIGHT if args.temporal_weight is None
+                          else args.temporal_weight),
         first_iterations=args.first_iterations,
         coarse_iterations=args.coarse_iterations,
         iterations=args.iterations,
