@@ -79,7 +79,7 @@ def _temporal_options(g) -> None:
     g.add_argument("--init", choices=["prev-warped", "prev", "content", "random"], default="prev-warped",
                    help="start of frames after the first")
     g.add_argument("--temporal-weight", type=float, default=None,
-                   help="weight of the temporal loss (default 1; 0 with --init content = independent frames)")
+                   help="weight of the temporal loss (default 0.5; 0 with --init content = independent frames)")
     g.add_argument("--long-term", type=int_list, default=(1,), help="earlier frames in the temporal loss, e.g. 1,2,4")
     g.add_argument("--passes", type=int, default=1, help="multi-pass algorithm: number of alternating passes")
     g.add_argument("--pass-iterations", type=int, default=None, help="iterations per frame in passes after the first")
