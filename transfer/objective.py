@@ -1,4 +1,4 @@
-"""The stylisation objective: Gatys content + style + TV, plus Ruder's temporal term, with its gradient.
+"""The stylisation objective: Gatys content + style + TV, Ruder's temporal and Li's Laplacian term, and its gradient.
 
 One :class:`StyleObjective` is built per run around one :class:`~transfer.features.FeatureExtractor`.
 Per-frame data (content target, style Grams, warped earlier frames, certainties, weights) is passed in as
