@@ -27,6 +27,8 @@ WINDOW_SIGMA = 1.5
 FLAT_STD = float(np.sqrt(0.03**2 / 2))
 #: The pre-blur's sigma is the frame width divided by this.
 BLUR_DIVISOR = 128.0
+#: BT.601 luminance weights of the B, G, R channels (OpenCV's order; also that of VGG-preprocessed images).
+LUMA_BGR = (0.114, 0.587, 0.299)
 
 
 def luminance(image_bgr: np.ndarray) -> np.ndarray:
@@ -34,7 +36,7 @@ def luminance(image_bgr: np.ndarray) -> np.ndarray:
     if image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) BGR image, got shape {image_bgr.shape}")
     b, g, r = (image_bgr[..., k].astype(np.float32) / 255.0 for k in range(3))
-    return 0.114 * b + 0.587 * g + 0.299 * r
+    return LUMA_BGR[0] * b + LUMA_BGR[1] * g + LUMA_BGR[2] * r
 
 
 def _blurred(y: np.ndarray, sigma: float) -> np.ndarray:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from transfer.features import CONTENT_LAYER, STYLE_LAYERS, FeatureExtractor, preprocess
-from transfer.objective import LossWeights, StyleObjective
+from media.structure import structure_score
+from transfer.features import CONTENT_LAYER, STYLE_LAYERS, FeatureExtractor, deprocess, pixel_bounds, preprocess
+from transfer.objective import LossWeights, StyleObjective, laplacian_pool
+from transfer.optimize import OptimizeOptions, minimize
 
 
 def _inputs(r: np.random.Generator, h: int, w: int, k: int):
@@ -44,11 +46,6 @@ def test_gradient_does_not_depend_on_earlier_calls(bundled_backbone):
 def test_laplacian_term_pulls_a_noisy_start_towards_the_contents_shapes(bundled_backbone):
     """With only the Laplacian term on, L-BFGS from noise makes the content's shapes come back: the term falls and
     the structure measure (which does not use the term's pooling or the backbone) rises."""
-    from media.structure import structure_score
-    from transfer.features import deprocess, pixel_bounds
-    from transfer.objective import laplacian_pool
-    from transfer.optimize import OptimizeOptions, minimize
-
     extractor = FeatureExtractor(bundled_backbone, (CONTENT_LAYER, *STYLE_LAYERS))
     obj = StyleObjective(extractor, CONTENT_LAYER, dict.fromkeys(STYLE_LAYERS, 1.0))
     yy, xx = np.mgrid[0:48, 0:64]

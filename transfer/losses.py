@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-#: BT.601 luminance weights of the B, G, R channels (the order of VGG-preprocessed images).
-LUMA_BGR = (0.114, 0.587, 0.299)
+from media.structure import LUMA_BGR  # the structure measure's luminance, which the Laplacian term serves
 
 
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:
