@@ -99,37 +99,85 @@ def _pooled_then_laplacian(image: np.ndarray, pool: int) -> np.ndarray:
     return cells[:-2, 1:-1] + cells[2:, 1:-1] + cells[1:-1, :-2] + cells[1:-1, 2:] - 4 * cells[1:-1, 1:-1]
 
 
+def _dense_laplacian(image: np.ndarray, pool: int) -> np.ndarray:
+    """Reference: the (3p, 3p) kernel of laplacian_kernel over the luminance, valid positions, stride 1."""
+    luma = tf.constant((image @ np.array(losses.LUMA_BGR, np.float32))[None, ..., None])
+    return tf.nn.conv2d(luma, tf.constant(losses.laplacian_kernel(pool)), 1, "VALID").numpy()[0, ..., 0]
+
+
 @pytest.mark.parametrize("pool", [1, 2, 4])
-def test_laplacian_kernel_is_pooling_then_laplacian(pool):
-    # at stride-p positions the one dense kernel gives exactly Li et al.'s pooled Laplacian
+def test_laplacian_is_pooling_then_laplacian(pool):
+    # at stride-p positions the stride-1 term gives exactly Li et al.'s pooled Laplacian, and at every position it
+    # equals the one dense kernel that defines it
     image = np.random.default_rng(pool).uniform(-100, 100, (6 * pool + 3, 7 * pool + 1, 3)).astype(np.float32)
-    dense = losses.laplacian(tf.constant(image[None]), tf.constant(losses.laplacian_kernel(pool))).numpy()[0, ..., 0]
+    fast = losses.laplacian(tf.constant(image[None]), pool).numpy()[0, ..., 0]
+    np.testing.assert_allclose(fast, _dense_laplacian(image, pool), rtol=1e-4, atol=1e-3)
     expected = _pooled_then_laplacian(image, pool)
-    np.testing.assert_allclose(dense[::pool, ::pool][: expected.shape[0], : expected.shape[1]], expected,
+    np.testing.assert_allclose(fast[::pool, ::pool][: expected.shape[0], : expected.shape[1]], expected,
                                rtol=1e-4, atol=1e-3)
 
 
 def test_laplacian_of_a_ramp_is_zero_and_of_an_edge_is_not():
     x = np.arange(20, dtype=np.float32)
     ramp = np.broadcast_to((3.0 * x[None, :] + 2.0 * x[:, None])[..., None], (20, 20, 3)).copy()
-    kernel = tf.constant(losses.laplacian_kernel(2))
-    np.testing.assert_allclose(losses.laplacian(tf.constant(ramp[None]), kernel).numpy(), 0.0, atol=1e-3)
+    np.testing.assert_allclose(losses.laplacian(tf.constant(ramp[None]), 2).numpy(), 0.0, atol=1e-3)
     edge = np.zeros((20, 20, 3), np.float32)
     edge[:, 10:] = 100.0
-    assert np.abs(losses.laplacian(tf.constant(edge[None]), kernel).numpy()).max() > 10
+    assert np.abs(losses.laplacian(tf.constant(edge[None]), 2).numpy()).max() > 10
 
 
 def test_laplacian_loss_zero_for_the_content_and_larger_for_a_shifted_copy():
     image = np.random.default_rng(0).uniform(-100, 100, (1, 24, 24, 3)).astype(np.float32)
     image = tf.constant(image)
-    kernel = tf.constant(losses.laplacian_kernel(2))
-    target = losses.laplacian(image, kernel)
-    assert float(losses.laplacian_loss(image, target, kernel)) == pytest.approx(0.0, abs=1e-6)
+    target = losses.laplacian(image, 2)
+    assert float(losses.laplacian_loss(image, target, 2)) == pytest.approx(0.0, abs=1e-6)
     shifted = tf.roll(image, shift=3, axis=2)
-    assert float(losses.laplacian_loss(shifted, target, kernel)) > 10.0
-    # an image smaller than the kernel (a 4 px strip against 6 px) still gets a finite term, not an error
-    kernel = tf.constant(losses.laplacian_kernel(2))
+    assert float(losses.laplacian_loss(shifted, target, 2)) > 10.0
+    # an image smaller than 3p (a 4 px strip against 6 px) still gets a finite term, not an error
     strip = tf.constant(np.random.default_rng(1).uniform(-100, 100, (1, 4, 40, 3)).astype(np.float32))
-    target = losses.laplacian(strip, kernel)
-    assert float(losses.laplacian_loss(strip, target, kernel)) == 0.0
-    assert np.isfinite(float(losses.laplacian_loss(tf.roll(strip, 3, axis=2), target, kernel)))
+    target = losses.laplacian(strip, 2)
+    assert target.shape[1] == 1
+    assert float(losses.laplacian_loss(strip, target, 2)) == 0.0
+    assert np.isfinite(float(losses.laplacian_loss(tf.roll(strip, 3, axis=2), target, 2)))
+
+
+def _plain_gram(features: tf.Tensor) -> tf.Tensor:
+    shape = tf.shape(features)
+    flat = tf.reshape(features, (shape[0], -1, shape[3]))
+    return tf.matmul(flat, flat, transpose_a=True) / tf.cast(shape[1] * shape[2] * shape[3], features.dtype)
+
+
+def _gram_loss_gradient(gram, features: tf.Tensor, target: tf.Tensor) -> np.ndarray:
+    with tf.GradientTape() as tape:
+        tape.watch(features)
+        loss = tf.reduce_sum(tf.square(gram(features) - target) * tf.range(1.0, 1.0 + target.shape[-1]))
+    return tf.cast(tape.gradient(loss, features), tf.float32).numpy()
+
+
+def test_gram_gradient_is_automatic_differentiations():
+    # one product F (dG + dG^T) / n gives the same gradient as differentiating F^T F, with a non-symmetric upstream
+    rng = np.random.default_rng(0)
+    features = tf.constant(rng.normal(size=(2, 5, 6, 4)).astype(np.float32))
+    target = tf.constant(rng.normal(size=(2, 4, 4)).astype(np.float32))
+    np.testing.assert_allclose(losses.gram_matrix(features).numpy(), _plain_gram(features).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(_gram_loss_gradient(losses.gram_matrix, features, target),
+                               _gram_loss_gradient(_plain_gram, features, target), rtol=1e-5, atol=1e-6)
+
+
+def test_gram_of_bfloat16_features_is_float32_and_its_gradient_bfloat16():
+    rng = np.random.default_rng(1)
+    exact = rng.normal(size=(1, 8, 8, 16)).astype(np.float32)
+    features = tf.cast(exact, tf.bfloat16)
+    as_float = tf.cast(features, tf.float32)  # the same values, so the forward Gram must agree to float32 rounding
+    gram = losses.gram_matrix(features)
+    assert gram.dtype == tf.float32
+    np.testing.assert_allclose(gram.numpy(), _plain_gram(as_float).numpy(), rtol=1e-5, atol=1e-7)
+    target = tf.constant(rng.normal(size=(1, 16, 16)).astype(np.float32) * 0.01)
+    with tf.GradientTape() as tape:
+        tape.watch(features)
+        loss = tf.reduce_sum(tf.square(losses.gram_matrix(features) - target))
+    assert tape.gradient(loss, features).dtype == tf.bfloat16
+    # bfloat16 keeps 8 bits: the gradient agrees with the float32 one to about 1 %
+    grad = _gram_loss_gradient(losses.gram_matrix, features, target)
+    reference = _gram_loss_gradient(_plain_gram, as_float, target)
+    np.testing.assert_allclose(grad, reference, rtol=0.02, atol=0.005 * np.abs(reference).max())

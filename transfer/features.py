@@ -87,10 +87,16 @@ class FeatureExtractor:
     def __call__(self, x):
         import tensorflow as tf  # deferred: see __init__
 
+        return {name: tf.cast(value, tf.float32) for name, value in self.raw(x).items()}
+
+    def raw(self, x):
+        """Return ``{layer: (B, h_l, w_l, C_l)}`` in the compute dtype (bfloat16 under ``bfloat16``), for callers
+        that cast where they need float32 (:func:`transfer.losses.gram_matrix` accumulates in float32 by itself)."""
+        import tensorflow as tf  # deferred: see __init__
+
         if self.precision is Precision.BFLOAT16:
             x = tf.cast(x, tf.bfloat16)
-        out = self.model(x, training=False)
-        return {name: tf.cast(out[name], tf.float32) for name in self.layers}
+        return dict(self.model(x, training=False))
 
 
 def _bfloat16_copy(backbone):

@@ -64,8 +64,8 @@ class Targets:
         grams: ``{layer: (1, C, C)}`` style Gram matrices (already blended across styles).
         warped: (K, H, W, 3) earlier stylised frames warped into this frame, VGG-preprocessed; K may be 0.
         certainty: (K, H, W, 1) their per-pixel weights in [0, 1].
-        laplacian: (1, H', W', 1) pooled luminance Laplacian of the content image; laplacian_kernel: the
-            (k, k, 1, 1) kernel that made it (:func:`transfer.losses.laplacian_kernel`, pool from the width).
+        laplacian: (1, H', W', 1) pooled luminance Laplacian of the content image; laplacian_pool: the int32 scalar
+            cell size that made it (:func:`laplacian_pool` of the width).
     """
 
     content: tf.Tensor
@@ -73,7 +73,7 @@ class Targets:
     warped: tf.Tensor = field(default=None)  # type: ignore[assignment]
     certainty: tf.Tensor = field(default=None)  # type: ignore[assignment]
     laplacian: tf.Tensor = field(default=None)  # type: ignore[assignment]
-    laplacian_kernel: tf.Tensor = field(default=None)  # type: ignore[assignment]
+    laplacian_pool: tf.Tensor = field(default=None)  # type: ignore[assignment]
 
 
 class StyleObjective:
@@ -97,7 +97,7 @@ class StyleObjective:
             image,  # warped, (K, H, W, 3)
             tf.TensorSpec((None, None, None, 1), tf.float32),  # certainty
             tf.TensorSpec((None, None, None, 1), tf.float32),  # content Laplacian
-            tf.TensorSpec((None, None, 1, 1), tf.float32),  # its kernel
+            tf.TensorSpec((), tf.int32),  # its cell size
             tf.TensorSpec((len(LOSS_PARTS),), tf.float32),
         )
         self._value_and_grad = tf.function(self._value_and_grad_eager, input_signature=signature)
@@ -117,14 +117,14 @@ class StyleObjective:
         if warped is None:
             warped = np.zeros((0, h, w, 3), np.float32)
             certainty = np.zeros((0, h, w, 1), np.float32)
-        kernel = tf.constant(losses.laplacian_kernel(laplacian_pool(w)))
+        pool = tf.constant(laplacian_pool(w), tf.int32)
         return Targets(
             content=self.content_features(content),
             grams=dict(grams),
             warped=tf.convert_to_tensor(warped, tf.float32),
             certainty=tf.convert_to_tensor(certainty, tf.float32),
-            laplacian=losses.laplacian(tf.convert_to_tensor(content, tf.float32), kernel),
-            laplacian_kernel=kernel,
+            laplacian=losses.laplacian(tf.convert_to_tensor(content, tf.float32), pool),
+            laplacian_pool=pool,
         )
 
     def value_and_grad(
@@ -135,22 +135,22 @@ class StyleObjective:
         grams = {name: tf.convert_to_tensor(targets.grams[name], tf.float32) for name in self.style_layer_weights}
         total, grad, parts = self._value_and_grad(
             x, tf.convert_to_tensor(targets.content, tf.float32), grams, targets.warped, targets.certainty,
-            targets.laplacian, targets.laplacian_kernel, weights.as_tensor(),
+            targets.laplacian, targets.laplacian_pool, weights.as_tensor(),
         )
         return float(total), grad.numpy(), {k: float(v) for k, v in zip(LOSS_PARTS, parts.numpy(), strict=True)}
 
-    def _value_and_grad_eager(self, x, content_target, grams, warped, certainty, laplacian, kernel, w):
+    def _value_and_grad_eager(self, x, content_target, grams, warped, certainty, laplacian, pool, w):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            feats = self.extractor(x)
+            feats = self.extractor.raw(x)  # the Grams take the compute dtype, the content term float32
             own_grams = {name: losses.gram_matrix(feats[name]) for name in self.style_layer_weights}
             parts = tf.stack(
                 [
-                    w[0] * losses.content_loss(feats[self.content_layer], content_target),
+                    w[0] * losses.content_loss(tf.cast(feats[self.content_layer], tf.float32), content_target),
                     w[1] * losses.style_loss(own_grams, grams, self.style_layer_weights),
                     w[2] * losses.total_variation(x),
                     w[3] * losses.temporal_loss(x, warped, certainty),
-                    w[4] * losses.laplacian_loss(x, laplacian, kernel),
+                    w[4] * losses.laplacian_loss(x, laplacian, pool),
                 ]
             )
             total = tf.reduce_sum(parts)
