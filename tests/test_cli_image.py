@@ -102,3 +102,41 @@ def test_loss_weights_left_out_take_the_library_defaults():
     given = loss_weights(parser.parse_args(["video", "a.mp4", "b.jpg", "-o", "x.mp4", "--laplacian-weight", "0",
                                             "--content-weight", "5"]), temporal=0.5)
     assert given == LossWeights(content=5.0, laplacian=0.0, temporal=0.5)
+
+
+@pytest.mark.parametrize("command", ["image", "video"])
+def test_lbfgs_memory_reaches_the_optimizer_and_a_bad_one_is_one_line(command, tmp_path, monkeypatch):
+    """``--lbfgs-memory`` (the old defaults' 100 behind an option) reaches the optimiser's options; left out, the
+    library's default; 0 is refused in one line naming the option."""
+    from paintvid.cli import build_parser, main
+    from transfer.optimize import DEFAULT_LBFGS_MEMORY
+
+    parser = build_parser()
+    inputs = ["a.jpg", "b.jpg", "-o", str(tmp_path / ("x.png" if command == "image" else "x.mp4"))]
+    assert parser.parse_args([command, *inputs]).lbfgs_memory is None
+    assert parser.parse_args([command, *inputs, "--lbfgs-memory", "100"]).lbfgs_memory == 100
+    seen = {}
+    if command == "image":
+        import paintvid.commands.image as module
+
+        monkeypatch.setattr("transfer.stylize.stylize_image", lambda config: seen.setdefault("m", config.optimize))
+    else:
+        import paintvid.commands.video as module
+
+        monkeypatch.setattr("video.pipeline.stylize_video", lambda config: seen.setdefault("m", config))
+        monkeypatch.setattr(module, "require_files", lambda *a, **k: None)
+        monkeypatch.setattr(module, "check_outputs", lambda *a, **k: None)
+        monkeypatch.setattr("media.video_io.probe", lambda *a, **k: None)
+    monkeypatch.setattr(module, "require_input_files", lambda *a, **k: None)
+    for memory, expected in ((None, DEFAULT_LBFGS_MEMORY), (100, 100)):
+        seen.clear()
+        argv = [command, *inputs, *(["--lbfgs-memory", str(memory)] if memory else [])]
+        try:
+            module.run(parser.parse_args(argv))
+        except Exception:  # noqa: BLE001 - the stand-in returns no report; only the options matter here
+            pass
+        assert seen["m"].lbfgs_memory == expected
+    proc = subprocess.run([sys.executable, "-m", "paintvid", command, *inputs, "--lbfgs-memory", "0"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--lbfgs-memory" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

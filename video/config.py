@@ -12,7 +12,7 @@ from media.shots import ShotsConfig
 from media.video_io import ReadOptions
 from transfer.color import ColorMode
 from transfer.objective import LossWeights
-from transfer.optimize import DEFAULT_STALL_TOLERANCE, OptimizerKind
+from transfer.optimize import DEFAULT_LBFGS_MEMORY, DEFAULT_STALL_TOLERANCE, OptimizerKind
 from transfer.stylize import InitMode, StyleSpec
 from video.distributed import ClusterConfig
 from video.output import check_video_output, default_workdir
@@ -58,6 +58,7 @@ class VideoConfig:
         iterations: full-size iterations of every later frame (it starts from the warped previous result).
         disocclusion: a later frame whose warped start is certain on less than this share of its pixels is
             treated like a first frame (pyramid, first-frame budget), keeping its temporal loss.
+        lbfgs_memory: corrections L-BFGS keeps (:data:`transfer.optimize.DEFAULT_LBFGS_MEMORY`).
         stall_tolerance: stop a frame early once the loss improved by less than this fraction in 10 iterations
             (on by default; 0 runs every iteration).
         style_schedule: ``"WHEN:STYLE,..."`` (see :mod:`media.schedule`): the style target of each frame
@@ -88,6 +89,7 @@ class VideoConfig:
     pass_iterations: int | None = None
     optimizer: OptimizerKind = OptimizerKind.LBFGS_PROJECTED
     adam_learning_rate: float = 5.0
+    lbfgs_memory: int = DEFAULT_LBFGS_MEMORY
     stall_tolerance: float = DEFAULT_STALL_TOLERANCE
     long_term: tuple[int, ...] = (1,)
     passes: int = 1
@@ -115,6 +117,8 @@ class VideoConfig:
             raise UserError(f"--long-term offsets must be positive integers, got {self.long_term}")
         if 1 not in self.long_term:
             raise UserError("--long-term must include 1 (the previous frame), e.g. 1,2,4")
+        if self.lbfgs_memory < 1:
+            raise UserError(f"--lbfgs-memory must be at least 1, got {self.lbfgs_memory}")
         if self.passes < 1:
             raise UserError("--passes must be at least 1")
         if not 0 <= self.disocclusion <= 1:

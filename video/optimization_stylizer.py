@@ -165,7 +165,7 @@ class OptimizationStylizer:
         ``coarse`` > 0."""
         config = self.config
         options = OptimizeOptions(kind=config.optimizer, iterations=iterations, stall_tolerance=config.stall_tolerance,
-                                  adam_learning_rate=config.adam_learning_rate)
+                                  adam_learning_rate=config.adam_learning_rate, lbfgs_memory=config.lbfgs_memory)
         with progress_bar(iterations + coarse, f"frame {i}", config.progress, position=1) as inner:
             if coarse == 0:
                 targets = self.objective.targets(preprocess(content), self.grams_at(i), warped, cert)

@@ -55,7 +55,7 @@ def stage_keys(config: VideoConfig) -> dict[str, str]:
         "first_init": config.first_init,
         "iterations": [config.first_iterations, config.iterations, config.pass_iterations,
                        config.coarse_iterations, config.disocclusion],
-        "optimizer": [config.optimizer, config.adam_learning_rate, config.stall_tolerance],
+        "optimizer": [config.optimizer, config.adam_learning_rate, config.stall_tolerance, config.lbfgs_memory],
         "long_term": config.long_term,
         "passes": [config.passes, config.pass_blend],
         "schedule": config.style_schedule,

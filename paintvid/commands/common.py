@@ -50,6 +50,9 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
                         "each step projected onto the pixel range (far less work per iteration outside the VGG pass; "
                         "default of paintvid video); "
                         "adam: Adam (step size --learning-rate)")
+    g.add_argument("--lbfgs-memory", type=int, default=None,
+                   help="corrections L-BFGS keeps (default 20; 100 is the default before issue 12, slower per "
+                        "iteration for a loss within 1 %%)")
     g.add_argument("--learning-rate", type=float, default=5.0, help="Adam step size in pixel units")
     g.add_argument("--preserve-colors", choices=["none", "luminance", "histogram"], default="none",
                    help="keep the content's colours: stylise luminance only, or match the style's colours first")

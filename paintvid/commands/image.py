@@ -34,6 +34,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> None:
     inputs = [args.content, *args.styles, *([args.init] if args.init not in ("content", "random") else [])]
+    check_range("--lbfgs-memory", args.lbfgs_memory, 1, 1000)
     require_input_files(*inputs, expected="an image file")
     check_range("--iterations", args.iterations, 1, 100_000)
     check_output_path(args.output, IMAGE_SUFFIXES, inputs, what="image")
@@ -50,7 +51,9 @@ def run(args: argparse.Namespace) -> None:
         width=args.width,
         loss=loss_weights(args),
         optimize=OptimizeOptions(kind=OptimizerKind(args.optimizer or OptimizeOptions.kind), iterations=args.iterations,
-                                 stall_tolerance=args.stall_tolerance, adam_learning_rate=args.learning_rate),
+                                 stall_tolerance=args.stall_tolerance, adam_learning_rate=args.learning_rate,
+                                 lbfgs_memory=OptimizeOptions.lbfgs_memory if args.lbfgs_memory is None
+                                 else args.lbfgs_memory),
         init=args.init,
         seed=args.seed,
         preserve_colors=args.preserve_colors,

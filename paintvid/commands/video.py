@@ -121,6 +121,7 @@ def run(args: argparse.Namespace) -> None:
         return run_fast(args)
     if not args.styles:
         raise UserError("give at least one STYLE image (or --method fast --model PATH)")
+    check_range("--lbfgs-memory", args.lbfgs_memory, 1, 1000)
     require_files(args.video, *args.styles)
     check_outputs(args, [args.video, *args.styles])
     # deferred: the library (and TensorFlow) loads only once the options are checked
@@ -155,6 +156,7 @@ def run(args: argparse.Namespace) -> None:
         pass_iterations=args.pass_iterations,
         optimizer=OptimizerKind(args.optimizer or VideoConfig.optimizer),
         adam_learning_rate=args.learning_rate,
+        lbfgs_memory=VideoConfig.lbfgs_memory if args.lbfgs_memory is None else args.lbfgs_memory,
         stall_tolerance=args.stall_tolerance,
         long_term=args.long_term,
         passes=args.passes,
