@@ -108,7 +108,7 @@ def test_loss_weights_left_out_take_the_library_defaults():
 def test_lbfgs_memory_reaches_the_optimizer_and_a_bad_one_is_one_line(command, tmp_path, monkeypatch):
     """``--lbfgs-memory`` (the old defaults' 100 behind an option) reaches the optimiser's options; left out, the
     library's default; 0 is refused in one line naming the option."""
-    from paintvid.cli import build_parser, main
+    from paintvid.cli import build_parser
     from transfer.optimize import DEFAULT_LBFGS_MEMORY
 
     parser = build_parser()
