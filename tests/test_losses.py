@@ -181,3 +181,21 @@ def test_gram_of_bfloat16_features_is_float32_and_its_gradient_bfloat16():
     grad = _gram_loss_gradient(losses.gram_matrix, features, target)
     reference = _gram_loss_gradient(_plain_gram, as_float, target)
     np.testing.assert_allclose(grad, reference, rtol=0.02, atol=0.005 * np.abs(reference).max())
+
+
+def test_total_variation_gradient_is_automatic_differentiations():
+    rng = np.random.default_rng(2)
+    image = tf.constant(rng.normal(0, 50, (2, 7, 9, 3)).astype(np.float32))
+
+    def plain(x):
+        dy, dx = x[:, 1:] - x[:, :-1], x[:, :, 1:] - x[:, :, :-1]
+        return tf.reduce_mean(tf.square(dy)) + tf.reduce_mean(tf.square(dx))
+
+    grads = []
+    for function in (losses.total_variation, plain):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            value = 3.0 * function(image)
+        grads.append(tape.gradient(value, image).numpy())
+    assert float(losses.total_variation(image)) == pytest.approx(float(plain(image)), rel=1e-6)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-6)
