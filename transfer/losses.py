@@ -68,10 +68,10 @@ def total_variation(image: tf.Tensor):
     """
     dy = image[:, 1:, :, :] - image[:, :-1, :, :]
     dx = image[:, :, 1:, :] - image[:, :, :-1, :]
-    ny, nx = tf.cast(tf.size(dy), image.dtype), tf.cast(tf.size(dx), image.dtype)
-    value = tf.reduce_sum(tf.square(dy)) / ny + tf.reduce_sum(tf.square(dx)) / nx
+    value = _mean_square(dy) + _mean_square(dx)
 
     def grad(upstream: tf.Tensor) -> tf.Tensor:
+        ny, nx = tf.cast(tf.size(dy), image.dtype), tf.cast(tf.size(dx), image.dtype)
         gy, gx = (2 * upstream / ny) * dy, (2 * upstream / nx) * dx
         none = [0, 0]
         return (tf.pad(gy, [none, [1, 0], none, none]) - tf.pad(gy, [none, [0, 1], none, none])
@@ -95,6 +95,10 @@ def temporal_loss(image: tf.Tensor, warped: tf.Tensor, certainty: tf.Tensor) -> 
     return tf.reduce_sum(certainty * tf.square(image - warped)) / d
 
 
+#: The 4-neighbour Laplacian's taps as (row, column) offsets in cells: up, left, centre, right, down.
+LAPLACIAN_TAPS = {(0, 1): 1.0, (1, 0): 1.0, (1, 1): -4.0, (1, 2): 1.0, (2, 1): 1.0}
+
+
 def laplacian_kernel(pool: int) -> np.ndarray:
     """Return the (3p, 3p, 1, 1) float32 kernel of "mean over p x p cells, then the 4-neighbour Laplacian of the cells".
 
@@ -109,10 +113,6 @@ def laplacian_kernel(pool: int) -> np.ndarray:
     for (dy, dx), weight in LAPLACIAN_TAPS.items():
         kernel[dy * pool:(dy + 1) * pool, dx * pool:(dx + 1) * pool] += weight / pool**2
     return kernel[:, :, None, None]
-
-
-#: The 4-neighbour Laplacian's taps as (row, column) offsets in cells: up, left, centre, right, down.
-LAPLACIAN_TAPS = {(0, 1): 1.0, (1, 0): 1.0, (1, 1): -4.0, (1, 2): 1.0, (2, 1): 1.0}
 
 
 def laplacian(image: tf.Tensor, pool) -> tf.Tensor:
