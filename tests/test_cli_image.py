@@ -115,27 +115,29 @@ def test_lbfgs_memory_reaches_the_optimizer_and_a_bad_one_is_one_line(command, t
     inputs = ["a.jpg", "b.jpg", "-o", str(tmp_path / ("x.png" if command == "image" else "x.mp4"))]
     assert parser.parse_args([command, *inputs]).lbfgs_memory is None
     assert parser.parse_args([command, *inputs, "--lbfgs-memory", "100"]).lbfgs_memory == 100
-    seen = {}
+    class Reached(Exception):
+        """Raised by the stand-in for the library: the command got as far as running it, with these options."""
+
+    def stand_in(options):
+        raise Reached(options)
+
     if command == "image":
         import paintvid.commands.image as module
 
-        monkeypatch.setattr("transfer.stylize.stylize_image", lambda config: seen.setdefault("m", config.optimize))
+        monkeypatch.setattr("transfer.stylize.stylize_image", lambda config: stand_in(config.optimize))
     else:
         import paintvid.commands.video as module
 
-        monkeypatch.setattr("video.pipeline.stylize_video", lambda config: seen.setdefault("m", config))
+        monkeypatch.setattr("video.pipeline.stylize_video", stand_in)
         monkeypatch.setattr(module, "require_files", lambda *a, **k: None)
         monkeypatch.setattr(module, "check_outputs", lambda *a, **k: None)
         monkeypatch.setattr("media.video_io.probe", lambda *a, **k: None)
     monkeypatch.setattr(module, "require_input_files", lambda *a, **k: None)
     for memory, expected in ((None, DEFAULT_LBFGS_MEMORY), (100, 100)):
-        seen.clear()
         argv = [command, *inputs, *(["--lbfgs-memory", str(memory)] if memory else [])]
-        try:
+        with pytest.raises(Reached) as reached:
             module.run(parser.parse_args(argv))
-        except Exception:  # noqa: BLE001 - the stand-in returns no report; only the options matter here
-            pass
-        assert seen["m"].lbfgs_memory == expected
+        assert reached.value.args[0].lbfgs_memory == expected
     proc = subprocess.run([sys.executable, "-m", "paintvid", command, *inputs, "--lbfgs-memory", "0"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
