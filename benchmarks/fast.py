@@ -26,7 +26,7 @@ import tensorflow as tf
 from matplotlib.figure import Figure
 
 from benchmarks.known_motion import camera_clip
-from benchmarks.video import optimise, reference
+from benchmarks.video import DEFAULTS_METHOD, optimise, reference
 from foundation.figures import save_figure
 from media.encode import encode_frames
 from media.flow import input_flows
@@ -210,7 +210,7 @@ def _versus_optimization(work: Path, out_dir: Path) -> dict:
     flows it never saw (DIS and Farneback on the input frames); each is also given as a multiple of the
     optimisation path's error under the same flows.
     """
-    ref_workdir = out_dir / "video" / "temporal.work"
+    ref_workdir = out_dir / "video" / f"{DEFAULTS_METHOD}.work"  # the video module's defaults run
     if not (ref_workdir / "stylized").is_dir():
         return {"skipped": "needs the video benchmark's run (benchmarks.run --only video,fast)"}
     ref = reference(ref_workdir)

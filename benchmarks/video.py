@@ -50,6 +50,8 @@ CLIP, STYLE = SAMPLES / "vtest.avi", SAMPLES / "starry_night.jpg"
 OLD_DEFAULTS = {"first_iterations": 300, "coarse_iterations": 0, "iterations": 100, "stall_tolerance": 0.0,
                 "loss": LossWeights(content=5.0, laplacian=0.0, temporal=1.0), "optimizer": OptimizerKind.LBFGS,
                 "lbfgs_memory": 100}
+#: The method whose work directory (``out_dir/video/NAME.work``) other benchmarks compare against: today's defaults.
+DEFAULTS_METHOD = "defaults"
 #: The referee's style spec: the old defaults' objective.
 REFEREE = StyleSpec(styles=(STYLE,), precision=Precision.FLOAT32)
 
@@ -72,7 +74,7 @@ def optimise(video: Path, out: Path, read, first: int | None = None, later: int 
 def _methods(quick: bool) -> dict[str, dict]:
     old = dict(OLD_DEFAULTS, style=replace(REFEREE))  # quick mode too: a smaller budget would flatter the old
     independent = dict(init=Init.CONTENT, loss=LossWeights(temporal=0.0), disocclusion=1.0)
-    methods = {"old_defaults": old, "defaults": {}, "independent": independent}
+    methods = {"old_defaults": old, DEFAULTS_METHOD: {}, "independent": independent}
     if not quick:
         methods["old_defaults_memory20"] = dict(old, lbfgs_memory=20)
     return methods
@@ -84,9 +86,9 @@ def run(quick: bool, out_dir: Path) -> dict:
     width, frames = (128, 6) if quick else (256, 10)
     read = ReadOptions(width=width, frames=frames)
     runs = {name: optimise(CLIP, out_dir / "video" / f"{name}.mp4", read, **kw) for name, kw in _methods(quick).items()}
-    ref = reference(runs["defaults"][1])
+    ref = reference(runs[DEFAULTS_METHOD][1])
     results = {name: _row(ref, report, workdir) for name, (report, workdir) in runs.items()}
-    new, old, base = results["defaults"], results["old_defaults"], results["independent"]
+    new, old, base = results[DEFAULTS_METHOD], results["old_defaults"], results["independent"]
     targets = {
         "speedup_vs_old_defaults": old["seconds_per_frame"] / new["seconds_per_frame"],
         "speedup_target": 5.0,
@@ -107,7 +109,7 @@ def run(quick: bool, out_dir: Path) -> dict:
         results["drift"] = _row(reference(drift_dir), drift_report, drift_dir)
         targets.update(_drift(results["drift"]))
     _plot(results, out_dir / "video_temporal_error.png")
-    _contact_sheet(ref["inputs"], {n: load_workdir_frames(runs[n][1])[1] for n in ("old_defaults", "defaults")},
+    _contact_sheet(ref["inputs"], {n: load_workdir_frames(runs[n][1])[1] for n in ("old_defaults", DEFAULTS_METHOD)},
                    out_dir / "video_contact_sheet.png")
     return {"clip": str(CLIP), "style": str(STYLE), "width": width, "frames": frames, "methods": results,
             "targets": targets}
@@ -162,7 +164,7 @@ def measure(ref: dict, outputs: list) -> dict:
 def _contact_sheet(inputs: list, outputs: dict[str, list], path: Path) -> None:
     """Write rows of (input | old defaults | defaults) for the first, middle and last frame as one PNG."""
     picks = sorted({0, len(inputs) // 2, len(inputs) - 1})
-    rows = [np.hstack([inputs[k], outputs["old_defaults"][k], outputs["defaults"][k]]) for k in picks]
+    rows = [np.hstack([inputs[k], outputs["old_defaults"][k], outputs[DEFAULTS_METHOD][k]]) for k in picks]
     sheet = np.vstack(rows)
     label = np.full((24, sheet.shape[1], 3), 255, np.uint8)
     w = inputs[0].shape[1]
