@@ -12,7 +12,8 @@ and recipes (``bench/classifier/cache``).
 
 ``choices``: the same folds with a logistic head on frozen bundled features of each cached view (computed once),
 one choice at a time: texture statistics only vs. with block 5's, the whole image vs. plus near-native crops, with
-or without the shortcut-breaking views, and a learning curve (25 / 50 / 100 % of each fold's training groups).
+or without the shortcut-breaking views, with or without the channel correlations of blocks 1-4, and a learning
+curve (25 / 50 / 100 % of each fold's training groups).
 
 Speed: one block-5 epoch with the trunk cached against one epoch running the whole network, same examples.
 """
@@ -35,7 +36,7 @@ from classifier.cache import FeatureCache
 from classifier.data import Dataset, SplitFractions, load_dataset, split_groups
 from classifier.finetune import FinetuneConfig, run_fingerprint, train
 from classifier.metrics import binary_metrics, bootstrap_interval, roc_auc, wilson_interval
-from classifier.model import TEXTURE_DIM, load_classifier, parts_of
+from classifier.model import STATS_DIM, TEXTURE_DIM, load_classifier, parts_of
 from classifier.pipeline import FIRST_CROP, augmented_views
 from foundation.figures import save_figure
 from foundation.records import config_json, jsonable
@@ -52,16 +53,20 @@ MOTIFS = {
     "city": r"city|street|building|town|bridge|urban|venice|paris|church",
     "sea_ship": r"beach|\bsea\b|seascape|coast|ocean|wave|ship|boat|sail|harbo",
 }
-#: Head-only choices measured on cached vectors: (training views, averaged views, texture statistics only).
-#: ``AUG`` is the first augmented view (:func:`classifier.pipeline.augmented_views`: a jittered near-native crop).
+#: Head-only choices measured on cached vectors: (training views, averaged views, features, C of the logistic
+#: regression). ``AUG`` is the first augmented view (:func:`classifier.pipeline.augmented_views`: a jittered
+#: near-native crop). Features (:func:`_columns`): ``texture_stats`` the channel statistics of blocks 1-4,
+#: ``stats`` those of blocks 1-5, ``all`` the whole head input (also the channel correlations of blocks 1-4).
 AUG = augmented_views(1)[0]
 CHOICES = {
-    "whole_texture_only": ((0,), (0,), True),
-    "whole_all_stats": ((0,), (0,), False),
-    "whole_crop": ((0, FIRST_CROP), (0, FIRST_CROP), False),
-    "whole_crop_augmented": ((0, FIRST_CROP, AUG), (0, FIRST_CROP), False),
-    "whole_crop_augmented_texture_only": ((0, FIRST_CROP, AUG), (0, FIRST_CROP), True),
-    "augmented_only": ((AUG,), (0, FIRST_CROP), False),
+    "whole_texture_only": ((0,), (0,), "texture_stats", 0.1),
+    "whole_all_stats": ((0,), (0,), "stats", 0.1),
+    "whole_crop": ((0, FIRST_CROP), (0, FIRST_CROP), "stats", 0.1),
+    "whole_crop_augmented": ((0, FIRST_CROP, AUG), (0, FIRST_CROP), "stats", 0.1),
+    "whole_crop_augmented_texture_only": ((0, FIRST_CROP, AUG), (0, FIRST_CROP), "texture_stats", 0.1),
+    "augmented_only": ((AUG,), (0, FIRST_CROP), "stats", 0.1),
+    # many more, strongly correlated features: a stronger L2 (C = 0.01, the best of 0.003-0.03 on these folds)
+    "whole_crop_augmented_correlations": ((0, FIRST_CROP, AUG), (0, FIRST_CROP), "all", 0.01),
 }
 
 
@@ -205,18 +210,29 @@ def _view_vectors(table, s: dict, work: Path, views: set[int]) -> dict[int, np.n
     return {view: cache.vectors(features, [(view, r) for r in rows]) for view in sorted(views)}
 
 
-def _head_cv(vectors: dict, y: np.ndarray, folds: np.ndarray, train_views, test_views, texture_only: bool,
+def _columns(features: str, dim: int) -> np.ndarray:
+    """Return the columns of the head input (``dim`` wide: texture vector, then block 5's channel statistics)
+    that a choice's ``features`` name (see :data:`CHOICES`)."""
+    texture_stats = np.arange(STATS_DIM)
+    if features == "texture_stats":
+        return texture_stats
+    if features == "stats":
+        return np.concatenate([texture_stats, np.arange(TEXTURE_DIM, dim)])
+    return np.arange(dim)
+
+
+def _head_cv(vectors: dict, y: np.ndarray, folds: np.ndarray, train_views, test_views, features: str, c: float,
              keep=None) -> np.ndarray:
-    """Out-of-fold P(painting) of a logistic head (C = 0.1 on standardised features); ``keep`` (bool per row)
-    restricts each fold's training rows (the learning curve)."""
-    cols = slice(0, TEXTURE_DIM) if texture_only else slice(None)
+    """Out-of-fold P(painting) of a logistic head (inverse L2 strength ``c``, standardised ``features``);
+    ``keep`` (bool per row) restricts each fold's training rows (the learning curve)."""
+    cols = _columns(features, next(iter(vectors.values())).shape[1])
     p = np.zeros(len(y))
     for k in np.unique(folds):
         tr = np.flatnonzero((folds != k) & (True if keep is None else keep))
         te = np.flatnonzero(folds == k)
         x = np.concatenate([vectors[v][tr, cols] for v in train_views])
         mu, sd = x.mean(0), np.sqrt(np.maximum(x.var(0), M.VARIANCE_FLOOR))
-        clf = LogisticRegression(C=0.1, max_iter=2000).fit((x - mu) / sd, np.tile(y[tr], len(train_views)))
+        clf = LogisticRegression(C=c, max_iter=2000).fit((x - mu) / sd, np.tile(y[tr], len(train_views)))
         p[te] = np.mean([clf.predict_proba((vectors[v][te, cols] - mu) / sd)[:, 1] for v in test_views], axis=0)
     return p
 
@@ -226,9 +242,8 @@ def _choices(table, folds: np.ndarray, s: dict, work: Path, names=tuple(CHOICES)
     vectors = _view_vectors(table, s, work, {v for n in names for v in (*CHOICES[n][0], *CHOICES[n][1])})
     y, out = table["label"].to_numpy(), {}
     for name in names:
-        train_views, test_views, texture_only = CHOICES[name]
         t0 = time.perf_counter()
-        out[name] = _summary(table, _head_cv(vectors, y, folds, train_views, test_views, texture_only))
+        out[name] = _summary(table, _head_cv(vectors, y, folds, *CHOICES[name]))
         out[name]["seconds"] = time.perf_counter() - t0
     best = max(names, key=lambda n: (out[n]["subject_matched"]["overall"]["accuracy"], out[n]["accuracy"]))
     groups = table["group"].to_numpy()
@@ -239,7 +254,7 @@ def _choices(table, folds: np.ndarray, s: dict, work: Path, names=tuple(CHOICES)
         chosen = set(rng.choice(unique, int(round(fraction * len(unique))), replace=False))
         keep = np.array([g in chosen for g in groups])
         summary = out[best] if fraction == 1.0 else _summary(
-            table, _head_cv(vectors, y, folds, *CHOICES[best][:2], CHOICES[best][2], keep=keep))
+            table, _head_cv(vectors, y, folds, *CHOICES[best], keep=keep))
         curve[f"{int(fraction * 100)}%"] = {"accuracy": summary["accuracy"], "accuracy_ci95": summary["accuracy_ci95"],
                                              "roc_auc": summary["roc_auc"],
                                              "subject_matched": summary["subject_matched"]["overall"]["accuracy"],

@@ -4,7 +4,7 @@ Blocks 1-4 never change during fine-tuning, so their output is computed once per
 training then runs only block 5 and the head. Layout of ``root/<key>/``:
 
 - ``v{k}_block4.npy``: ``(N, S/16, S/16, 512) float16`` block4_pool activations (memory-mapped);
-- ``v{k}_texture.npy``: ``(N, TEXTURE_DIM) float32`` texture statistics;
+- ``v{k}_texture.npy``: ``(N, TEXTURE_DIM) float32`` texture vector (channel statistics and correlations);
 - ``v{k}_done.npy``: ``(N,) bool``, which rows are filled; rewritten atomically after every chunk, so a killed
   run recomputes at most one chunk;
 - ``vectors/{tag}/v{k}.npy`` and ``..._done.npy``: head inputs computed from those rows by a model whose weights
@@ -31,8 +31,9 @@ from foundation.atomic import atomic_write_bytes, atomic_write_json
 from foundation.fingerprint import fingerprint
 
 #: Bumped whenever the views or the trunk's outputs change meaning (2: whole-image views, all-conv texture;
-#: 3: near-native crops at views 2-9, shortcut-breaking training views from 10).
-CACHE_VERSION = 3
+#: 3: near-native crops at views 2-9, shortcut-breaking training views from 10; 4: channel correlations join the
+#: texture vector).
+CACHE_VERSION = 4
 
 
 def cache_key(paths: Sequence[str], image_size: int, seed: int, weights: str) -> str:

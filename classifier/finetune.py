@@ -114,7 +114,7 @@ class FinetuneConfig:
     head_learning_rate: float = 1e-3
     l2sp: float = 1e-3
     head_solver: HeadSolver = HeadSolver.LOGISTIC
-    head_c: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
+    head_c: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3)
     head_block5: bool = True
     head: HeadConfig = field(default_factory=HeadConfig)
     augment: Augment = field(default_factory=Augment)

@@ -3,8 +3,10 @@
 Split in two Keras models so that the frozen part can be cached (:mod:`classifier.cache`):
 
 - ``trunk``: ``(B, S, S, 3)`` VGG input -> ``block4_pool`` ``(B, S/16, S/16, 512)`` and ``texture``
-  ``(B, 5376)``: log1p of per-channel mean and standard deviation of every conv layer of blocks 1-4 (how
-  "painted" strokes and surfaces look, largely independent of what is shown);
+  ``(B, TEXTURE_DIM)``: log1p of per-channel mean and standard deviation of every conv layer of blocks 1-4, then
+  the correlations between the channels of one conv per block (:data:`CORRELATION_LAYERS`; Gatys et al.'s Gram
+  matrix with each channel's scale divided out): how "painted" strokes and surfaces look, largely independent of
+  what is shown and, for the correlations, of how bright or saturated it is;
 - ``top``: ``(block4_pool, texture)`` -> block 5 (``block5_conv1..3``) -> channel statistics of the three block-5
   convs (and, optionally, global average pooling of ``block5_pool``) beside the texture vector ->
   ``features`` -> normalisation -> dropout -> dense -> sigmoid.
@@ -39,7 +41,16 @@ FROZEN_LAYERS: tuple[str, ...] = tuple(
 )
 #: Layers whose channel statistics form the trunk's texture vector: every conv of blocks 1-4.
 TEXTURE_LAYERS: tuple[str, ...] = FROZEN_LAYERS
-TEXTURE_DIM = 2 * (64 * 2 + 128 * 2 + 256 * 3 + 512 * 3)
+#: Layers whose channel correlations join the texture vector, each with the number of channels it is projected
+#: onto first (a fixed random orthonormal basis; None keeps every channel): 64, 128, 96 and 96 channels.
+CORRELATION_LAYERS: dict[str, int | None] = {"block1_conv2": None, "block2_conv2": None, "block3_conv3": 96,
+                                             "block4_conv3": 96}
+_BLOCK_CHANNELS = {"block1": 64, "block2": 128, "block3": 256, "block4": 512}
+#: The texture vector: channel statistics (mean and deviation of every texture layer), then the correlations
+#: (each pair of projected channels once).
+STATS_DIM = 2 * (64 * 2 + 128 * 2 + 256 * 3 + 512 * 3)
+_CORRELATED = [k or _BLOCK_CHANNELS[name.split("_")[0]] for name, k in CORRELATION_LAYERS.items()]
+TEXTURE_DIM = STATS_DIM + sum(k * (k - 1) // 2 for k in _CORRELATED)
 
 
 @keras.saving.register_keras_serializable(package="paintvid")
@@ -57,6 +68,49 @@ class ChannelStats(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 2 * input_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="paintvid")
+class ChannelCorrelation(keras.layers.Layer):
+    """``(B, H, W, C)`` -> ``(B, K (K - 1) / 2)``: the spatial correlation of every pair of channels, in [-1, 1].
+
+    The channels are first projected onto ``projection`` directions (a fixed random orthonormal ``(C, K)`` basis
+    drawn from ``seed``, stored with the model; ``None``: the identity, every channel kept). A correlation is the Gram
+    matrix of the centred features with each channel's deviation divided out, so it keeps how responses co-occur
+    (the texture) and drops their scale, which brightness, contrast and saturation move.
+    """
+
+    def __init__(self, projection: int | None = None, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.projection, self.seed = projection, int(seed)
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        k = self.projection or channels
+        if self.projection is None:
+            basis = np.eye(channels)
+        else:
+            basis = np.linalg.qr(np.random.default_rng(self.seed).standard_normal((channels, k)))[0]
+        self.basis = self.add_weight(name="basis", shape=(channels, k), trainable=False,
+                                     initializer=keras.initializers.Constant(basis.astype(np.float32)))
+        self.pairs = np.stack(np.triu_indices(k, 1), axis=1)
+
+    def call(self, x):
+        x = ops.cast(x, "float32")
+        flat = ops.reshape(x, (ops.shape(x)[0], -1, ops.shape(x)[-1])) @ self.basis
+        flat = flat - ops.mean(flat, axis=1, keepdims=True)
+        gram = ops.einsum("bnc,bnd->bcd", flat, flat) / ops.cast(ops.shape(flat)[1], "float32")
+        scale = ops.sqrt(ops.diagonal(gram, axis1=1, axis2=2) + 1e-6)
+        corr = gram / (scale[:, :, None] * scale[:, None, :])
+        k = corr.shape[-1]
+        return ops.take(ops.reshape(corr, (-1, k * k)), self.pairs[:, 0] * k + self.pairs[:, 1], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        k = self.projection or int(input_shape[-1])
+        return (input_shape[0], k * (k - 1) // 2)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "projection": self.projection, "seed": self.seed}
 
 
 @dataclass(frozen=True)
@@ -94,6 +148,8 @@ def build_trunk(backbone, image_size: int, precision: str = TRUNK_PRECISION) -> 
     # the statistics, their concatenation and the block-4 output are float32 layers (inputs cast up)
     stats = [ChannelStats(name=f"{name}_stats", dtype="float32")(vgg.get_layer(name).output)
              for name in TEXTURE_LAYERS]
+    stats += [ChannelCorrelation(k, name=f"{name}_correlation", dtype="float32")(vgg.get_layer(name).output)
+              for name, k in CORRELATION_LAYERS.items()]
     texture = keras.layers.Concatenate(name="texture", dtype="float32")(stats)
     block4 = keras.layers.Activation("linear", name="block4_out", dtype="float32")(vgg.get_layer(TRUNK_OUTPUT).output)
     trunk = keras.Model(vgg.input, [block4, texture], name="trunk")
