@@ -6,7 +6,9 @@ of every conv layer, blocks 1-4 and block 5 (see :mod:`classifier.model`): by de
 head, or Adam (``head_epochs``, ``head_learning_rate``; always used by the uncached path); stage 2 (``epochs``)
 unfreezes block 5 with the head at a learning rate 100x below the head's (``learning_rate``), with L2-SP
 (``l2sp``: a penalty on the distance from the starting weights, not from zero) and early stopping on the
-grouped validation split; the best validation epoch is kept. Stage 2 trains on the shortcut-breaking views
+grouped validation split; the best validation epoch is kept; then (``refit_head``, logistic solver) the head is
+fitted again as a logistic regression on the fine-tuned block 5's features, with ``C`` chosen again on validation
+and refitted on training plus validation images. Stage 2 trains on the shortcut-breaking views
 (random grayscale, hue/saturation, contrast, brightness, JPEG re-compression, rescaled native crops; see
 :mod:`classifier.pipeline`) and stage 1 on those plus the clean views. Predictions average the clean views: the
 whole image and ``crops`` near-native crops. With ``cache=True`` (default) blocks 1-4 run once per image and view
@@ -91,6 +93,8 @@ class FinetuneConfig:
         l2sp: weight of the L2-SP penalty ``sum((w - w0)^2)`` on block 5 in stage 2 (0 turns it off).
         head_solver: stage 1's fitting method (:class:`HeadSolver`); head_c: inverse L2 strengths tried by the
             logistic solver (the one with the best validation AUC, then log-loss, is refitted on train + val).
+        refit_head: after stage 2, refit the logistic head on the fine-tuned block 5's features (cached path with
+            the logistic solver; stage 2's Adam steps on the head are then replaced by the exact optimum).
         head_block5: the logistic head weighs block 5's channel statistics too (needed for stage 2 to move block
             5; off gives them weight 0 in stage 1). Stage 2 (Adam) trains every weight of the head regardless.
         crops: clean near-native crops per image (views ``FIRST_CROP ..``) trained on and averaged, with the
@@ -115,6 +119,7 @@ class FinetuneConfig:
     l2sp: float = 1e-3
     head_solver: HeadSolver = HeadSolver.LOGISTIC
     head_c: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3)
+    refit_head: bool = True
     head_block5: bool = True
     head: HeadConfig = field(default_factory=HeadConfig)
     augment: Augment = field(default_factory=Augment)
@@ -189,7 +194,8 @@ class FinetuneResult:
         config: the run's :class:`FinetuneConfig` as JSON; weights: description of the starting backbone.
         data: ``source``, ``counts`` per split and class, ``skipped`` images, ``class_weight``, ``cache`` folder.
         history: one row per gradient epoch of ``train_log.csv`` (both stages); stage1_epochs: how many of
-            them are stage 1 (0 for the logistic solver); head_fit: the logistic solver's candidates and choice.
+            them are stage 1 (0 for the logistic solver); head_fit: the logistic solver's candidates and choice;
+            head_refit: the same for the refit after stage 2 (None without one).
         best: the history row with the best checkpoint criterion; block5: :class:`Block5Change`.
         timings_seconds: ``cache_seconds`` and ``feature_seconds`` (cached runs), ``train_seconds``,
             ``mean_epoch``, ``total``.
@@ -202,6 +208,7 @@ class FinetuneResult:
     history: list[dict]
     stage1_epochs: int
     head_fit: dict | None
+    head_refit: dict | None
     best: dict | None
     block5: Block5Change
     timings_seconds: dict[str, float | None]
@@ -238,8 +245,11 @@ def train(dataset: Dataset, config: FinetuneConfig, callbacks: Sequence = ()) ->
     fit = _StageFit(_class_weight(labels[rows["train"]]), ckpt, out, config.patience, config.progress, callbacks)
     t0 = time.perf_counter()
     stage1_epochs = _stage1(top, inputs, state, config, fit)
+    head_refit = None
     if config.epochs:
         _stage2(top, inputs, stage1_epochs, config, fit, block5_start)
+        if config.refit_head and config.head_solver == HeadSolver.LOGISTIC and inputs.vectors is not None:
+            head_refit = _refit_head(top, inputs, config, fit)
     timings["train_seconds"] = time.perf_counter() - t0
     history = _read_log(out / "train_log.csv")
     classifier = M.build_classifier(trunk, top, tta=False)
@@ -252,7 +262,8 @@ def train(dataset: Dataset, config: FinetuneConfig, callbacks: Sequence = ()) ->
         config=config_json(config), weights=weights_desc,
         data={"source": dataset.source, "counts": dataset.counts(), "skipped": dataset.skipped,
               "class_weight": fit.class_weight, "cache": inputs.cache_dir},
-        history=history, stage1_epochs=stage1_epochs, head_fit=state.get("head_fit"), best=_best_row(history),
+        history=history, stage1_epochs=stage1_epochs, head_fit=state.get("head_fit"), head_refit=head_refit,
+        best=_best_row(history),
         block5=block5, timings_seconds=_timings(timings, history, t_start), test=test_metrics, outputs=outputs)
     atomic_write_json(out / "finetune.json", jsonable(result))
     log.info("finetune: test accuracy %s, outputs in %s",
@@ -333,7 +344,7 @@ class _CachedInputs:
         _fill_cache(self.cache, {**{v: rows["train"] for v in config.train_views},
                                  **{v: np.arange(len(table)) for v in config.eval_views}}, config.progress)
         timings["cache_seconds"] = time.perf_counter() - t0
-        train_items = [(v, r) for v in config.train_views for r in rows["train"]]
+        train_items = self.train_items = [(v, r) for v in config.train_views for r in rows["train"]]
         val_items = [(v, r) for v in config.eval_views for r in rows["val"]]
         train_y, val_y = labels[[r for _, r in train_items]], labels[[r for _, r in val_items]]
         # stage 2 (block 5 at every step, what dominates its time) trains on the shortcut-breaking views (by
@@ -445,13 +456,10 @@ def _stage1(top, inputs, state: dict, config: FinetuneConfig, fit: _StageFit) ->
 
 def _stage1_logistic(top, inputs, state: dict, config: FinetuneConfig, fit: _StageFit) -> int:
     """Stage 1 as a logistic regression on the cached feature vectors (no gradient epochs: returns 0)."""
-    columns = None
-    if config.head.texture and not config.head_block5:
-        columns = np.arange(M.TEXTURE_DIM)  # the texture statistics lead the feature vector
     v = inputs.vectors
     # with a block-5 stage after it the head must not see the validation rows: they judge that stage's epochs
     state["head_fit"] = _fit_logistic(top, v.train_x, v.train_y, v.val_items, v.val_x, v.val_y, config.head_c,
-                                      fit.class_weight, columns, refit_on_val=config.epochs == 0)
+                                      fit.class_weight, _head_columns(config), refit_on_val=config.epochs == 0)
     return 0
 
 
@@ -460,6 +468,13 @@ def _stage1_adam(top, inputs, state: dict, config: FinetuneConfig, fit: _StageFi
     fit.run(inputs.stages[1], stage=1, first=0, epochs=config.head_epochs, lr=config.head_learning_rate)
     _load_best(inputs.stages[1].model, fit.ckpt, 1)
     return len(_read_log(fit.out / "train_log.csv"))
+
+
+def _head_columns(config: FinetuneConfig) -> np.ndarray | None:
+    """Return the head-input columns the logistic head may weigh (None: all of them)."""
+    if config.head.texture and not config.head_block5:
+        return np.arange(M.TEXTURE_DIM)  # the texture vector leads the feature vector
+    return None
 
 
 _STAGE1_SOLVERS = {HeadSolver.LOGISTIC: _stage1_logistic, HeadSolver.ADAM: _stage1_adam}
@@ -475,6 +490,19 @@ def _stage2(top, inputs, stage1_epochs: int, config: FinetuneConfig, fit: _Stage
     stage1_file = fit.ckpt / "stage1.weights.h5"
     if not _load_best(inputs.stages[2].model, fit.ckpt, 2) and stage1_file.exists():
         top.load_weights(stage1_file)  # block 5 never beat the head alone: undo it
+
+
+def _refit_head(top, inputs, config: FinetuneConfig, fit: _StageFit) -> dict:
+    """Fit the head again as a logistic regression on the fine-tuned block 5's feature vectors (normalisation
+    adapted to them); ``C`` chosen on validation, then refitted on training plus validation rows. Deterministic
+    and cheap (block 5 on cached activations), so a resumed run simply repeats it."""
+    features = M.feature_model(top)
+    v = inputs.vectors
+    train_x = inputs.cache.vectors(features, inputs.train_items, config.batch_size)
+    val_x = inputs.cache.vectors(features, v.val_items, config.batch_size)
+    M.adapt_normalization(top, features=train_x)
+    return _fit_logistic(top, train_x, v.train_y, v.val_items, val_x, v.val_y, config.head_c, fit.class_weight,
+                         _head_columns(config), refit_on_val=True)
 
 
 def _export(classifier, trunk, top, out: Path, state: dict) -> FinetuneOutputs:

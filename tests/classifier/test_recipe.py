@@ -45,6 +45,40 @@ def test_default_recipe_fine_tunes_block5_only_and_reports_it(default_recipe):
     assert report.test["accuracy"] >= 0.75 and report.test["roc_auc"] >= 0.8
 
 
+def test_head_is_refitted_on_the_fine_tuned_block5(default_recipe, tiny_manifest):
+    """After stage 2 the head is the logistic optimum on the fine-tuned block 5's features (training plus
+    validation rows, the C chosen again), not stage 1's head nudged by Adam."""
+    from sklearn.linear_model import LogisticRegression
+
+    from classifier.cache import FeatureCache
+    from classifier.data import load_dataset
+    from classifier.finetune import _class_weight
+    from classifier.model import feature_model, load_classifier, parts_of
+    from transfer.backbone import describe_weights
+
+    report, out = default_recipe
+    refit = report.head_refit
+    assert refit is not None and refit["refit_on"] == "train+val" and refit["chosen"]["C"] in report.config["head_c"]
+    trunk, top = parts_of(load_classifier(out / "classifier.keras"))
+    table = load_dataset(tiny_manifest).table
+    cache = FeatureCache(out / "cache", trunk, table["path"].tolist(), IMAGE_SIZE, 0, describe_weights("bundled"))
+    train = np.flatnonzero(table["split"] == "train")
+    val = np.flatnonzero(table["split"] == "val")
+    config = report.config
+    train_views = (0, 2, 11)  # the default recipe's: whole, one crop, one shortcut-breaking view
+    eval_views = (0, 2)
+    assert config["crops"] == 1 and config["augment_variants"] == 1 and not config["mirror"]
+    items = [(v, r) for v in train_views for r in train] + [(v, r) for v in eval_views for r in val]
+    x = cache.vectors(feature_model(top), items)  # computed by the fine-tuned block 5: all present already
+    y = table["label"].to_numpy()[[r for _, r in items]]
+    norm = top.get_layer("feature_norm")
+    expected = LogisticRegression(C=refit["chosen"]["C"], max_iter=5000,
+                                  class_weight=_class_weight(y[:len(train) * 3])).fit(np.asarray(norm(x)), y)
+    kernel, bias = top.get_layer("painting").get_weights()
+    np.testing.assert_allclose(kernel[:, 0], expected.coef_[0], atol=2e-3, rtol=0.02)
+    assert kernel.any() and float(bias[0]) == pytest.approx(float(expected.intercept_[0]), abs=2e-3)
+
+
 def test_saved_model_averages_the_clean_views_like_training(default_recipe, tiny_manifest):
     from classifier.data import load_dataset
     from classifier.metrics import roc_auc
