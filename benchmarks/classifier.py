@@ -163,6 +163,12 @@ def _cross_validate(dataset, folds: np.ndarray, s: dict, work: Path, block5_epoc
         oof[held] = _predict_fold(config.out, t, held, config)
         per_fold.append({"fold": k, "test_accuracy": report["test"]["accuracy"], "test_auc": report["test"]["roc_auc"],
                          "stage2_epochs": len(report["history"]), "head_C": report["head_fit"]["chosen"]["C"],
+                         # validation AUC of the views' mean per image: the head alone on the bundled block 5
+                         # and refitted on the fine-tuned one (both fitted on the training rows only)
+                         "val_auc": {"stage1": report["head_fit"]["chosen"]["val_auc"],
+                                     "refit": (report.get("head_refit") or {}).get("chosen", {}).get("val_auc")},
+                         # Keras's AUC over the validation views one by one at the best block-5 epoch
+                         "stage2_best_val_auc_per_view": (report["best"] or {}).get("val_auc"),
                          "train_seconds": report["timings_seconds"]["train_seconds"],
                          "mean_epoch_seconds": report["timings_seconds"]["mean_epoch"],
                          "block5_relative_change": report["block5"]["relative_change"]})
