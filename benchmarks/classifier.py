@@ -38,6 +38,7 @@ from classifier.finetune import FinetuneConfig, run_fingerprint, train
 from classifier.metrics import binary_metrics, bootstrap_interval, roc_auc, wilson_interval
 from classifier.model import STATS_DIM, TEXTURE_DIM, load_classifier, parts_of
 from classifier.pipeline import FIRST_CROP, augmented_views
+from classifier.predict import average_views
 from foundation.figures import save_figure
 from foundation.records import config_json, jsonable
 from transfer.backbone import describe_weights, load_backbone
@@ -192,7 +193,7 @@ def _fold_record(dataset: Dataset, config: FinetuneConfig) -> dict:
 
 def _predict_fold(out: Path, table, rows: np.ndarray, config: FinetuneConfig) -> np.ndarray:
     """Out-of-fold P(painting) from the fold's saved classifier through the cached trunk (same numbers as
-    :func:`classifier.predict.predict_paths`, faster): the mean over the recipe's clean views."""
+    :func:`classifier.predict.predict_paths`, faster): the recipe's clean views averaged."""
     trunk, top = parts_of(load_classifier(out / "classifier.keras"))
     cache = FeatureCache(config.cache_dir, trunk, table["path"].tolist(), config.image_size, config.seed,
                          describe_weights(config.weights))
@@ -200,7 +201,7 @@ def _predict_fold(out: Path, table, rows: np.ndarray, config: FinetuneConfig) ->
     for view in config.eval_views:
         cache.ensure(view, rows)
         views.append(top.predict(cache.dataset([(view, r) for r in rows], None, 32), verbose=0).ravel())
-    return np.mean(views, axis=0)
+    return average_views(views)
 
 
 def _view_vectors(table, s: dict, work: Path, views: set[int]) -> dict[int, np.ndarray]:
@@ -239,7 +240,7 @@ def _head_cv(vectors: dict, y: np.ndarray, folds: np.ndarray, train_views, test_
         x = np.concatenate([vectors[v][tr, cols] for v in train_views])
         mu, sd = x.mean(0), np.sqrt(np.maximum(x.var(0), M.VARIANCE_FLOOR))
         clf = LogisticRegression(C=c, max_iter=2000).fit((x - mu) / sd, np.tile(y[tr], len(train_views)))
-        p[te] = np.mean([clf.predict_proba((vectors[v][te, cols] - mu) / sd)[:, 1] for v in test_views], axis=0)
+        p[te] = average_views([clf.predict_proba((vectors[v][te, cols] - mu) / sd)[:, 1] for v in test_views])
     return p
 
 

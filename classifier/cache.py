@@ -31,9 +31,9 @@ from foundation.atomic import atomic_write_bytes, atomic_write_json
 from foundation.fingerprint import fingerprint
 
 #: Bumped whenever the views or the trunk's outputs change meaning (2: whole-image views, all-conv texture;
-#: 3: near-native crops at views 2-9, shortcut-breaking training views from 10; 4: channel correlations join the
-#: texture vector).
-CACHE_VERSION = 4
+#: 3: near-native crops at views 2-9, shortcut-breaking training views from 10; 4: channel correlations of each
+#: block's last conv join the texture vector; 5: of each block's first conv instead).
+CACHE_VERSION = 5
 
 
 def cache_key(paths: Sequence[str], image_size: int, seed: int, weights: str) -> str:

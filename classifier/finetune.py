@@ -56,7 +56,7 @@ from classifier.pipeline import (
     image_dataset,
     training_image_dataset,
 )
-from classifier.predict import predict_paths
+from classifier.predict import EPS, average_views, predict_paths
 from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
 from foundation.fingerprint import fingerprint
@@ -373,10 +373,10 @@ class _CachedInputs:
         }
 
     def test_prob(self, classifier, test_rows: np.ndarray) -> np.ndarray:
-        """Return P(painting) of ``test_rows``: the mean over the clean views, as :func:`classifier.predict.
+        """Return P(painting) of ``test_rows`` averaged over the clean views, as :func:`classifier.predict.
         predict_paths` computes it with the exported classifier, from the cache."""
-        return np.mean([self.top.predict(self.cache.dataset([(v, r) for r in test_rows], None, self.batch_size),
-                                         verbose=0).ravel() for v in self.views], axis=0)
+        return average_views([self.top.predict(self.cache.dataset([(v, r) for r in test_rows], None, self.batch_size),
+                                               verbose=0).ravel() for v in self.views])
 
 
 class _ImageInputs:
@@ -526,10 +526,11 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
                   refit_on_val: bool = True) -> dict:
     """Fit the head as an L2 logistic regression on normalised features; set ``top``'s dense layer to it.
 
-    Each ``C`` in ``cs`` is fitted on the training rows; the one with the best validation AUC (of the view-averaged
-    probability per image), then lowest validation log-loss, is kept, or with ``refit_on_val`` refitted on training
-    plus validation rows (the validation set only picks ``C``; the test split is never seen). ``columns`` (default:
-    all) are the features the regression may use; the others get weight 0. Returns the candidates' scores.
+    Each ``C`` in ``cs`` is fitted on the training rows; the one with the best validation AUC (of the views'
+    average per image, :func:`_average_per_image`), then lowest validation log-loss, is kept, or with
+    ``refit_on_val`` refitted on training plus validation rows (the validation set only picks ``C``; the test split
+    is never seen). ``columns`` (default: all) are the features the regression may use; the others get weight 0.
+    Returns the candidates' scores.
     """
     norm = top.get_layer("feature_norm")
     columns = np.arange(train_x.shape[1]) if columns is None else np.asarray(columns)
@@ -542,7 +543,7 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
     candidates, best = [], None
     for c in cs:
         fit = LogisticRegression(C=float(c), max_iter=5000, class_weight=class_weight).fit(xt, train_y)
-        p = np.bincount(inverse, fit.predict_proba(xv)[:, 1]) / np.bincount(inverse)
+        p = _average_per_image(inverse, fit.predict_proba(xv)[:, 1])
         row = {"C": float(c), "train_log_loss": float(log_loss(train_y, fit.predict_proba(xt)[:, 1], labels=[0, 1])),
                "val_log_loss": float(log_loss(y_img, p, labels=[0, 1])),
                "val_auc": float(roc_auc_score(y_img, p)) if len(np.unique(y_img)) == 2 else None,
@@ -562,6 +563,14 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
     log.info("logistic head: C=%g (validation AUC %s), fitted on %s", chosen["C"], chosen["val_auc"], refit_on)
     return {"solver": HeadSolver.LOGISTIC.value, "chosen": chosen, "candidates": candidates,
             "features_used": int(len(columns)), "features_total": int(train_x.shape[1]), "refit_on": refit_on}
+
+
+def _average_per_image(image: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """Return P(painting) per image from per-view ``prob`` (``image``: each row's image, ``0..n-1``), averaged
+    as :func:`classifier.predict.average_views` does (mean log-odds)."""
+    p = np.clip(prob.astype(np.float64), EPS, 1 - EPS)
+    mean_logit = np.bincount(image, np.log(p / (1 - p))) / np.bincount(image)
+    return 1.0 / (1.0 + np.exp(-mean_logit))
 
 
 def _vector_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = False, seed: int = 0):

@@ -4,7 +4,7 @@ Split in two Keras models so that the frozen part can be cached (:mod:`classifie
 
 - ``trunk``: ``(B, S, S, 3)`` VGG input -> ``block4_pool`` ``(B, S/16, S/16, 512)`` and ``texture``
   ``(B, TEXTURE_DIM)``: log1p of per-channel mean and standard deviation of every conv layer of blocks 1-4, then
-  the correlations between the channels of one conv per block (:data:`CORRELATION_LAYERS`; Gatys et al.'s Gram
+  the correlations between the channels of each block's first conv (:data:`CORRELATION_LAYERS`; Gatys et al.'s Gram
   matrix with each channel's scale divided out): how "painted" strokes and surfaces look, largely independent of
   what is shown and, for the correlations, of how bright or saturated it is;
 - ``top``: ``(block4_pool, texture)`` -> block 5 (``block5_conv1..3``) -> channel statistics of the three block-5
@@ -42,9 +42,11 @@ FROZEN_LAYERS: tuple[str, ...] = tuple(
 #: Layers whose channel statistics form the trunk's texture vector: every conv of blocks 1-4.
 TEXTURE_LAYERS: tuple[str, ...] = FROZEN_LAYERS
 #: Layers whose channel correlations join the texture vector, each with the number of channels it is projected
-#: onto first (a fixed random orthonormal basis; None keeps every channel): 64, 128, 96 and 96 channels.
-CORRELATION_LAYERS: dict[str, int | None] = {"block1_conv2": None, "block2_conv2": None, "block3_conv3": 96,
-                                             "block4_conv3": 96}
+#: onto first (a fixed random orthonormal basis; None keeps every channel): 64, 128, 96 and 96 channels. The first
+#: conv of each block: on the shared images' grouped CV (head only) they scored 94.0 % / AUC 0.978, the last conv
+#: of each block 92.7 % / 0.972, both sets together 94.0 % / 0.978 (README, classifier section).
+CORRELATION_LAYERS: dict[str, int | None] = {"block1_conv1": None, "block2_conv1": None, "block3_conv1": 96,
+                                             "block4_conv1": 96}
 _BLOCK_CHANNELS = {"block1": 64, "block2": 128, "block3": 256, "block4": 512}
 #: The texture vector: channel statistics (mean and deviation of every texture layer), then the correlations
 #: (each pair of projected channels once).

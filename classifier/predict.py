@@ -1,8 +1,9 @@
 """Classify image files with a saved classifier: ``classify(ClassifyConfig)`` -> ``[(path, P(painting)), ...]``.
 
-A prediction is the mean over clean views of the image (:mod:`classifier.pipeline`): the whole image and the
-near-native crops the model was trained with (``crops`` in the ``finetune.json`` beside the model, else
-:data:`classifier.pipeline.EVAL_VIEWS`).
+A prediction averages clean views of the image (:mod:`classifier.pipeline`): the whole image and the near-native
+crops the model was trained with (``crops`` in the ``finetune.json`` beside the model, else
+:data:`classifier.pipeline.EVAL_VIEWS`). The views' log-odds are averaged (:func:`average_views`): a view that is
+sure counts for more than one that is unsure.
 """
 
 from __future__ import annotations
@@ -34,14 +35,25 @@ class ClassifyConfig:
             raise UserError("no images given")
 
 
+#: Probabilities are clipped to ``[EPS, 1 - EPS]`` before taking log-odds.
+EPS = 1e-7
+
+
+def average_views(probs) -> np.ndarray:
+    """Return ``(N,)`` P(painting) from ``(V, N)`` per-view probabilities: the sigmoid of their mean log-odds."""
+    p = np.clip(np.asarray(probs, np.float64), EPS, 1 - EPS)
+    return (1.0 / (1.0 + np.exp(-np.mean(np.log(p / (1 - p)), axis=0)))).astype(np.float32)
+
+
 def predict_paths(model: keras.Model, paths: Sequence[str], batch_size: int = 16,
                   views: Sequence[int] = EVAL_VIEWS) -> np.ndarray:
-    """Return ``(N,)`` P(painting) for image files: the mean of ``model`` over the clean ``views``."""
+    """Return ``(N,)`` P(painting) for image files: ``model`` averaged over the clean ``views``
+    (:func:`average_views`)."""
     size = int(model.input_shape[1])
     if len(paths) == 0:
         return np.zeros(0, np.float32)
-    return np.mean([model.predict(image_dataset(list(paths), size, batch_size, variant=v), verbose=0).ravel()
-                    for v in views], axis=0)
+    return average_views([model.predict(image_dataset(list(paths), size, batch_size, variant=v), verbose=0).ravel()
+                          for v in views])
 
 
 def model_views(model_path: str | Path) -> tuple[int, ...]:

@@ -57,3 +57,12 @@ def test_trunk_texture_vector_is_statistics_then_correlations():
     assert len(CORRELATION_LAYERS) == 4 and np.abs(corr).max() <= 1.0 + 1e-4
     stats = trunk.get_layer("block1_conv1_stats").output
     assert int(stats.shape[-1]) == 128
+
+
+def test_views_are_averaged_in_log_odds():
+    from classifier.predict import average_views
+
+    # 0.9 and 0.5: log-odds 2.197 and 0 -> mean 1.0986 -> 0.75 (the plain mean would be 0.70)
+    got = average_views([[0.9, 0.99, 0.3], [0.5, 0.2, 0.3]])
+    np.testing.assert_allclose(got, [0.75, 1 / (1 + np.sqrt(0.01 / 0.99 * 0.8 / 0.2)), 0.3], rtol=1e-5)
+    assert np.isfinite(average_views([[0.0, 1.0]])).all()  # certain views are clipped, not infinite
