@@ -237,10 +237,10 @@ def _head_cv(vectors: dict, y: np.ndarray, folds: np.ndarray, train_views, test_
     for k in np.unique(folds):
         tr = np.flatnonzero((folds != k) & (True if keep is None else keep))
         te = np.flatnonzero(folds == k)
-        x = np.concatenate([vectors[v][tr, cols] for v in train_views])
+        x = np.concatenate([vectors[v][np.ix_(tr, cols)] for v in train_views])
         mu, sd = x.mean(0), np.sqrt(np.maximum(x.var(0), M.VARIANCE_FLOOR))
         clf = LogisticRegression(C=c, max_iter=2000).fit((x - mu) / sd, np.tile(y[tr], len(train_views)))
-        p[te] = average_views([clf.predict_proba((vectors[v][te, cols] - mu) / sd)[:, 1] for v in test_views])
+        p[te] = average_views([clf.predict_proba((vectors[v][np.ix_(te, cols)] - mu) / sd)[:, 1] for v in test_views])
     return p
 
 
