@@ -56,7 +56,7 @@ from classifier.pipeline import (
     image_dataset,
     training_image_dataset,
 )
-from classifier.predict import EPS, average_views, predict_paths
+from classifier.predict import average_views, from_log_odds, log_odds, predict_paths
 from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
 from foundation.fingerprint import fingerprint
@@ -568,9 +568,7 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
 def _average_per_image(image: np.ndarray, prob: np.ndarray) -> np.ndarray:
     """Return P(painting) per image from per-view ``prob`` (``image``: each row's image, ``0..n-1``), averaged
     as :func:`classifier.predict.average_views` does (mean log-odds)."""
-    p = np.clip(prob.astype(np.float64), EPS, 1 - EPS)
-    mean_logit = np.bincount(image, np.log(p / (1 - p))) / np.bincount(image)
-    return 1.0 / (1.0 + np.exp(-mean_logit))
+    return from_log_odds(np.bincount(image, log_odds(prob)) / np.bincount(image))
 
 
 def _vector_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = False, seed: int = 0):

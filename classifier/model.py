@@ -48,10 +48,17 @@ TEXTURE_LAYERS: tuple[str, ...] = FROZEN_LAYERS
 CORRELATION_LAYERS: dict[str, int | None] = {"block1_conv1": None, "block2_conv1": None, "block3_conv1": 96,
                                              "block4_conv1": 96}
 _BLOCK_CHANNELS = {"block1": 64, "block2": 128, "block3": 256, "block4": 512}
+
+
+def _channels(layer: str) -> int:
+    """Return the number of channels of VGG16 conv ``layer`` (``block{b}_conv{c}``, blocks 1-4)."""
+    return _BLOCK_CHANNELS[layer.split("_")[0]]
+
+
 #: The texture vector: channel statistics (mean and deviation of every texture layer), then the correlations
 #: (each pair of projected channels once).
-STATS_DIM = 2 * (64 * 2 + 128 * 2 + 256 * 3 + 512 * 3)
-_CORRELATED = [k or _BLOCK_CHANNELS[name.split("_")[0]] for name, k in CORRELATION_LAYERS.items()]
+STATS_DIM = 2 * sum(_channels(name) for name in TEXTURE_LAYERS)
+_CORRELATED = [k or _channels(name) for name, k in CORRELATION_LAYERS.items()]
 TEXTURE_DIM = STATS_DIM + sum(k * (k - 1) // 2 for k in _CORRELATED)
 
 

@@ -39,10 +39,20 @@ class ClassifyConfig:
 EPS = 1e-7
 
 
+def log_odds(prob) -> np.ndarray:
+    """Return ``log(p / (1 - p))`` (float64) of probabilities clipped to ``[EPS, 1 - EPS]``."""
+    p = np.clip(np.asarray(prob, np.float64), EPS, 1 - EPS)
+    return np.log(p / (1 - p))
+
+
+def from_log_odds(z) -> np.ndarray:
+    """Return the probability (float64) of log-odds ``z``: the logistic sigmoid."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, np.float64)))
+
+
 def average_views(probs) -> np.ndarray:
     """Return ``(N,)`` P(painting) from ``(V, N)`` per-view probabilities: the sigmoid of their mean log-odds."""
-    p = np.clip(np.asarray(probs, np.float64), EPS, 1 - EPS)
-    return (1.0 / (1.0 + np.exp(-np.mean(np.log(p / (1 - p)), axis=0)))).astype(np.float32)
+    return from_log_odds(np.mean(log_odds(probs), axis=0)).astype(np.float32)
 
 
 def predict_paths(model: keras.Model, paths: Sequence[str], batch_size: int = 16,
