@@ -148,6 +148,8 @@ class FinetuneConfig:
             raise UserError(f"crops {self.crops} must be in [0, {FIRST_AUGMENTED - FIRST_CROP}]")
         if self.l2sp < 0:
             raise UserError(f"L2-SP weight {self.l2sp} must be non-negative")
+        if not self.head_c or min(self.head_c) <= 0:
+            raise UserError(f"head C values {self.head_c} must be positive")
 
     @property
     def eval_views(self) -> tuple[int, ...]:
@@ -159,8 +161,6 @@ class FinetuneConfig:
         """Views stage 1 trains on: the clean views (and the mirror image) plus the augmented ones."""
         mirror = (MIRROR,) if self.mirror else ()
         return (*self.eval_views, *mirror, *augmented_views(self.augment_variants))
-        if not self.head_c or min(self.head_c) <= 0:
-            raise UserError(f"head C values {self.head_c} must be positive")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from classifier.finetune import FinetuneConfig
 from classifier.model import BLOCK5_LAYERS, FROZEN_LAYERS
+from foundation.errors import UserError
 from tests.classifier.conftest import IMAGE_SIZE
 
 
@@ -69,3 +71,10 @@ def test_saved_classifier_reproduces_training_predictions(trained, tiny_manifest
     prob = predict_paths(model, test["path"].tolist())
     accuracy = float(((prob >= 0.5).astype(int) == test["label"].to_numpy()).mean())
     assert accuracy == pytest.approx(report.test["accuracy"])
+
+
+@pytest.mark.parametrize("head_c", [(), (0.1, 0.0), (-1.0,)])
+def test_config_refuses_non_positive_head_c(tmp_path, head_c):
+    with pytest.raises(UserError, match="head C values"):
+        FinetuneConfig(data=tmp_path, out=tmp_path / "m", head_c=head_c)
+    assert FinetuneConfig(data=tmp_path, out=tmp_path / "m", head_c=(0.1,)).head_c == (0.1,)
