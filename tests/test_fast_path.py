@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import stripes_image, textured_image
-from transfer.features import FeatureExtractor, Precision, pixel_bounds, preprocess
+from transfer.features import DEFAULT_PRECISION, FeatureExtractor, Precision, pixel_bounds, preprocess
 from transfer.objective import LossWeights, StyleObjective
 from transfer.optimize import OptimizeOptions, minimize
 from transfer.pyramid import coarse_to_fine, equal_work_coarse_iterations
@@ -55,7 +55,7 @@ def test_lbfgs_converges_with_bfloat16_vgg_pass(bundled_backbone, content):
 
 
 def test_early_stopping_stops_once_the_loss_stalls(bundled_backbone, content):
-    objective = _objective(bundled_backbone, Precision.BFLOAT16)
+    objective = _objective(bundled_backbone, DEFAULT_PRECISION)
     full = _run(objective, content, 300)
     stopped = _run(objective, content, 300, stall=OptimizeOptions().stall_tolerance)
     assert OptimizeOptions().stall_tolerance > 0  # on by default
@@ -70,7 +70,7 @@ def test_early_stopping_stops_once_the_loss_stalls(bundled_backbone, content):
 def test_pyramid_matches_single_scale_at_equal_work(bundled_backbone):
     """60 full-size iterations against 30 full-size ones after 120 at half size (96x128, coarse 48x64)."""
     content = textured_image(96, 128, seed=3)
-    objective = _objective(bundled_backbone, Precision.BFLOAT16)
+    objective = _objective(bundled_backbone, DEFAULT_PRECISION)
     single = _run(objective, content, 60)
     fine = 30
     coarse = equal_work_coarse_iterations(60, fine)
@@ -83,7 +83,7 @@ def test_pyramid_matches_single_scale_at_equal_work(bundled_backbone):
 
 
 def test_pyramid_skips_a_coarse_level_too_small_for_vgg(bundled_backbone, content):
-    objective = _objective(bundled_backbone, Precision.BFLOAT16)
+    objective = _objective(bundled_backbone, DEFAULT_PRECISION)
     result = coarse_to_fine(objective, content[:40, :60], _grams_at(objective), preprocess(content[:40, :60]),
                             LossWeights(), OptimizeOptions(iterations=3, stall_tolerance=0.0), 50)
     assert result.coarse_iterations == 0 and result.iterations == 3

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from foundation.cpu import native_bfloat16
 from transfer.backbone import VGG_MEAN_BGR
 
 #: Gatys et al.'s style layers and the default content layer.
@@ -29,9 +30,11 @@ class Precision(StrEnum):
     BFLOAT16 = "bfloat16"
 
 
-#: The optimisation path's default: on this project's 2-core benchmark machine (AVX-512 BF16) bfloat16 ran the
-#: video path 1.86x faster with the same style loss (10.29 vs 10.39), warping error and look (issue 12).
-DEFAULT_PRECISION = Precision.BFLOAT16
+#: The default of every VGG pass and feed-forward network: bfloat16 where the CPU computes it natively
+#: (:func:`foundation.cpu.native_bfloat16`: AVX-512 BF16 or AMX; there it ran the video path 1.86x faster with the
+#: same style loss, 10.29 vs 10.39, warping error and look, issue 12), else float32 (on an AVX2-only CPU a bfloat16
+#: VGG16 forward + backward pass took 9.6x as long as a float32 one).
+DEFAULT_PRECISION = Precision.BFLOAT16 if native_bfloat16() else Precision.FLOAT32
 
 
 def preprocess(image_bgr: np.ndarray) -> np.ndarray:

@@ -39,7 +39,7 @@ from media.video_io import (
 from transfer.arbitrary.network import load_arbitrary
 from transfer.color import ColorMode
 from transfer.fast.network import load_network
-from transfer.features import Precision
+from transfer.features import DEFAULT_PRECISION, Precision
 from video.arbitrary_stylizer import arbitrary_stylizer, frame_weights, painting_codes
 from video.fast_stylizer import NetworkStylizer, compile_stylizer, scheduled_stylizer
 from video.loop import FrameItem, Prefetch, run_frames
@@ -67,7 +67,8 @@ class FastVideoConfig:
         workdir: where ``run.json`` goes (default ``OUTPUT.work/`` beside the output, like the optimisation path).
         read: which frames, at which width and rate (``media.video_io.ReadOptions``).
         batch_size: frames per network call.
-        precision: ``bfloat16`` (default; ~1.3x faster on CPUs with AVX-512 BF16) or ``float32``.
+        precision: ``bfloat16`` (~1.3x faster on CPUs with AVX-512 BF16) or ``float32``; default
+            :data:`transfer.features.DEFAULT_PRECISION` (bfloat16 only where the CPU computes it natively).
         smoothing: 0 (off) or the blend factor ``a`` in (0, 1] of the flow-warped previous output. None: the
             method's default (:data:`DEFAULT_SMOOTHING`).
         flow_method: flow used by smoothing (``media.flow.FlowMethod`` value). None: the method's default.
@@ -94,7 +95,7 @@ class FastVideoConfig:
     workdir: Path | None = None
     read: ReadOptions = field(default_factory=ReadOptions)
     batch_size: int = 4
-    precision: Precision = Precision.BFLOAT16
+    precision: Precision = DEFAULT_PRECISION
     smoothing: float | None = None
     flow_method: FlowMethod | None = None
     flow_scale: float = 0.5

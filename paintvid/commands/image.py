@@ -78,12 +78,12 @@ def run_arbitrary(args: argparse.Namespace) -> None:
     check_range("--width", args.width, 8, 16384)
     # deferred: the library (and TensorFlow) loads only once the options are checked
     from transfer.arbitrary.image import ArbitraryImageConfig, stylize_image_arbitrary
-    from transfer.features import Precision
+    from transfer.features import DEFAULT_PRECISION, Precision
 
     config = ArbitraryImageConfig(
         content=Path(args.content), styles=tuple(Path(s) for s in args.styles), output=Path(args.output),
         model=model, width=args.width, blend=tuple(args.blend) if args.blend else None, strength=args.strength,
-        preserve_colors=args.preserve_colors, precision=Precision(args.precision or "bfloat16"),
+        preserve_colors=args.preserve_colors, precision=Precision(args.precision or DEFAULT_PRECISION),
     )
     report = stylize_image_arbitrary(config)
     print(f"{report['output']}\tarbitrary\t{report['timings_seconds']['stylize']:.2f}s "

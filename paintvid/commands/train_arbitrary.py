@@ -29,7 +29,8 @@ def register(sub) -> None:
     p.add_argument("--fast", action="store_true", help="tiny network on 64 px crops, 120 steps (minutes)")
     p.add_argument("--workdir", default=None, help="checkpoints, logs and previews (default: OUT.train/)")
     p.add_argument("--weights", default="bundled", help="VGG16 encoder and loss: bundled, imagenet or a path")
-    p.add_argument("--precision", choices=["float32", "bfloat16"], default="bfloat16")
+    p.add_argument("--precision", choices=["float32", "bfloat16"], default=None,
+                   help="default: bfloat16 where the CPU has AVX-512 BF16 or AMX, else float32")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None, help="frame pairs per step")
     p.add_argument("--temporal-weight", type=float, default=None, help="0 trains without the temporal term")
@@ -51,11 +52,12 @@ def run(args: argparse.Namespace) -> None:
     # deferred: the library (and TensorFlow) loads only once the options are checked
     from transfer.arbitrary.network import design_spec
     from transfer.arbitrary.train import ArbitraryConfig, train_arbitrary
-    from transfer.features import Precision
+    from transfer.features import DEFAULT_PRECISION, Precision
 
     paintings, content = tuple(Path(p) for p in args.paintings), tuple(Path(c) for c in args.content)
     common = {"workdir": Path(args.workdir) if args.workdir else None, "weights": args.weights,
-              "precision": Precision(args.precision), "seed": args.seed, "progress": not args.quiet}
+              "precision": Precision(args.precision or DEFAULT_PRECISION), "seed": args.seed,
+              "progress": not args.quiet}
     out = Path(args.out)
     config = (ArbitraryConfig.quick(paintings, content, out, args.transform, **common) if args.fast
               else ArbitraryConfig(paintings=paintings, content=content, output=out,

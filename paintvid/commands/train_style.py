@@ -36,7 +36,8 @@ def register(sub) -> None:
     g.add_argument("--preview-every", type=int, default=None)
     g = p.add_argument_group("loss")
     g.add_argument("--weights", default="bundled", help="VGG16 of the loss: bundled, imagenet or a path")
-    g.add_argument("--precision", choices=["float32", "bfloat16"], default="bfloat16")
+    g.add_argument("--precision", choices=["float32", "bfloat16"], default=None,
+                   help="default: bfloat16 where the CPU has AVX-512 BF16 or AMX, else float32")
     g.add_argument("--content-weight", type=float, default=5.0)
     g.add_argument("--style-weight", type=float, default=100.0)
     g.add_argument("--tv-weight", type=float, default=1e-3)
@@ -68,13 +69,14 @@ def run(args: argparse.Namespace) -> None:
     from transfer.fast.losses import TEMPORAL_WEIGHT, FastLossWeights
     from transfer.fast.network import NetworkSpec
     from transfer.fast.train import TrainConfig, train_style
-    from transfer.features import Precision
+    from transfer.features import DEFAULT_PRECISION, Precision
 
     loss = FastLossWeights(content=args.content_weight, style=args.style_weight, tv=args.tv_weight,
                            temporal=TEMPORAL_WEIGHT if args.temporal_weight is None else args.temporal_weight,
                            temporal_features=args.temporal_feature_weight)
     common = {"workdir": Path(args.workdir) if args.workdir else None, "loss": loss, "weights": args.weights,
-              "precision": Precision(args.precision), "style_layer_weights": tuple(args.style_layer_weights),
+              "precision": Precision(args.precision or DEFAULT_PRECISION),
+              "style_layer_weights": tuple(args.style_layer_weights),
               "seed": args.seed, "progress": not args.quiet}
     style, out, content = Path(args.style), Path(args.out), tuple(Path(c) for c in args.content)
     base = TrainConfig.quick(style, out, content, **common) if args.fast else TrainConfig(style, out, content, **common)

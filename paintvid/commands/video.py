@@ -215,7 +215,7 @@ def run_fast(args: argparse.Namespace) -> None:
     from media.video_io import ReadOptions, probe
 
     probe(args.video)
-    from transfer.features import Precision
+    from transfer.features import DEFAULT_PRECISION, Precision
     from video.fast_runner import FastVideoConfig, stylize_video_fast
 
     config = FastVideoConfig(
@@ -231,7 +231,7 @@ def run_fast(args: argparse.Namespace) -> None:
         workdir=Path(args.workdir) if args.workdir else None,
         read=ReadOptions(start=args.start, frames=args.frames, seconds=args.seconds, width=args.width, fps=args.fps),
         batch_size=args.batch_size,
-        precision=Precision(args.precision or "bfloat16"),
+        precision=Precision(args.precision or DEFAULT_PRECISION),
         smoothing=args.smoothing,
         flow_method=args.smoothing_flow,
         flow_scale=args.smoothing_scale,

@@ -20,7 +20,7 @@ from foundation.records import jsonable
 from media.image_io import read_image, resize_to_width, write_image
 from transfer.arbitrary.network import load_arbitrary
 from transfer.color import ColorMode, match_histogram, restore_colors
-from transfer.features import Precision
+from transfer.features import DEFAULT_PRECISION, Precision
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class ArbitraryImageConfig:
     blend: tuple[float, ...] | None = None
     strength: float = 1.0
     preserve_colors: ColorMode = ColorMode.NONE
-    precision: Precision = Precision.BFLOAT16
+    precision: Precision = DEFAULT_PRECISION
 
     def __post_init__(self) -> None:
         if not self.styles:

@@ -50,7 +50,7 @@ from transfer.arbitrary.statistics import (
 )
 from transfer.arbitrary.weights_file import FORMAT, read_header
 from transfer.backbone import BUNDLED, VGG_MEAN_BGR, load_backbone
-from transfer.features import FeatureExtractor, Precision
+from transfer.features import DEFAULT_PRECISION, FeatureExtractor, Precision
 
 
 @dataclass(frozen=True)
@@ -307,7 +307,7 @@ class ArbitraryNet:
 
 
 def build_arbitrary(spec: ArbitrarySpec = ArbitrarySpec(), weights: str = BUNDLED,
-                    precision: Precision | str = Precision.BFLOAT16, seed: int | None = None,
+                    precision: Precision | str = DEFAULT_PRECISION, seed: int | None = None,
                     meta: dict | None = None) -> ArbitraryNet:
     """Return a fresh network on the ``weights`` backbone (``bundled``, ``imagenet`` or a path), built."""
     if seed is not None:
@@ -339,7 +339,7 @@ def save_arbitrary(net: ArbitraryNet, path: str | Path, meta: dict | None = None
     return atomic_write(path, write)
 
 
-def load_arbitrary(path: str | Path, precision: Precision | str = Precision.BFLOAT16,
+def load_arbitrary(path: str | Path, precision: Precision | str = DEFAULT_PRECISION,
                    weights: str | None = None) -> ArbitraryNet:
     """Load a weights file written by :func:`save_arbitrary`, on the backbone it was trained on (or ``weights``).
 

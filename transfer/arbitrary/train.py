@@ -41,7 +41,7 @@ from transfer.arbitrary.statistics import StyleCode, stack
 from transfer.backbone import BUNDLED, describe_weights, load_backbone
 from transfer.fast.data import PairOptions, find_sources, pair_dataset, video_pairs
 from transfer.fast.losses import temporal_output_loss, to_vgg
-from transfer.features import STYLE_LAYERS, FeatureExtractor, Precision, preprocess
+from transfer.features import DEFAULT_PRECISION, STYLE_LAYERS, FeatureExtractor, Precision, preprocess
 from transfer.resume import checkpoint_json, refuse_other_options
 from transfer.seeding import seed_everything
 from transfer.tensorboard import scalar
@@ -82,7 +82,8 @@ class ArbitraryConfig:
         output: the ``.npz`` weights file; workdir: checkpoints, logs, previews (default ``OUTPUT.train/``).
         network: the network's shape; loss: the terms' weights (``None``: the network's design's defaults);
             weights: the VGG16 backbone (encoder and loss), ``bundled``/``imagenet``/path.
-        precision: compute dtype of encoder, decoder and loss VGG (``bfloat16`` on CPUs with AVX-512 BF16).
+        precision: compute dtype of encoder, decoder and loss VGG (default :data:`transfer.features.DEFAULT_PRECISION`:
+            ``bfloat16`` on CPUs with AVX-512 BF16 or AMX, else ``float32``).
         pairs: crop size, motion ranges, real video pairs; batch_size: pairs per step (each pair is two images).
         steps, learning_rate: Adam with cosine decay to ``learning_rate / 10`` over ``steps``.
         eval_paintings: held-out (and as many training) paintings of the periodic evaluation.
@@ -95,7 +96,7 @@ class ArbitraryConfig:
     network: ArbitrarySpec = field(default_factory=ArbitrarySpec)
     loss: ArbitraryLossWeights | None = None
     weights: str = BUNDLED
-    precision: Precision = Precision.BFLOAT16
+    precision: Precision = DEFAULT_PRECISION
     pairs: PairOptions = field(default_factory=lambda: PairOptions(size=128, video_pairs=300))
     style_layers: tuple[str, ...] = STYLE_LAYERS
     heldout_fraction: float = 0.2

@@ -33,7 +33,7 @@ from transfer.backbone import BUNDLED, describe_weights, load_backbone
 from transfer.fast.data import PairOptions, find_sources, pair_dataset, video_pairs
 from transfer.fast.losses import PARTS, TEMPORAL_WEIGHT, FastLossWeights, PerceptualTarget, pair_losses
 from transfer.fast.network import NetworkSpec, Preset, build_network, save_network, with_precision
-from transfer.features import CONTENT_LAYER, STYLE_LAYERS, FeatureExtractor, Precision, preprocess
+from transfer.features import CONTENT_LAYER, DEFAULT_PRECISION, STYLE_LAYERS, FeatureExtractor, Precision, preprocess
 from transfer.resume import checkpoint_json, refuse_other_options
 from transfer.seeding import seed_everything
 from transfer.tensorboard import scalar
@@ -50,7 +50,9 @@ class TrainConfig:
         network: the network's shape (``NetworkSpec.preset("slim")`` for CPUs).
         loss: term weights; ``loss.temporal = 0`` trains the non-temporal baseline of the ablation.
         weights: VGG16 backbone of the loss (``bundled``, ``imagenet`` or a path).
-        precision: compute dtype of network and VGG during training (``bfloat16`` on CPUs with AVX-512 BF16).
+        precision: compute dtype of network and VGG during training (default
+            :data:`transfer.features.DEFAULT_PRECISION`: ``bfloat16`` on CPUs with AVX-512 BF16 or AMX, else
+            ``float32``).
         pairs: crop size, motion ranges, real video pairs.
         style_size: width the style image is resized to before its Gram matrices are taken.
         batch_size: pairs per step (each pair is two images).
@@ -65,7 +67,7 @@ class TrainConfig:
     network: NetworkSpec = field(default_factory=lambda: NetworkSpec.preset(Preset.SLIM))
     loss: FastLossWeights = field(default_factory=lambda: FastLossWeights(temporal=TEMPORAL_WEIGHT))
     weights: str = BUNDLED
-    precision: Precision = Precision.BFLOAT16
+    precision: Precision = DEFAULT_PRECISION
     pairs: PairOptions = field(default_factory=PairOptions)
     style_size: int = 256
     content_layer: str = CONTENT_LAYER
