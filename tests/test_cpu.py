@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from foundation import cpu
+from tests.conftest import REPO
 
 AVX2_ONLY = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx fma avx2\n\nprocessor\t: 1\n"
 BF16 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
-ROOT = Path(__file__).resolve().parents[1]
 ARM = "processor\t: 0\nFeatures\t: fp asimd bf16 sve\n"
 
 
@@ -33,7 +32,7 @@ def _default_in_subprocess(override: str) -> str:
     code = "from transfer.features import DEFAULT_PRECISION; print(DEFAULT_PRECISION.value)"
     env = {"PATH": "/usr/bin:/bin", cpu.OVERRIDE: override}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
-                          cwd=str(ROOT)).stdout.strip()
+                          cwd=str(REPO)).stdout.strip()
 
 
 def test_default_precision_follows_the_probe_and_its_override():

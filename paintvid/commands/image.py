@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 
 from foundation.paths import check_output_path
-from paintvid.commands.common import add_style_options, check_range, loss_weights, require_input_files, style_spec
+from paintvid.commands.common import (
+    add_style_options,
+    check_range,
+    loss_weights,
+    precision_of,
+    require_input_files,
+    style_spec,
+)
 
 #: Extensions OpenCV writes an image for.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -78,12 +85,11 @@ def run_arbitrary(args: argparse.Namespace) -> None:
     check_range("--width", args.width, 8, 16384)
     # deferred: the library (and TensorFlow) loads only once the options are checked
     from transfer.arbitrary.image import ArbitraryImageConfig, stylize_image_arbitrary
-    from transfer.features import DEFAULT_PRECISION, Precision
 
     config = ArbitraryImageConfig(
         content=Path(args.content), styles=tuple(Path(s) for s in args.styles), output=Path(args.output),
         model=model, width=args.width, blend=tuple(args.blend) if args.blend else None, strength=args.strength,
-        preserve_colors=args.preserve_colors, precision=Precision(args.precision or DEFAULT_PRECISION),
+        preserve_colors=args.preserve_colors, precision=precision_of(args),
     )
     report = stylize_image_arbitrary(config)
     print(f"{report['output']}\tarbitrary\t{report['timings_seconds']['stylize']:.2f}s "

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from foundation.paths import check_output_dir, check_output_path
-from paintvid.commands.common import check_range, require_files
+from paintvid.commands.common import PRECISION_DEFAULT_HELP, check_range, precision_of, require_files
 
 
 def register(sub) -> None:
@@ -30,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--workdir", default=None, help="checkpoints, logs and previews (default: OUT.train/)")
     p.add_argument("--weights", default="bundled", help="VGG16 encoder and loss: bundled, imagenet or a path")
     p.add_argument("--precision", choices=["float32", "bfloat16"], default=None,
-                   help="default: bfloat16 where the CPU has AVX-512 BF16 or AMX, else float32")
+                   help=PRECISION_DEFAULT_HELP)
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None, help="frame pairs per step")
     p.add_argument("--temporal-weight", type=float, default=None, help="0 trains without the temporal term")
@@ -52,11 +52,10 @@ def run(args: argparse.Namespace) -> None:
     # deferred: the library (and TensorFlow) loads only once the options are checked
     from transfer.arbitrary.network import design_spec
     from transfer.arbitrary.train import ArbitraryConfig, train_arbitrary
-    from transfer.features import DEFAULT_PRECISION, Precision
 
     paintings, content = tuple(Path(p) for p in args.paintings), tuple(Path(c) for c in args.content)
     common = {"workdir": Path(args.workdir) if args.workdir else None, "weights": args.weights,
-              "precision": Precision(args.precision or DEFAULT_PRECISION), "seed": args.seed,
+              "precision": precision_of(args), "seed": args.seed,
               "progress": not args.quiet}
     out = Path(args.out)
     config = (ArbitraryConfig.quick(paintings, content, out, args.transform, **common) if args.fast

@@ -10,7 +10,14 @@ import argparse
 from pathlib import Path
 
 from foundation.paths import check_output_dir, check_output_path
-from paintvid.commands.common import check_range, float_list, require_files, require_input_files
+from paintvid.commands.common import (
+    PRECISION_DEFAULT_HELP,
+    check_range,
+    float_list,
+    precision_of,
+    require_files,
+    require_input_files,
+)
 
 
 def register(sub) -> None:
@@ -37,7 +44,7 @@ def register(sub) -> None:
     g = p.add_argument_group("loss")
     g.add_argument("--weights", default="bundled", help="VGG16 of the loss: bundled, imagenet or a path")
     g.add_argument("--precision", choices=["float32", "bfloat16"], default=None,
-                   help="default: bfloat16 where the CPU has AVX-512 BF16 or AMX, else float32")
+                   help=PRECISION_DEFAULT_HELP)
     g.add_argument("--content-weight", type=float, default=5.0)
     g.add_argument("--style-weight", type=float, default=100.0)
     g.add_argument("--tv-weight", type=float, default=1e-3)
@@ -69,13 +76,12 @@ def run(args: argparse.Namespace) -> None:
     from transfer.fast.losses import TEMPORAL_WEIGHT, FastLossWeights
     from transfer.fast.network import NetworkSpec
     from transfer.fast.train import TrainConfig, train_style
-    from transfer.features import DEFAULT_PRECISION, Precision
 
     loss = FastLossWeights(content=args.content_weight, style=args.style_weight, tv=args.tv_weight,
                            temporal=TEMPORAL_WEIGHT if args.temporal_weight is None else args.temporal_weight,
                            temporal_features=args.temporal_feature_weight)
     common = {"workdir": Path(args.workdir) if args.workdir else None, "loss": loss, "weights": args.weights,
-              "precision": Precision(args.precision or DEFAULT_PRECISION),
+              "precision": precision_of(args),
               "style_layer_weights": tuple(args.style_layer_weights),
               "seed": args.seed, "progress": not args.quiet}
     style, out, content = Path(args.style), Path(args.out), tuple(Path(c) for c in args.content)

@@ -11,6 +11,7 @@ from paintvid.commands.common import (
     add_style_options,
     check_range,
     loss_weights,
+    precision_of,
     require_files,
     require_input_files,
     require_keras_file,
@@ -215,7 +216,6 @@ def run_fast(args: argparse.Namespace) -> None:
     from media.video_io import ReadOptions, probe
 
     probe(args.video)
-    from transfer.features import DEFAULT_PRECISION, Precision
     from video.fast_runner import FastVideoConfig, stylize_video_fast
 
     config = FastVideoConfig(
@@ -231,7 +231,7 @@ def run_fast(args: argparse.Namespace) -> None:
         workdir=Path(args.workdir) if args.workdir else None,
         read=ReadOptions(start=args.start, frames=args.frames, seconds=args.seconds, width=args.width, fps=args.fps),
         batch_size=args.batch_size,
-        precision=Precision(args.precision or DEFAULT_PRECISION),
+        precision=precision_of(args),
         smoothing=args.smoothing,
         flow_method=args.smoothing_flow,
         flow_scale=args.smoothing_scale,
