@@ -3,7 +3,7 @@
 bfloat16 convolutions pay off only where the CPU computes them natively (AVX-512 BF16 or AMX): on this project's
 AVX-512 BF16 machines they ran the optimisation path 1.9x faster than float32, while on an AVX2-only CPU (AMD
 EPYC, 2 December 2026) a VGG16 forward + backward pass at 96x128 took 2.21 s in bfloat16 against 0.23 s in float32
-(9.6x slower; the forward pass alone was even). The precision defaults follow :func:`native_bfloat16`.
+(9.8x slower; the forward pass alone was even). The precision defaults follow :func:`native_bfloat16`.
 """
 
 from __future__ import annotations

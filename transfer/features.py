@@ -33,7 +33,7 @@ class Precision(StrEnum):
 #: The default of every VGG pass and feed-forward network: bfloat16 where the CPU computes it natively
 #: (:func:`foundation.cpu.native_bfloat16`: AVX-512 BF16 or AMX; there it ran the video path 1.86x faster with the
 #: same style loss, 10.29 vs 10.39, warping error and look, issue 12), else float32 (on an AVX2-only CPU a bfloat16
-#: VGG16 forward + backward pass took 9.6x as long as a float32 one).
+#: VGG16 forward + backward pass took 9.8x as long as a float32 one).
 DEFAULT_PRECISION = Precision.BFLOAT16 if native_bfloat16() else Precision.FLOAT32
 
 
