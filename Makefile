@@ -17,6 +17,8 @@ BENCH ?= full
 # Web studio (make app)
 HOST ?= 127.0.0.1
 PORT ?= 7860
+# pytest-xdist workers for `make test` (auto: one per core; 0 runs the suite in one process)
+TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
 # Dataset and classifier
@@ -54,7 +56,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv and install the project with pinned dependencies (TensorFlow CPU, Keras 3, OpenCV contrib)
 
 test: $(STAMP) ## run the test suite (pytest; 6.5 min on 2 AVX-512 BF16 cores, 18 min on 2 AVX2-only cores)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 lint: $(STAMP) ## run ruff and import-linter (the floor plan in ARCHITECTURE.md)
 	$(BIN)/ruff check .
