@@ -12,8 +12,9 @@ and recipes (``bench/classifier/cache``).
 
 ``choices``: the same folds with a logistic head on frozen bundled features of each cached view (computed once),
 one choice at a time: texture statistics only vs. with block 5's, the whole image vs. plus near-native crops, with
-or without the shortcut-breaking views, with or without the channel correlations of blocks 1-4, and a learning
-curve (25 / 50 / 100 % of each fold's training groups).
+or without the shortcut-breaking views, with or without the channel correlations of blocks 1-4, with all eight
+near-native crops and with every cached view (mirror and four shortcut-breaking views too), and a learning curve
+(25 / 50 / 100 % of each fold's training groups).
 
 Speed: one block-5 epoch with the trunk cached against one epoch running the whole network, same examples.
 """
@@ -37,7 +38,7 @@ from classifier.data import Dataset, SplitFractions, load_dataset, split_groups
 from classifier.finetune import FinetuneConfig, run_fingerprint, train
 from classifier.metrics import binary_metrics, bootstrap_interval, roc_auc, wilson_interval
 from classifier.model import STATS_DIM, TEXTURE_DIM, load_classifier, parts_of
-from classifier.pipeline import FIRST_CROP, augmented_views
+from classifier.pipeline import CROP_POSITIONS, FIRST_CROP, MIRROR, augmented_views
 from classifier.predict import average_views
 from foundation.figures import save_figure
 from foundation.records import config_json, jsonable
@@ -59,6 +60,8 @@ MOTIFS = {
 #: near-native crop). Features (:func:`_columns`): ``texture_stats`` the channel statistics of blocks 1-4,
 #: ``stats`` those of blocks 1-5, ``all`` the whole head input (also the channel correlations of blocks 1-4).
 AUG = augmented_views(1)[0]
+#: All clean near-native crops (views ``FIRST_CROP ..``).
+CROPS = tuple(range(FIRST_CROP, FIRST_CROP + len(CROP_POSITIONS)))
 CHOICES = {
     "whole_texture_only": ((0,), (0,), "texture_stats", 0.1),
     "whole_all_stats": ((0,), (0,), "stats", 0.1),
@@ -68,6 +71,10 @@ CHOICES = {
     "augmented_only": ((AUG,), (0, FIRST_CROP), "stats", 0.1),
     # many more, strongly correlated features: a stronger L2 (C = 0.01, the best of 0.003-0.03 on these folds)
     "whole_crop_augmented_correlations": ((0, FIRST_CROP, AUG), (0, FIRST_CROP), "all", 0.01),
+    # more of each image: all eight near-native crops (averaged too) and two shortcut-breaking crops
+    "all_crops_correlations": ((0, *CROPS, *augmented_views(3)[::2]), (0, *CROPS), "all", 0.01),
+    # every cached view: also the mirror image (averaged too) and four shortcut-breaking views
+    "all_views_correlations": ((0, MIRROR, *CROPS, *augmented_views(4)), (0, MIRROR, *CROPS), "all", 0.01),
 }
 
 
