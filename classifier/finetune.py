@@ -53,6 +53,7 @@ from classifier.pipeline import (
     MIRROR,
     Augment,
     augmented_views,
+    clean_views,
     image_dataset,
     training_image_dataset,
 )
@@ -98,7 +99,8 @@ class FinetuneConfig:
         head_block5: the logistic head weighs block 5's channel statistics too (needed for stage 2 to move block
             5; off gives them weight 0 in stage 1). Stage 2 (Adam) trains every weight of the head regardless.
         crops: clean near-native crops per image (views ``FIRST_CROP ..``) trained on and averaged, with the
-            whole image, at prediction; mirror: also train on the mirrored whole image.
+            whole image, at prediction; mirror: also train on the mirrored whole image; average_mirror: also
+            average the mirrored whole image at prediction (and so train on it too).
         augment_variants: shortcut-breaking training views cached per training image (:func:`classifier.pipeline.
             augmented_views`: a rescaled near-native crop first, then the whole image, alternately, each with
             :class:`classifier.pipeline.Augment`'s jitter).
@@ -125,6 +127,7 @@ class FinetuneConfig:
     augment: Augment = field(default_factory=Augment)
     crops: int = 1
     mirror: bool = False
+    average_mirror: bool = False
     augment_variants: int = 1
     cache: bool = True
     cache_dir: Path | None = None
@@ -153,13 +156,13 @@ class FinetuneConfig:
 
     @property
     def eval_views(self) -> tuple[int, ...]:
-        """The clean views a prediction averages: the whole image and the near-native crops."""
-        return (0, *range(FIRST_CROP, FIRST_CROP + self.crops))
+        """The clean views a prediction averages: the whole image (and its mirror) and the near-native crops."""
+        return clean_views(self.crops, self.average_mirror)
 
     @property
     def train_views(self) -> tuple[int, ...]:
         """Views stage 1 trains on: the clean views (and the mirror image) plus the augmented ones."""
-        mirror = (MIRROR,) if self.mirror else ()
+        mirror = (MIRROR,) if self.mirror and not self.average_mirror else ()
         return (*self.eval_views, *mirror, *augmented_views(self.augment_variants))
 
 

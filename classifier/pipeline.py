@@ -70,6 +70,12 @@ class Augment:
     min_scale: float = 0.5
 
 
+def clean_views(crops: int, mirror: bool = False) -> tuple[int, ...]:
+    """Return the clean views a prediction averages: the whole image, its mirror if ``mirror``, then the first
+    ``crops`` near-native crops (``(0, 2)`` for one crop, ``(0, 1, 2, 3)`` for two and the mirror)."""
+    return (0, *((MIRROR,) if mirror else ()), *range(FIRST_CROP, FIRST_CROP + crops))
+
+
 def augmented_views(n: int) -> tuple[int, ...]:
     """Return the first ``n`` augmented training views in the order they are used: a near-native crop
     (odd view), then a whole image (even view), and so on (``11, 10, 13, 12, ...``)."""

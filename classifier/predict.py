@@ -18,7 +18,7 @@ import numpy as np
 
 from classifier.data import image_problem
 from classifier.model import load_classifier
-from classifier.pipeline import EVAL_VIEWS, FIRST_CROP, image_dataset
+from classifier.pipeline import EVAL_VIEWS, clean_views, image_dataset
 from foundation.errors import UserError
 
 
@@ -70,10 +70,11 @@ def model_views(model_path: str | Path) -> tuple[int, ...]:
     """Return the clean views a saved classifier was trained to average (from its ``finetune.json``)."""
     record = Path(model_path).with_name("finetune.json")
     try:
-        crops = int(json.loads(record.read_text())["config"]["crops"])
-    except (OSError, ValueError, KeyError, TypeError):
+        config = json.loads(record.read_text())["config"]
+        crops, mirror = int(config["crops"]), bool(config.get("average_mirror", False))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return EVAL_VIEWS
-    return (0, *range(FIRST_CROP, FIRST_CROP + crops))
+    return clean_views(crops, mirror)
 
 
 def classify(config: ClassifyConfig) -> list[tuple[str, float]]:

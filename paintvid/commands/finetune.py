@@ -35,6 +35,8 @@ def register(sub) -> None:
     p.add_argument("--dropout", type=float, help="head dropout (Adam training only)")
     p.add_argument("--no-texture", action="store_true", help="head sees block 5 only, not blocks 1-4 statistics")
     p.add_argument("--crops", type=int, help="near-native-resolution crops per image, averaged at prediction")
+    p.add_argument("--average-mirror", action=argparse.BooleanOptionalAction,
+                   help="also average the mirrored whole image at prediction, and train on it (default: no)")
     p.add_argument("--augment-variants", type=int,
                    help="shortcut-breaking training views per image (grayscale, colour, contrast, JPEG, scale)")
     p.add_argument("--no-cache", action="store_true", help="run blocks 1-4 every step (slow; for comparison)")
@@ -46,7 +48,7 @@ def register(sub) -> None:
 
 
 _PLAIN = ("epochs", "head_epochs", "image_size", "batch_size", "learning_rate", "head_learning_rate", "l2sp",
-          "head_block5", "crops", "augment_variants", "patience")
+          "head_block5", "crops", "average_mirror", "augment_variants", "patience")
 
 
 def run(args: argparse.Namespace) -> None:

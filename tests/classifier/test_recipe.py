@@ -157,6 +157,30 @@ def test_views_whole_mirror_native_crop_and_augmented(tmp_path):
     assert not np.allclose(view(FIRST_AUGMENTED, seed=1), augmented[0], atol=1)
 
 
+def test_average_mirror_joins_the_prediction_views_and_is_read_back(tmp_path):
+    """``average_mirror`` puts the mirror among the averaged (and so trained) views once; a saved model's
+    ``finetune.json`` brings its views back to ``classify``/``evaluate``, older records without the field too."""
+    from classifier.finetune import FinetuneConfig
+    from classifier.pipeline import EVAL_VIEWS, FIRST_AUGMENTED, MIRROR
+    from classifier.predict import model_views
+
+    def config(**kw):
+        return FinetuneConfig(data=tmp_path, out=tmp_path / "m", crops=2, augment_variants=1, **kw)
+
+    assert config().eval_views == (0, 2, 3) and MIRROR not in config().train_views
+    trained_only = config(mirror=True)
+    assert trained_only.eval_views == (0, 2, 3) and trained_only.train_views.count(MIRROR) == 1
+    for averaged in (config(average_mirror=True), config(mirror=True, average_mirror=True)):
+        assert averaged.eval_views == (0, MIRROR, 2, 3)
+        assert averaged.train_views == (0, MIRROR, 2, 3, FIRST_AUGMENTED + 1)
+    model = tmp_path / "m" / "classifier.keras"
+    model.parent.mkdir()
+    assert model_views(model) == EVAL_VIEWS  # no record
+    for record, views in (({"crops": 2, "average_mirror": True}, (0, MIRROR, 2, 3)), ({"crops": 3}, (0, 2, 3, 4))):
+        (model.parent / "finetune.json").write_text(json.dumps({"config": record}))
+        assert model_views(model) == views
+
+
 def test_native_crops_are_cached_and_reused(tmp_path):
     """Crop views are computed once per image; a second run (new cache object, same key) computes nothing."""
     from classifier.cache import FeatureCache
