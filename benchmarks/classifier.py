@@ -38,7 +38,7 @@ from classifier.data import Dataset, SplitFractions, load_dataset, split_groups
 from classifier.finetune import FinetuneConfig, run_fingerprint, train
 from classifier.metrics import binary_metrics, bootstrap_interval, roc_auc, wilson_interval
 from classifier.model import STATS_DIM, TEXTURE_DIM, load_classifier, parts_of
-from classifier.pipeline import CROP_POSITIONS, FIRST_CROP, MIRROR, augmented_views
+from classifier.pipeline import CROP_POSITIONS, FIRST_CROP, augmented_views, clean_views
 from classifier.predict import average_views
 from foundation.figures import save_figure
 from foundation.records import config_json, jsonable
@@ -60,8 +60,10 @@ MOTIFS = {
 #: near-native crop). Features (:func:`_columns`): ``texture_stats`` the channel statistics of blocks 1-4,
 #: ``stats`` those of blocks 1-5, ``all`` the whole head input (also the channel correlations of blocks 1-4).
 AUG = augmented_views(1)[0]
-#: All clean near-native crops (views ``FIRST_CROP ..``).
-CROPS = tuple(range(FIRST_CROP, FIRST_CROP + len(CROP_POSITIONS)))
+#: The clean views of ``paintvid finetune --crops 8`` (whole image and all eight near-native crops), and with
+#: ``--average-mirror`` (the mirrored whole image too).
+ALL_CROPS = clean_views(len(CROP_POSITIONS))
+ALL_CROPS_MIRROR = clean_views(len(CROP_POSITIONS), mirror=True)
 CHOICES = {
     "whole_texture_only": ((0,), (0,), "texture_stats", 0.1),
     "whole_all_stats": ((0,), (0,), "stats", 0.1),
@@ -72,9 +74,9 @@ CHOICES = {
     # many more, strongly correlated features: a stronger L2 (C = 0.01, the best of 0.003-0.03 on these folds)
     "whole_crop_augmented_correlations": ((0, FIRST_CROP, AUG), (0, FIRST_CROP), "all", 0.01),
     # more of each image: all eight near-native crops (averaged too) and two shortcut-breaking crops
-    "all_crops_correlations": ((0, *CROPS, *augmented_views(3)[::2]), (0, *CROPS), "all", 0.01),
+    "all_crops_correlations": ((*ALL_CROPS, *augmented_views(3)[::2]), ALL_CROPS, "all", 0.01),
     # every cached view: also the mirror image (averaged too) and four shortcut-breaking views
-    "all_views_correlations": ((0, MIRROR, *CROPS, *augmented_views(4)), (0, MIRROR, *CROPS), "all", 0.01),
+    "all_views_correlations": ((*ALL_CROPS_MIRROR, *augmented_views(4)), ALL_CROPS_MIRROR, "all", 0.01),
 }
 
 

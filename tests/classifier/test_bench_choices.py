@@ -31,3 +31,14 @@ def test_head_cv_learns_from_the_chosen_columns_only():
         p = _head_cv(vectors, y, folds, (0,), (0, 2), features, 0.1)
         accuracy = ((p >= 0.5) == y).mean()
         assert (accuracy > 0.9) if should_learn else (accuracy < 0.75), (features, accuracy)
+
+
+def test_every_view_choice_is_what_the_finetune_options_train_and_average(tmp_path):
+    """The README's best head-only row is reachable: `--crops 8 --augment-variants 4 --average-mirror` trains on
+    and averages exactly the benchmark's ``all_views_correlations`` views."""
+    from benchmarks.classifier import CHOICES
+    from classifier.finetune import FinetuneConfig
+
+    config = FinetuneConfig(data=tmp_path, out=tmp_path / "m", crops=8, augment_variants=4, average_mirror=True)
+    train, averaged = CHOICES["all_views_correlations"][:2]
+    assert (train, averaged) == (config.train_views, config.eval_views)
