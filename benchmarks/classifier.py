@@ -153,8 +153,10 @@ def motif_table(table, p: np.ndarray) -> dict:
     return out
 
 
-def _cross_validate(dataset, folds: np.ndarray, s: dict, work: Path, block5_epochs: int) -> tuple[dict, np.ndarray]:
-    """Run the default recipe (``block5_epochs`` stage-2 epochs) per fold; a fold already finished is reused."""
+def _cross_validate(dataset, folds: np.ndarray, s: dict, work: Path, block5_epochs: int,
+                    recipe: dict | None = None, tag: str = "") -> tuple[dict, np.ndarray]:
+    """Run the default recipe (``block5_epochs`` stage-2 epochs) per fold; a fold already finished is reused.
+    ``recipe`` overrides :class:`FinetuneConfig` fields (e.g. more views), its folds kept under ``tag``."""
     table = dataset.table
     oof = np.zeros(len(table))
     per_fold = []
@@ -165,9 +167,9 @@ def _cross_validate(dataset, folds: np.ndarray, s: dict, work: Path, block5_epoc
         inner = split_groups(t["label"].to_numpy()[rest], t["group"].to_numpy()[rest], seed=k,
                              fractions=SplitFractions(val=0.15, test=0.0))
         t.loc[t.index[rest], "split"] = inner
-        config = FinetuneConfig(data=SHARED_IMAGES, out=work / f"b5e{block5_epochs}_fold{k}",
+        config = FinetuneConfig(data=SHARED_IMAGES, out=work / f"b5e{block5_epochs}{tag}_fold{k}",
                                 image_size=s["image_size"], epochs=block5_epochs, cache_dir=work / "cache",
-                                progress=False, seed=0)
+                                progress=False, seed=0, **(recipe or {}))
         report = _fold_record(Dataset(table=t, source=str(SHARED_IMAGES)), config)
         held = np.flatnonzero(folds == k)
         oof[held] = _predict_fold(config.out, t, held, config)
