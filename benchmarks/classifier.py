@@ -16,7 +16,9 @@ or without the shortcut-breaking views, with or without the channel correlations
 near-native crops and with every cached view (mirror and four shortcut-breaking views too), and a learning curve
 (25 / 50 / 100 % of each fold's training groups).
 
-Speed: one block-5 epoch with the trunk cached against one epoch running the whole network, same examples.
+Speed: one block-5 epoch with the trunk cached against one epoch running the whole network, same examples; and
+the trunk (what filling the cache costs) with its texture statistics as computed now against the previous formulas
+(spatial reductions and a centred copy of each map, :class:`_ReferenceStats`), same weights and batch.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ import re
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
+from keras import ops
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
@@ -105,6 +110,7 @@ def run(quick: bool, out_dir: Path) -> dict:
     name = "final" if s["block5_epochs"] else "head_only"
     result[name], oof = _cross_validate(dataset, folds, s, work, block5_epochs=s["block5_epochs"])
     result["epoch_timing"] = _timing(dataset, s, work)
+    result["trunk_statistics_timing"] = _trunk_statistics_timing(s)
     _figures(table, oof, out_dir)
     return result
 
@@ -304,6 +310,59 @@ def _timing(dataset, s: dict, work: Path) -> dict:
             "cached_epoch_seconds": seconds[True]["epoch"], "uncached_epoch_seconds": seconds[False]["epoch"],
             "cache_fill_seconds": seconds[True]["cache_fill"],
             "speedup": seconds[False]["epoch"] / max(1e-9, seconds[True]["epoch"])}
+
+
+class _ReferenceStats(keras.layers.Layer):
+    """The previous channel statistics (mean, then the mean squared deviation, as spatial reductions)."""
+
+    def call(self, x):
+        x = ops.cast(x, "float32")
+        mean = ops.mean(x, axis=(1, 2))
+        var = ops.mean(ops.square(x - mean[:, None, None, :]), axis=(1, 2))
+        return ops.concatenate([ops.log1p(mean), ops.log1p(ops.sqrt(var + 1e-6))], axis=-1)
+
+
+class _ReferenceCorrelation(M.ChannelCorrelation):
+    """The previous channel correlations: every map projected (identity too), centred, then its Gram matrix."""
+
+    def call(self, x):
+        x = ops.cast(x, "float32")
+        flat = ops.reshape(x, (ops.shape(x)[0], -1, ops.shape(x)[-1])) @ self.basis
+        flat = flat - ops.mean(flat, axis=1, keepdims=True)
+        gram = ops.einsum("bnc,bnd->bcd", flat, flat) / ops.cast(ops.shape(flat)[1], "float32")
+        scale = ops.sqrt(ops.diagonal(gram, axis1=1, axis2=2) + 1e-6)
+        corr = gram / (scale[:, :, None] * scale[:, None, :])
+        k = corr.shape[-1]
+        return ops.take(ops.reshape(corr, (-1, k * k)), self.pairs[:, 0] * k + self.pairs[:, 1], axis=1)
+
+
+def _trunk_statistics_timing(s: dict, batch: int = 16, seconds: float = 10.0) -> dict:
+    """Views per second of the trunk with :mod:`classifier.model`'s statistics vs. :class:`_ReferenceStats` /
+    :class:`_ReferenceCorrelation` on the same convolutions, alternated twice; and how far the texture vectors of
+    the two differ (float32 rounding)."""
+    trunk = M.build_trunk(load_backbone("bundled"), s["timing_size"])
+    outputs = [trunk.get_layer(name).output for name in M.TEXTURE_LAYERS]
+    parts = [_ReferenceStats(dtype="float32")(o) for o in outputs]
+    # the same seed draws the same projection bases as the trunk's
+    parts += [_ReferenceCorrelation(k, dtype="float32")(trunk.get_layer(name).output)
+              for name, k in M.CORRELATION_LAYERS.items()]
+    reference = keras.Model(trunk.input, [trunk.get_layer("block4_out").output,
+                                          keras.layers.Concatenate(dtype="float32")(parts)])
+    x = np.random.default_rng(0).uniform(-100, 100, (batch, s["timing_size"], s["timing_size"], 3)).astype("float32")
+    calls = {"now": tf.function(lambda v: trunk(v, training=False)),
+             "reference": tf.function(lambda v: reference(v, training=False))}
+    difference = float(np.abs(np.asarray(calls["now"](x)[1]) - np.asarray(calls["reference"](x)[1])).max())
+    rate = {name: [] for name in calls}
+    for _ in range(2):
+        for name, call in calls.items():
+            t0, n = time.perf_counter(), 0
+            while time.perf_counter() - t0 < seconds:
+                np.asarray(call(x)[1])
+                n += batch
+            rate[name].append(n / (time.perf_counter() - t0))
+    now, ref = float(np.mean(rate["now"])), float(np.mean(rate["reference"]))
+    return {"image_size": s["timing_size"], "batch": batch, "views_per_second": now,
+            "reference_views_per_second": ref, "speedup": now / ref, "texture_max_abs_difference": difference}
 
 
 def _figures(table, oof: np.ndarray, out_dir: Path) -> None:

@@ -1,11 +1,18 @@
-"""The trunk's texture features: channel correlations (against numpy), their invariances, saving and the layout."""
+"""The trunk's texture features: channel statistics and correlations (against numpy), invariances, saving, layout."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 
-from classifier.model import CORRELATION_LAYERS, STATS_DIM, TEXTURE_DIM, ChannelCorrelation, build_trunk
+from classifier.model import (
+    CORRELATION_LAYERS,
+    STATS_DIM,
+    TEXTURE_DIM,
+    ChannelCorrelation,
+    ChannelStats,
+    build_trunk,
+)
 
 
 def _numpy_correlation(x: np.ndarray, basis: np.ndarray) -> np.ndarray:
@@ -32,6 +39,21 @@ def test_correlation_matches_numpy_and_ignores_scale():
     assert np.abs(got).max() <= 1.0 + 1e-5 and np.abs(got).max() > 0.3
     # scale and offset of the response: brightness and contrast move them, the correlations stay
     np.testing.assert_allclose(np.asarray(layer(3.0 * x + 2.0)), got, atol=1e-4)
+
+
+def test_channel_stats_match_numpy_on_relu_maps_and_in_bfloat16():
+    rng = np.random.default_rng(5)
+    # ReLU-like responses: many zeros, a heavy tail, channels of very different scale
+    x = np.maximum(rng.standard_normal((3, 40, 30, 6)) * rng.uniform(0.1, 80, 6) + 2.0, 0).astype(np.float32)
+    flat = x.astype(np.float64).reshape(3, -1, 6)
+    want = np.concatenate([np.log1p(flat.mean(1)), np.log1p(np.sqrt(flat.var(1) + 1e-6))], axis=-1)
+    np.testing.assert_allclose(np.asarray(ChannelStats()(x)), want, rtol=1e-5, atol=1e-5)
+    # the trunk's maps arrive in bfloat16: statistics still in float32 of the rounded values
+    rounded = np.asarray(keras.ops.cast(keras.ops.cast(x, "bfloat16"), "float32"), np.float64).reshape(3, -1, 6)
+    want = np.concatenate([np.log1p(rounded.mean(1)), np.log1p(np.sqrt(rounded.var(1) + 1e-6))], axis=-1)
+    got = np.asarray(ChannelStats(dtype="float32")(keras.ops.cast(x, "bfloat16")))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert np.asarray(ChannelStats()(np.full((1, 4, 4, 2), 7.0, np.float32)))[0, 2:].max() < 1e-3  # no negative var
 
 
 def test_correlation_without_projection_keeps_every_channel_and_survives_saving(tmp_path):
