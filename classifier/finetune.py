@@ -125,10 +125,10 @@ class FinetuneConfig:
     head_block5: bool = True
     head: HeadConfig = field(default_factory=HeadConfig)
     augment: Augment = field(default_factory=Augment)
-    crops: int = 1
+    crops: int = 8
     mirror: bool = False
-    average_mirror: bool = False
-    augment_variants: int = 1
+    average_mirror: bool = True
+    augment_variants: int = 4
     cache: bool = True
     cache_dir: Path | None = None
     patience: int = 1
@@ -351,7 +351,7 @@ class _CachedInputs:
         val_items = [(v, r) for v in config.eval_views for r in rows["val"]]
         train_y, val_y = labels[[r for _, r in train_items]], labels[[r for _, r in val_items]]
         # stage 2 (block 5 at every step, what dominates its time) trains on the shortcut-breaking views (by
-        # default one near-native crop per image), else on all training views
+        # default four per image: rescaled near-native crops and whole images, jittered), else on all training views
         stage2_items = [(v, r) for v, r in train_items if v >= FIRST_AUGMENTED] or train_items
         stage2_y = labels[[r for _, r in stage2_items]]
         # stage 1 trains the head on feature vectors computed once: block 5 is frozen there, so running it at

@@ -109,10 +109,10 @@ def test_finetune_cli_defaults_are_the_library_recipe(tmp_path, monkeypatch):
         raise RuntimeError("stop before training")  # the CLI reports it as an unexpected error (exit code 1)
 
     monkeypatch.setattr(finetune_module, "finetune", capture)
-    for extra in ([], ["--epochs", "0", "--no-head-block5", "--learning-rate", "3e-5", "--average-mirror"]):
+    for extra in ([], ["--epochs", "0", "--no-head-block5", "--learning-rate", "3e-5", "--no-average-mirror"]):
         assert main(["finetune", "--data", str(data), "--out", str(tmp_path / "m"), "--quiet", *extra]) == 1
     default, custom = seen
     expected = FinetuneConfig(data=data, out=tmp_path / "m", progress=False)
     assert default == expected and default.epochs > 0 and default.head_block5
-    assert (custom.epochs, custom.head_block5, custom.learning_rate, custom.average_mirror) == (0, False, 3e-5, True)
-    assert not default.average_mirror
+    assert (custom.epochs, custom.head_block5, custom.learning_rate, custom.average_mirror) == (0, False, 3e-5, False)
+    assert default.average_mirror and default.crops == 8 and default.augment_variants == 4

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from classifier.model import BLOCK5_LAYERS, FROZEN_LAYERS
+from classifier.pipeline import FIRST_CROP, MIRROR
 from tests.classifier.conftest import IMAGE_SIZE
 
 
@@ -52,7 +53,7 @@ def test_head_is_refitted_on_the_fine_tuned_block5(default_recipe, tiny_manifest
 
     from classifier.cache import FeatureCache
     from classifier.data import load_dataset
-    from classifier.finetune import _class_weight
+    from classifier.finetune import FinetuneConfig, _class_weight
     from classifier.model import feature_model, load_classifier, parts_of
     from transfer.backbone import describe_weights
 
@@ -65,15 +66,18 @@ def test_head_is_refitted_on_the_fine_tuned_block5(default_recipe, tiny_manifest
     train = np.flatnonzero(table["split"] == "train")
     val = np.flatnonzero(table["split"] == "val")
     config = report.config
-    train_views = (0, 2, 11)  # the default recipe's: whole, one crop, one shortcut-breaking view
-    eval_views = (0, 2)
-    assert config["crops"] == 1 and config["augment_variants"] == 1 and not config["mirror"]
+    # the default recipe's views: whole image, mirror, eight near-native crops, four shortcut-breaking views
+    views = FinetuneConfig(data=tiny_manifest, out=out, crops=config["crops"], mirror=config["mirror"],
+                           average_mirror=config["average_mirror"], augment_variants=config["augment_variants"])
+    train_views, eval_views = views.train_views, views.eval_views
+    assert config["crops"] == 8 and config["augment_variants"] == 4 and config["average_mirror"]
+    assert len(train_views) == 14 and len(eval_views) == 10
     items = [(v, r) for v in train_views for r in train] + [(v, r) for v in eval_views for r in val]
     x = cache.vectors(feature_model(top), items)  # computed by the fine-tuned block 5: all present already
     y = table["label"].to_numpy()[[r for _, r in items]]
     norm = top.get_layer("feature_norm")
     expected = LogisticRegression(C=refit["chosen"]["C"], max_iter=5000,
-                                  class_weight=_class_weight(y[:len(train) * 3])).fit(np.asarray(norm(x)), y)
+                                  class_weight=_class_weight(y[:len(train) * len(train_views)])).fit(np.asarray(norm(x)), y)
     kernel, bias = top.get_layer("painting").get_weights()
     np.testing.assert_allclose(kernel[:, 0], expected.coef_[0], atol=2e-3, rtol=0.02)
     assert kernel.any() and float(bias[0]) == pytest.approx(float(expected.intercept_[0]), abs=2e-3)
@@ -89,7 +93,7 @@ def test_saved_model_averages_the_clean_views_like_training(default_recipe, tiny
     model = load_classifier(out / "classifier.keras")
     for name in BLOCK5_LAYERS:  # the L2-SP penalty is training-only: the saved layers carry none
         assert model.get_layer("top").get_layer(name).kernel.regularizer is None
-    assert model_views(out / "classifier.keras") == (0, 2)
+    assert model_views(out / "classifier.keras") == (0, MIRROR, *range(FIRST_CROP, FIRST_CROP + 8))
     test = load_dataset(tiny_manifest).table.query("split == 'test'")
     prob = predict_paths(model, test["path"].tolist(), views=model_views(out / "classifier.keras"))
     assert roc_auc(test["label"], prob) == pytest.approx(report.test["roc_auc"], abs=1e-6)
@@ -167,8 +171,10 @@ def test_average_mirror_joins_the_prediction_views_and_is_read_back(tmp_path):
     def config(**kw):
         return FinetuneConfig(data=tmp_path, out=tmp_path / "m", crops=2, augment_variants=1, **kw)
 
-    assert config().eval_views == (0, 2, 3) and MIRROR not in config().train_views
-    trained_only = config(mirror=True)
+    assert FinetuneConfig(data=tmp_path, out=tmp_path / "m").average_mirror  # the default recipe averages it
+    plain = config(average_mirror=False)
+    assert plain.eval_views == (0, 2, 3) and MIRROR not in plain.train_views
+    trained_only = config(mirror=True, average_mirror=False)
     assert trained_only.eval_views == (0, 2, 3) and trained_only.train_views.count(MIRROR) == 1
     for averaged in (config(average_mirror=True), config(mirror=True, average_mirror=True)):
         assert averaged.eval_views == (0, MIRROR, 2, 3)
