@@ -12,7 +12,7 @@ Views (the ``variant`` of :func:`image_dataset`):
 - ``2 .. 9`` (:data:`FIRST_CROP`): ``S x S`` crops at near-native resolution (the image scaled so its longer side
   is at most :func:`native_side`, never upscaled unless the shorter side is below ``S``), at the fixed positions
   :data:`CROP_POSITIONS`: where brush strokes, paper grain, craquelure and sensor noise are still visible. These
-  and view 0 are the clean views a prediction averages (:data:`EVAL_VIEWS`);
+  and views 0-1 are the clean views a prediction averages (``paintvid finetune``'s default: all of them);
 - ``10 ..`` (:data:`FIRST_AUGMENTED`): training-only views that break the colour and contrast shortcut: even
   ones the whole image, odd ones a crop at a random position and a random scale between half and full native,
   then (each with its own seed) random grayscale, hue and saturation jitter, contrast and brightness jitter and
@@ -41,8 +41,8 @@ CROP_POSITIONS: tuple[tuple[float, float], ...] = (
 #: Native-scale reference: at ``S = 224`` an image is cropped with its longer side at most 768 px (the size the
 #: shared data's newer images are stored at); other ``S`` scale it proportionally.
 NATIVE_AT_224 = 768
-#: Views a prediction averages by default: the whole image and a near-native crop (see the README's
-#: classifier section for the cross-validation that chose them).
+#: Views a prediction averages for a classifier without a ``finetune.json`` record: the whole image and a
+#: near-native crop (the recipe before the every-view default, :func:`clean_views`; README, classifier section).
 EVAL_VIEWS: tuple[int, ...] = (0, FIRST_CROP)
 
 
