@@ -76,8 +76,9 @@ def test_head_is_refitted_on_the_fine_tuned_block5(default_recipe, tiny_manifest
     x = cache.vectors(feature_model(top), items)  # computed by the fine-tuned block 5: all present already
     y = table["label"].to_numpy()[[r for _, r in items]]
     norm = top.get_layer("feature_norm")
-    expected = LogisticRegression(C=refit["chosen"]["C"], max_iter=5000,
-                                  class_weight=_class_weight(y[:len(train) * len(train_views)])).fit(np.asarray(norm(x)), y)
+    weights = _class_weight(y[:len(train) * len(train_views)])
+    xn = np.asarray(norm(x))
+    expected = LogisticRegression(C=refit["chosen"]["C"], max_iter=5000, class_weight=weights).fit(xn, y)
     kernel, bias = top.get_layer("painting").get_weights()
     np.testing.assert_allclose(kernel[:, 0], expected.coef_[0], atol=2e-3, rtol=0.02)
     assert kernel.any() and float(bias[0]) == pytest.approx(float(expected.intercept_[0]), abs=2e-3)
