@@ -18,7 +18,8 @@ near-native crops and with every cached view (mirror and four shortcut-breaking 
 
 Speed: one block-5 epoch with the trunk cached against one epoch running the whole network, same examples; and
 the trunk (what filling the cache costs) with its texture statistics as computed now against the previous formulas
-(spatial reductions and a centred copy of each map, :class:`_ReferenceStats`), same weights and batch.
+(spatial reductions and a centred copy of each map: :class:`_ReferenceStats`, :class:`_ReferenceCorrelation`
+override only how the moments are computed), same weights and batch.
 """
 
 from __future__ import annotations
@@ -312,28 +313,23 @@ def _timing(dataset, s: dict, work: Path) -> dict:
             "speedup": seconds[False]["epoch"] / max(1e-9, seconds[True]["epoch"])}
 
 
-class _ReferenceStats(keras.layers.Layer):
-    """The previous channel statistics (mean, then the mean squared deviation, as spatial reductions)."""
+class _ReferenceStats(M.ChannelStats):
+    """The previous channel moments: the mean, then the mean squared deviation, as spatial reductions."""
 
-    def call(self, x):
+    def moments(self, x):
         x = ops.cast(x, "float32")
         mean = ops.mean(x, axis=(1, 2))
-        var = ops.mean(ops.square(x - mean[:, None, None, :]), axis=(1, 2))
-        return ops.concatenate([ops.log1p(mean), ops.log1p(ops.sqrt(var + 1e-6))], axis=-1)
+        return mean, ops.mean(ops.square(x - mean[:, None, None, :]), axis=(1, 2))
 
 
 class _ReferenceCorrelation(M.ChannelCorrelation):
-    """The previous channel correlations: every map projected (identity too), centred, then its Gram matrix."""
+    """The previous channel covariance: every map projected (identity too), centred, then its Gram matrix."""
 
-    def call(self, x):
+    def covariance(self, x):
         x = ops.cast(x, "float32")
         flat = ops.reshape(x, (ops.shape(x)[0], -1, ops.shape(x)[-1])) @ self.basis
         flat = flat - ops.mean(flat, axis=1, keepdims=True)
-        gram = ops.einsum("bnc,bnd->bcd", flat, flat) / ops.cast(ops.shape(flat)[1], "float32")
-        scale = ops.sqrt(ops.diagonal(gram, axis1=1, axis2=2) + 1e-6)
-        corr = gram / (scale[:, :, None] * scale[:, None, :])
-        k = corr.shape[-1]
-        return ops.take(ops.reshape(corr, (-1, k * k)), self.pairs[:, 0] * k + self.pairs[:, 1], axis=1)
+        return ops.einsum("bnc,bnd->bcd", flat, flat) / ops.cast(ops.shape(flat)[1], "float32")
 
 
 def _trunk_statistics_timing(s: dict, batch: int = 16, seconds: float = 10.0) -> dict:

@@ -89,10 +89,14 @@ class ChannelStats(keras.layers.Layer):
     """
 
     def call(self, x):
+        mean, var = self.moments(x)
+        return ops.concatenate([ops.log1p(mean), ops.log1p(ops.sqrt(var + 1e-6))], axis=-1)
+
+    def moments(self, x):
+        """``(B, H, W, C)`` -> float32 ``(B, C)`` spatial mean and variance of each channel."""
         flat = _flat(x)
         mean = _spatial_mean(flat)
-        var = ops.maximum(_spatial_mean(ops.square(flat)) - ops.square(mean), 0.0)
-        return ops.concatenate([ops.log1p(mean), ops.log1p(ops.sqrt(var + 1e-6))], axis=-1)
+        return mean, ops.maximum(_spatial_mean(ops.square(flat)) - ops.square(mean), 0.0)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 2 * input_shape[-1])
@@ -124,17 +128,21 @@ class ChannelCorrelation(keras.layers.Layer):
         self.pairs = np.stack(np.triu_indices(k, 1), axis=1)
 
     def call(self, x):
-        flat = _flat(x)
-        if self.projection is not None:  # the identity basis (kept for saved models) would only copy the map
-            flat = flat @ self.basis
-        mean = _spatial_mean(flat)
-        # covariance as E[x x^T] - E[x] E[x]^T: no centred copy of the map
-        n = ops.cast(ops.shape(flat)[1], "float32")
-        gram = ops.matmul(ops.transpose(flat, (0, 2, 1)), flat) / n - mean[:, :, None] * mean[:, None, :]
+        gram = self.covariance(x)
         scale = ops.sqrt(ops.diagonal(gram, axis1=1, axis2=2) + 1e-6)
         corr = gram / (scale[:, :, None] * scale[:, None, :])
         k = corr.shape[-1]
         return ops.take(ops.reshape(corr, (-1, k * k)), self.pairs[:, 0] * k + self.pairs[:, 1], axis=1)
+
+    def covariance(self, x):
+        """``(B, H, W, C)`` -> float32 ``(B, K, K)``: the spatial covariance of the projected channels, as
+        ``E[x x^T] - E[x] E[x]^T`` (no centred copy of the map)."""
+        flat = _flat(x)
+        if self.projection is not None:  # the identity basis (kept for saved models) would only copy the map
+            flat = flat @ self.basis
+        mean = _spatial_mean(flat)
+        n = ops.cast(ops.shape(flat)[1], "float32")
+        return ops.matmul(ops.transpose(flat, (0, 2, 1)), flat) / n - mean[:, :, None] * mean[:, None, :]
 
     def compute_output_shape(self, input_shape):
         k = self.projection or int(input_shape[-1])
