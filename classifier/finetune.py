@@ -38,13 +38,13 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
 from tqdm import tqdm
 
 from classifier import model as M
 from classifier.cache import FeatureCache
 from classifier.data import CLASS_NAMES, Dataset, SplitFractions, load_dataset
+from classifier.logistic import LogisticFit, fit_l2_logistic, sample_weights
 from classifier.metrics import binary_metrics
 from classifier.model import HeadConfig
 from classifier.pipeline import (
@@ -507,7 +507,7 @@ def _refit_head(top, inputs, config: FinetuneConfig, fit: _StageFit) -> dict:
     val_x = inputs.cache.vectors(features, v.val_items, config.batch_size)
     M.adapt_normalization(top, features=train_x)
     return _fit_logistic(top, train_x, v.train_y, v.val_items, val_x, v.val_y, config.head_c, fit.class_weight,
-                         _head_columns(config), refit_on_val=True)
+                         _head_columns(config), refit_on_val=True, warm_start=True)
 
 
 def _export(classifier, trunk, top, out: Path, state: dict) -> FinetuneOutputs:
@@ -528,14 +528,17 @@ def _timings(timings: dict, history: list[dict], t_start: float) -> dict[str, fl
 
 def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_x: np.ndarray,
                   val_y: np.ndarray, cs: Sequence[float], class_weight, columns: np.ndarray | None = None,
-                  refit_on_val: bool = True) -> dict:
+                  refit_on_val: bool = True, warm_start: bool = False) -> dict:
     """Fit the head as an L2 logistic regression on normalised features; set ``top``'s dense layer to it.
 
-    Each ``C`` in ``cs`` is fitted on the training rows; the one with the best validation AUC (of the views'
-    average per image, :func:`_average_per_image`), then lowest validation log-loss, is kept, or with
-    ``refit_on_val`` refitted on training plus validation rows (the validation set only picks ``C``; the test split
-    is never seen). ``columns`` (default: all) are the features the regression may use; the others get weight 0.
-    Returns the candidates' scores.
+    Every ``C`` in ``cs`` is fitted on the training rows (all at once, :func:`classifier.logistic.fit_l2_logistic`:
+    scikit-learn's objective and stopping rule, one pass over the rows for every ``C``); the one with the best
+    validation AUC (of the views' average per image, :func:`_average_per_image`), then lowest validation log-loss,
+    is kept, or with ``refit_on_val`` refitted on training plus validation rows, starting from its training fit
+    (the validation set only picks ``C``; the test split is never seen). ``columns`` (default: all) are the
+    features the regression may use; the others get weight 0. ``warm_start`` starts every ``C`` from ``top``'s
+    current head (the same optimum, reached sooner when the head is already close). Returns the candidates'
+    scores and the solver's work.
     """
     norm = top.get_layer("feature_norm")
     columns = np.arange(train_x.shape[1]) if columns is None else np.asarray(columns)
@@ -545,29 +548,48 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
     images, inverse = np.unique(image_of, return_inverse=True)
     y_img = np.zeros(len(images))
     y_img[inverse] = val_y
+    init = _head_as_fit(top, columns) if warm_start else None
+    t0 = time.perf_counter()
+    path = fit_l2_logistic(xt, train_y, cs, sample_weights(train_y, class_weight), init=init)
+    solver = {"iterations": path.n_iter, "passes": path.passes, "converged": path.converged,
+              "seconds": time.perf_counter() - t0, "warm_start": warm_start}
+    train_p, val_p = path.proba(xt), path.proba(xv)
     candidates, best = [], None
-    for c in cs:
-        fit = LogisticRegression(C=float(c), max_iter=5000, class_weight=class_weight).fit(xt, train_y)
-        p = _average_per_image(inverse, fit.predict_proba(xv)[:, 1])
-        row = {"C": float(c), "train_log_loss": float(log_loss(train_y, fit.predict_proba(xt)[:, 1], labels=[0, 1])),
+    for j, c in enumerate(path.cs):
+        p = _average_per_image(inverse, val_p[:, j])
+        row = {"C": c, "train_log_loss": float(log_loss(train_y, train_p[:, j], labels=[0, 1])),
                "val_log_loss": float(log_loss(y_img, p, labels=[0, 1])),
                "val_auc": float(roc_auc_score(y_img, p)) if len(np.unique(y_img)) == 2 else None,
                "val_accuracy": float(((p >= 0.5) == y_img).mean())}
         candidates.append(row)
         key = (row["val_auc"] or 0.0, -row["val_log_loss"])
         if best is None or key > best[0]:
-            best = (key, row, fit)
-    _, chosen, fit = best
+            best = (key, row)
+    _, chosen = best
+    fit = path.select(chosen["C"])
     if refit_on_val:
-        fit = LogisticRegression(C=chosen["C"], max_iter=5000, class_weight=class_weight).fit(
-            np.concatenate([xt, xv]), np.concatenate([train_y, val_y]))
+        y_all = np.concatenate([train_y, val_y])
+        t0 = time.perf_counter()
+        fit = fit_l2_logistic(np.concatenate([xt, xv]), y_all, [chosen["C"]], sample_weights(y_all, class_weight),
+                              init=fit)
+        solver["refit"] = {"iterations": fit.n_iter, "passes": fit.passes, "converged": fit.converged,
+                           "seconds": time.perf_counter() - t0}
+    if not path.converged or not fit.converged:
+        log.warning("logistic head: the solver stopped before every gradient entry reached its tolerance")
     kernel = np.zeros((train_x.shape[1], 1), np.float32)
-    kernel[columns, 0] = fit.coef_[0]
-    top.get_layer("painting").set_weights([kernel, fit.intercept_.astype(np.float32)])
+    kernel[columns, 0] = fit.coef[0]
+    top.get_layer("painting").set_weights([kernel, fit.intercept.astype(np.float32)])
     refit_on = "train+val" if refit_on_val else "train"
     log.info("logistic head: C=%g (validation AUC %s), fitted on %s", chosen["C"], chosen["val_auc"], refit_on)
     return {"solver": HeadSolver.LOGISTIC.value, "chosen": chosen, "candidates": candidates,
-            "features_used": int(len(columns)), "features_total": int(train_x.shape[1]), "refit_on": refit_on}
+            "features_used": int(len(columns)), "features_total": int(train_x.shape[1]), "refit_on": refit_on,
+            "work": solver}
+
+
+def _head_as_fit(top, columns: np.ndarray) -> LogisticFit:
+    """Return ``top``'s current head (its weights on ``columns``) as a one-row :class:`LogisticFit`."""
+    kernel, bias = top.get_layer("painting").get_weights()
+    return LogisticFit((1.0,), kernel[columns, 0][None].astype(np.float64), bias.astype(np.float64), 0, 0, True)
 
 
 def _average_per_image(image: np.ndarray, prob: np.ndarray) -> np.ndarray:
