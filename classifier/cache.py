@@ -5,8 +5,8 @@ training then runs only block 5 and the head. Layout of ``root/<key>/``:
 
 - ``v{k}_block4.npy``: ``(N, S/16, S/16, 512) float16`` block4_pool activations (memory-mapped);
 - ``v{k}_texture.npy``: ``(N, TEXTURE_DIM) float32`` texture vector (channel statistics and correlations);
-- ``v{k}_done.npy``: ``(N,) bool``, which rows are filled; rewritten atomically after every chunk, so a killed
-  run recomputes at most one chunk;
+- ``v{k}_done.npy``: ``(N,) bool``, which rows are filled; rewritten atomically once a chunk's rows are on disk
+  (in the background, :meth:`FeatureCache.ensure`), so a killed run recomputes at most two chunks;
 - ``vectors/{tag}/v{k}.npy`` and ``..._done.npy``: head inputs computed from those rows by a model whose weights
   hash to ``tag`` (:meth:`FeatureCache.vectors`), so that cross-validation folds and recipes sharing a starting
   block 5 compute them once.
@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +100,11 @@ class FeatureCache:
     def ensure(self, variant: int, indices: Sequence[int], progress=None) -> int:
         """Compute the rows ``indices`` of ``variant`` that are missing; returns how many were computed.
 
-        ``progress`` (optional) is called with the number of images finished after each batch.
+        One input pipeline streams every missing row (no restart per chunk). After each ``chunk`` rows a
+        background thread makes them durable (``fsync`` of both arrays, then the done mask rewritten atomically)
+        while the trunk goes on with the next rows; a row is marked done only once its data is on disk, so a
+        killed run recomputes at most the last two chunks. ``progress`` (optional) is called with the number of
+        images finished after each batch.
         """
         done = self.done(variant)
         todo = np.array(sorted(set(int(i) for i in indices) - set(np.flatnonzero(done).tolist())), dtype=np.int64)
@@ -107,26 +113,39 @@ class FeatureCache:
         block4, texture = self._open(variant, "w+")
         spec = tf.TensorSpec((None, self.image_size, self.image_size, 3), tf.float32)
         predict = tf.function(lambda x: self.trunk(x, training=False), input_signature=[spec])
-        for start in range(0, len(todo), self.chunk):
-            rows = todo[start:start + self.chunk]
-            ds = image_dataset([self.paths[i] for i in rows], self.image_size, self.batch_size, variant=variant,
-                               seed=self.seed, augment=self.augment, ids=rows)
-            offset = 0
+        ds = image_dataset([self.paths[i] for i in todo], self.image_size, self.batch_size, variant=variant,
+                           seed=self.seed, augment=self.augment, ids=todo)
+        pending, offset, marked = None, 0, 0
+        with ThreadPoolExecutor(max_workers=1) as writer:
             for batch in ds:
                 b4, tex = predict(batch)
-                sel = rows[offset:offset + len(b4)]
+                sel = todo[offset:offset + len(b4)]
                 block4[sel] = np.minimum(b4.numpy(), np.finfo(np.float16).max).astype(np.float16)
                 texture[sel] = tex.numpy()
                 offset += len(b4)
                 if progress is not None:
                     progress(len(b4))
-            block4.flush()
-            texture.flush()
-            done[rows] = True
-            buf = io.BytesIO()
-            np.save(buf, done)
-            atomic_write_bytes(self._files(variant)[2], buf.getvalue())
+                if offset - marked >= self.chunk or offset == len(todo):
+                    if pending is not None:
+                        pending.result()  # one write in flight at a time, in order
+                    done[todo[marked:offset]] = True
+                    pending = writer.submit(self._commit, variant, done.copy())
+                    marked = offset
+            if pending is not None:
+                pending.result()
         return len(todo)
+
+    def _commit(self, variant: int, done: np.ndarray) -> None:
+        """Make the arrays of ``variant`` durable, then record ``done`` (what they hold) atomically."""
+        for path in self._files(variant)[:2]:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # writes back the pages dirtied through the memory map; releases the GIL
+            finally:
+                os.close(fd)
+        buf = io.BytesIO()
+        np.save(buf, done)
+        atomic_write_bytes(self._files(variant)[2], buf.getvalue())
 
     def load(self, variant: int, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(block4 float32 (n, h, w, 512), texture float32 (n, TEXTURE_DIM))`` for rows ``indices``."""
