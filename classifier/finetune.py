@@ -1,18 +1,19 @@
 """Train the painting-vs-photo classifier on VGG16, fine-tuning its block 5: ``finetune(FinetuneConfig)``.
 
-Recipe (the design's two stages): blocks 1-4 frozen; stage 1 trains the head alone on the channel statistics
-of every conv layer, blocks 1-4 and block 5 (see :mod:`classifier.model`): by default an L2 logistic regression
-(scikit-learn, exact optimum, its ``C`` chosen from ``head_c`` by validation AUC) whose weights become the Keras
-head, or Adam (``head_epochs``, ``head_learning_rate``; always used by the uncached path); stage 2 (``epochs``)
-unfreezes block 5 with the head at a learning rate 100x below the head's (``learning_rate``), with L2-SP
-(``l2sp``: a penalty on the distance from the starting weights, not from zero) and early stopping on the
-grouped validation split; the best validation epoch is kept; then (``refit_head``, logistic solver) the head is
-fitted again as a logistic regression on the fine-tuned block 5's features, with ``C`` chosen again on validation
-and refitted on training plus validation images. Stage 2 trains on the shortcut-breaking views
-(random grayscale, hue/saturation, contrast, brightness, JPEG re-compression, rescaled native crops; see
-:mod:`classifier.pipeline`) and stage 1 on those plus the clean views. Predictions average the clean views: the
-whole image and ``crops`` near-native crops. With ``cache=True`` (default) blocks 1-4 run once per image and view
-(:mod:`classifier.cache`), and stage 1 trains on feature vectors computed once.
+Recipe (the design's two stages): blocks 1-4 frozen; stage 1 trains the head alone on the channel statistics of
+every conv layer, blocks 1-4 and block 5 (see :mod:`classifier.model`): by default an L2 logistic regression
+(:mod:`classifier.logistic`: scikit-learn's objective and stopping rule, every ``C`` of ``head_c`` fitted in one
+batched solve and chosen by validation AUC) whose weights become the Keras head, or Adam (``head_epochs``,
+``head_learning_rate``; always used by the uncached path); stage 2 (``epochs``) unfreezes block 5 with the head at
+a learning rate 100x below the head's (``learning_rate``), with L2-SP (``l2sp``: a penalty on the distance from
+the starting weights, not from zero) and early stopping on the grouped validation split; the best validation epoch
+is kept; then (``refit_head``, logistic solver) the head is fitted again as a logistic regression on the
+fine-tuned block 5's features, with ``C`` chosen again on validation and refitted on training plus validation
+images. Stage 2 trains on the shortcut-breaking views (random grayscale, hue/saturation, contrast, brightness,
+JPEG re-compression, rescaled native crops; see :mod:`classifier.pipeline`) and stage 1 on those plus the clean
+views. Predictions average the clean views: the whole image and ``crops`` near-native crops. With ``cache=True``
+(default) blocks 1-4 run once per image and view (:mod:`classifier.cache`), and stage 1 trains on feature vectors
+computed once.
 
 Outputs in ``out/``: ``classifier.keras`` (VGG input -> P(painting), one view), ``backbone.weights.h5`` (a
 ``VGG16(include_top=False)`` for :func:`transfer.backbone.load_backbone`; differs from the start in block 5
@@ -30,6 +31,7 @@ import math
 import shutil
 import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -73,7 +75,8 @@ SELECTION = "val_selection"
 
 
 class HeadSolver(StrEnum):
-    """How stage 1 fits the head: ``logistic`` (scikit-learn L-BFGS on cached feature vectors) or ``adam``."""
+    """How stage 1 fits the head: ``logistic`` (L-BFGS on cached feature vectors, :mod:`classifier.logistic`)
+    or ``adam``."""
 
     LOGISTIC = "logistic"
     ADAM = "adam"
@@ -199,8 +202,9 @@ class FinetuneResult:
         config: the run's :class:`FinetuneConfig` as JSON; weights: description of the starting backbone.
         data: ``source``, ``counts`` per split and class, ``skipped`` images, ``class_weight``, ``cache`` folder.
         history: one row per gradient epoch of ``train_log.csv`` (both stages); stage1_epochs: how many of
-            them are stage 1 (0 for the logistic solver); head_fit: the logistic solver's candidates and choice;
-            head_refit: the same for the refit after stage 2 (None without one).
+            them are stage 1 (0 for the logistic solver); head_fit: the logistic solver's candidates, choice and
+            ``work`` (iterations, passes over the features, seconds); head_refit: the same for the refit after
+            stage 2 (None without one).
         best: the history row with the best checkpoint criterion; block5: :class:`Block5Change`.
         timings_seconds: ``cache_seconds`` and ``feature_seconds`` (cached runs), ``train_seconds``,
             ``mean_epoch``, ``total``.
@@ -247,7 +251,8 @@ def train(dataset: Dataset, config: FinetuneConfig, callbacks: Sequence = ()) ->
     block5_start = _block5_weights(top)
     prepare = _CachedInputs if config.cache else _ImageInputs
     inputs = prepare(dataset.table, rows, labels, trunk, top, config, weights_desc, timings)
-    fit = _StageFit(_class_weight(labels[rows["train"]]), ckpt, out, config.patience, config.progress, callbacks)
+    fit = _StageFit(balanced_class_weight(labels[rows["train"]]), ckpt, out, config.patience, config.progress,
+                    callbacks)
     t0 = time.perf_counter()
     stage1_epochs = _stage1(top, inputs, state, config, fit)
     head_refit = None
@@ -464,7 +469,8 @@ def _stage1_logistic(top, inputs, state: dict, config: FinetuneConfig, fit: _Sta
     v = inputs.vectors
     # with a block-5 stage after it the head must not see the validation rows: they judge that stage's epochs
     state["head_fit"] = _fit_logistic(top, v.train_x, v.train_y, v.val_items, v.val_x, v.val_y, config.head_c,
-                                      fit.class_weight, _head_columns(config), refit_on_val=config.epochs == 0)
+                                      fit.class_weight, _head_columns(config), refit_on_val=config.epochs == 0,
+                                      progress=config.progress)
     return 0
 
 
@@ -507,7 +513,7 @@ def _refit_head(top, inputs, config: FinetuneConfig, fit: _StageFit) -> dict:
     val_x = inputs.cache.vectors(features, v.val_items, config.batch_size)
     M.adapt_normalization(top, features=train_x)
     return _fit_logistic(top, train_x, v.train_y, v.val_items, val_x, v.val_y, config.head_c, fit.class_weight,
-                         _head_columns(config), refit_on_val=True, warm_start=True)
+                         _head_columns(config), refit_on_val=True, warm_start=True, progress=config.progress)
 
 
 def _export(classifier, trunk, top, out: Path, state: dict) -> FinetuneOutputs:
@@ -528,7 +534,7 @@ def _timings(timings: dict, history: list[dict], t_start: float) -> dict[str, fl
 
 def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_x: np.ndarray,
                   val_y: np.ndarray, cs: Sequence[float], class_weight, columns: np.ndarray | None = None,
-                  refit_on_val: bool = True, warm_start: bool = False) -> dict:
+                  refit_on_val: bool = True, warm_start: bool = False, progress: bool = False) -> dict:
     """Fit the head as an L2 logistic regression on normalised features; set ``top``'s dense layer to it.
 
     Every ``C`` in ``cs`` is fitted on the training rows (all at once, :func:`classifier.logistic.fit_l2_logistic`:
@@ -537,7 +543,8 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
     is kept, or with ``refit_on_val`` refitted on training plus validation rows, starting from its training fit
     (the validation set only picks ``C``; the test split is never seen). ``columns`` (default: all) are the
     features the regression may use; the others get weight 0. ``warm_start`` starts every ``C`` from ``top``'s
-    current head (the same optimum, reached sooner when the head is already close). Returns the candidates'
+    current head (the same optimum, reached sooner when the head is already close); ``progress`` shows a bar of
+    the solver's iterations. Returns the candidates'
     scores and the solver's work.
     """
     norm = top.get_layer("feature_norm")
@@ -550,7 +557,8 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
     y_img[inverse] = val_y
     init = _head_as_fit(top, columns) if warm_start else None
     t0 = time.perf_counter()
-    path = fit_l2_logistic(xt, train_y, cs, sample_weights(train_y, class_weight), init=init)
+    with _solver_bar(f"logistic head, {len(cs)} C", progress) as bar:
+        path = fit_l2_logistic(xt, train_y, cs, sample_weights(train_y, class_weight), init=init, progress=bar)
     solver = {"iterations": path.n_iter, "passes": path.passes, "converged": path.converged,
               "seconds": time.perf_counter() - t0, "warm_start": warm_start}
     train_p, val_p = path.proba(xt), path.proba(xv)
@@ -562,7 +570,8 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
                "val_auc": float(roc_auc_score(y_img, p)) if len(np.unique(y_img)) == 2 else None,
                "val_accuracy": float(((p >= 0.5) == y_img).mean())}
         candidates.append(row)
-        key = (row["val_auc"] or 0.0, -row["val_log_loss"])
+        # AUCs equal up to the order of summation are a tie: log-loss decides it
+        key = (round(row["val_auc"] or 0.0, 9), -row["val_log_loss"])
         if best is None or key > best[0]:
             best = (key, row)
     _, chosen = best
@@ -570,8 +579,9 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
     if refit_on_val:
         y_all = np.concatenate([train_y, val_y])
         t0 = time.perf_counter()
-        fit = fit_l2_logistic(np.concatenate([xt, xv]), y_all, [chosen["C"]], sample_weights(y_all, class_weight),
-                              init=fit)
+        with _solver_bar(f"logistic head, C={chosen['C']:g} on train+val", progress) as bar:
+            fit = fit_l2_logistic(np.concatenate([xt, xv]), y_all, [chosen["C"]],
+                                  sample_weights(y_all, class_weight), init=fit, progress=bar)
         solver["refit"] = {"iterations": fit.n_iter, "passes": fit.passes, "converged": fit.converged,
                            "seconds": time.perf_counter() - t0}
     if not path.converged or not fit.converged:
@@ -584,6 +594,18 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
     return {"solver": HeadSolver.LOGISTIC.value, "chosen": chosen, "candidates": candidates,
             "features_used": int(len(columns)), "features_total": int(train_x.shape[1]), "refit_on": refit_on,
             "work": solver}
+
+
+@contextmanager
+def _solver_bar(desc: str, enabled: bool, tol: float = 1e-4):
+    """Yield a progress callback for :func:`classifier.logistic.fit_l2_logistic`: a tqdm bar of iterations whose
+    postfix shows how many ``C`` are still running and the largest gradient entry against ``tol``."""
+    with tqdm(desc=desc, unit="it", disable=not enabled) as bar:
+        def update(worst: np.ndarray) -> None:
+            bar.update(1)
+            bar.set_postfix(running=int((worst > tol).sum()), max_grad=f"{worst.max():.2e}", tol=f"{tol:g}",
+                            refresh=False)
+        yield update
 
 
 def _head_as_fit(top, columns: np.ndarray) -> LogisticFit:
@@ -653,7 +675,7 @@ class _StageInfo(keras.callbacks.Callback):
             logs[SELECTION] = float(logs["val_auc"]) - TIE_BREAK * min(float(logs["val_loss"]), 10.0)
 
 
-def _class_weight(train_labels: np.ndarray) -> dict[int, float] | None:
+def balanced_class_weight(train_labels: np.ndarray) -> dict[int, float] | None:
     """Return balanced class weights when the training labels are imbalanced (minority below 45 %), else None."""
     counts = np.bincount(train_labels.astype(int), minlength=2)
     if counts.min() / counts.sum() >= 0.45:

@@ -2,18 +2,19 @@
 
 The head's feature matrix is large (about 16k rows by 28k columns, 1.7 GB float32) and fitting it is bound by
 memory bandwidth: every L-BFGS iteration reads the matrix twice, once for ``X @ w`` and once for ``X.T @ r``.
-:func:`fit_l2_logistic` stacks the coefficient vectors of all ``C`` into one matrix ``W (d, k)`` so that those two
-passes compute every ``C``'s loss and gradient together, and minimises the sum of the ``k`` objectives with
-SciPy's L-BFGS-B. The objectives do not share variables, so the sum's minimum is each ``C``'s own minimum: the
-coefficients are those scikit-learn's ``LogisticRegression(C=c, solver="lbfgs")`` converges to (the same
-objective, scaled as scikit-learn scales it, and the same stopping rule, every gradient entry at most ``tol``),
-at about the cost of the slowest single fit instead of the sum of all of them. ``init`` warm-starts from an
-earlier solution (a refit on more rows, or on slightly moved features), which changes the path, not the optimum.
+:func:`fit_l2_logistic` runs one L-BFGS per ``C`` (its own correction pairs, direction and step) and advances them
+together, so that those two reads compute every ``C``'s step and gradient at once (``X @ D`` and ``X.T @ R`` with
+one column per ``C``). Each ``C`` minimises exactly its own objective, scikit-learn's (scaled as
+``LogisticRegression(solver="lbfgs")`` scales it, intercept unpenalised, class weights as row weights), and stops
+by the same rule (every gradient entry at most ``tol``), so its coefficients are a solution scikit-learn's
+stopping rule accepts, at about the cost of the slowest single fit instead of the sum of all of them. ``init``
+warm-starts from an earlier solution (a refit on more rows, or on slightly moved features): the same convex
+optimum, reached in fewer iterations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,7 +75,7 @@ def objective(w: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, weight
 
 def fit_l2_logistic(x: np.ndarray, y: np.ndarray, cs: Sequence[float], sample_weight: np.ndarray | None = None,
                     tol: float = 1e-4, max_iter: int = 5000, init: LogisticFit | None = None,
-                    memory: int = 10) -> LogisticFit:
+                    memory: int = 10, progress: Callable[[np.ndarray], None] | None = None) -> LogisticFit:
     """Fit an L2 logistic regression for every ``C`` in ``cs`` at once (see the module docstring).
 
     One L-BFGS per ``C`` (its own correction pairs and step), all advanced together: an iteration reads ``x``
@@ -88,6 +89,7 @@ def fit_l2_logistic(x: np.ndarray, y: np.ndarray, cs: Sequence[float], sample_we
         tol: a ``C`` is done when every entry of its gradient is at most this (scikit-learn's ``tol``).
         max_iter: most iterations per ``C``; memory: L-BFGS correction pairs kept per ``C``.
         init: a fit with one row (used for every ``C``) or one row per ``C`` to start from (default: zeros).
+        progress: called after every iteration with each ``C``'s largest gradient entry ``(k,)``.
     """
     x = np.asarray(x)
     x = x if x.dtype == np.float64 else x.astype(np.float32, copy=False)
@@ -141,7 +143,10 @@ def fit_l2_logistic(x: np.ndarray, y: np.ndarray, cs: Sequence[float], sample_we
         gw_new[:, keep], gb_new[keep] = gw[:, keep], gb[keep]
         w, b, z, f, gw, gb = w_new, b_new, z_new, f_new, gw_new, gb_new
         iters += moved
-        active = moved & (np.maximum(np.abs(gw).max(0), np.abs(gb)) > tol) & (iters < max_iter)
+        worst = np.maximum(np.abs(gw).max(0), np.abs(gb))
+        active = moved & (worst > tol) & (iters < max_iter)
+        if progress is not None:
+            progress(worst)
     converged = bool((np.maximum(np.abs(gw).max(0), np.abs(gb)) <= tol).all())
     return LogisticFit(cs, w.T.copy(), b.copy(), int(iters.max()), passes, converged)
 

@@ -95,3 +95,11 @@ def test_bad_arguments_are_refused(bad, message):
     args = dict(x=np.zeros((4, 2), np.float32), y=np.array([0, 1, 0, 1.0]), cs=(1.0,)) | bad
     with pytest.raises(ValueError, match=message):
         fit_l2_logistic(**args)
+
+
+def test_progress_reports_every_iteration_down_to_the_tolerance(problem):
+    x, y, _ = problem
+    seen = []
+    fit = fit_l2_logistic(x, y, CS, tol=1e-5, progress=lambda worst: seen.append(worst.copy()))
+    assert len(seen) == fit.n_iter and all(w.shape == (len(CS),) for w in seen)
+    assert seen[-1].max() <= 1e-5 < seen[0].max()

@@ -53,7 +53,7 @@ def test_head_is_refitted_on_the_fine_tuned_block5(default_recipe, tiny_manifest
 
     from classifier.cache import FeatureCache
     from classifier.data import load_dataset
-    from classifier.finetune import FinetuneConfig, _class_weight
+    from classifier.finetune import FinetuneConfig, balanced_class_weight
     from classifier.logistic import objective, sample_weights
     from classifier.model import feature_model, load_classifier, parts_of
     from transfer.backbone import describe_weights
@@ -77,7 +77,7 @@ def test_head_is_refitted_on_the_fine_tuned_block5(default_recipe, tiny_manifest
     x = cache.vectors(feature_model(top), items)  # computed by the fine-tuned block 5: all present already
     y = table["label"].to_numpy()[[r for _, r in items]]
     norm = top.get_layer("feature_norm")
-    weights = _class_weight(y[:len(train) * len(train_views)])
+    weights = balanced_class_weight(y[:len(train) * len(train_views)])
     xn = np.asarray(norm(x))
     kernel, bias = top.get_layer("painting").get_weights()
     # the head meets scikit-learn's stopping rule on these features: every gradient entry at most 1e-4 ...
