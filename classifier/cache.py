@@ -143,9 +143,7 @@ class FeatureCache:
                 os.fsync(fd)  # writes back the pages dirtied through the memory map; releases the GIL
             finally:
                 os.close(fd)
-        buf = io.BytesIO()
-        np.save(buf, done)
-        atomic_write_bytes(self._files(variant)[2], buf.getvalue())
+        _save_mask(self._files(variant)[2], done)
 
     def load(self, variant: int, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(block4 float32 (n, h, w, 512), texture float32 (n, TEXTURE_DIM))`` for rows ``indices``."""
@@ -212,10 +210,15 @@ class FeatureCache:
             data[todo] = model.predict(self.dataset([(view, r) for r in todo], None, batch_size), verbose=0)
             data.flush()
             done[todo] = True
-            buf = io.BytesIO()
-            np.save(buf, done)
-            atomic_write_bytes(done_path, buf.getvalue())
+            _save_mask(done_path, done)
         return np.asarray(data[rows], np.float32)
+
+
+def _save_mask(path: Path, done: np.ndarray) -> None:
+    """Write the ``(N,) bool`` done mask ``done`` to ``path`` (``.npy``) atomically."""
+    buf = io.BytesIO()
+    np.save(buf, done)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def weights_tag(model) -> str:

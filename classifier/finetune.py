@@ -46,7 +46,7 @@ from tqdm import tqdm
 from classifier import model as M
 from classifier.cache import FeatureCache
 from classifier.data import CLASS_NAMES, Dataset, SplitFractions, load_dataset
-from classifier.logistic import LogisticFit, fit_l2_logistic, sample_weights
+from classifier.logistic import TOL, LogisticFit, fit_l2_logistic, sample_weights
 from classifier.metrics import binary_metrics
 from classifier.model import HeadConfig
 from classifier.pipeline import (
@@ -538,14 +538,13 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
     """Fit the head as an L2 logistic regression on normalised features; set ``top``'s dense layer to it.
 
     Every ``C`` in ``cs`` is fitted on the training rows (all at once, :func:`classifier.logistic.fit_l2_logistic`:
-    scikit-learn's objective and stopping rule, one pass over the rows for every ``C``); the one with the best
+    scikit-learn's objective and stopping rule, each read of the rows shared by every ``C``); the one with the best
     validation AUC (of the views' average per image, :func:`_average_per_image`), then lowest validation log-loss,
     is kept, or with ``refit_on_val`` refitted on training plus validation rows, starting from its training fit
     (the validation set only picks ``C``; the test split is never seen). ``columns`` (default: all) are the
     features the regression may use; the others get weight 0. ``warm_start`` starts every ``C`` from ``top``'s
     current head (the same optimum, reached sooner when the head is already close); ``progress`` shows a bar of
-    the solver's iterations. Returns the candidates'
-    scores and the solver's work.
+    the solver's iterations. Returns the candidates' scores and the solver's work.
     """
     norm = top.get_layer("feature_norm")
     columns = np.arange(train_x.shape[1]) if columns is None else np.asarray(columns)
@@ -597,7 +596,7 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
 
 
 @contextmanager
-def _solver_bar(desc: str, enabled: bool, tol: float = 1e-4):
+def _solver_bar(desc: str, enabled: bool, tol: float = TOL):
     """Yield a progress callback for :func:`classifier.logistic.fit_l2_logistic`: a tqdm bar of iterations whose
     postfix shows how many ``C`` are still running and the largest gradient entry against ``tol``."""
     with tqdm(desc=desc, unit="it", disable=not enabled) as bar:

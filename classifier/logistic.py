@@ -24,6 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+#: Default gradient tolerance: scikit-learn's ``LogisticRegression`` default, the rule the head's CV was measured with.
+TOL = 1e-4
+
 
 @dataclass(frozen=True)
 class LogisticFit:
@@ -78,7 +81,7 @@ def objective(w: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, weight
 
 
 def fit_l2_logistic(x: np.ndarray, y: np.ndarray, cs: Sequence[float], sample_weight: np.ndarray | None = None,
-                    tol: float = 1e-4, max_iter: int = 5000, init: LogisticFit | None = None,
+                    tol: float = TOL, max_iter: int = 5000, init: LogisticFit | None = None,
                     memory: int = 10, progress: Callable[[np.ndarray], None] | None = None) -> LogisticFit:
     """Fit an L2 logistic regression for every ``C`` in ``cs`` at once (see the module docstring).
 
@@ -133,7 +136,8 @@ def fit_l2_logistic(x: np.ndarray, y: np.ndarray, cs: Sequence[float], sample_we
         slope = (gw * dw).sum(0) + gb * db
         t, ok = _armijo(z, xd, w, dw, f, slope, y, weight, inv_c, active)
         # a C whose line search found no decrease is at the limit of the arithmetic: it stops there
-        mv = np.flatnonzero(active & ok)
+        moved = active & ok
+        mv = np.flatnonzero(moved)
         w_new, b_new, z_new, f_new = w.copy(), b.copy(), z.copy(), f.copy()
         gw_new, gb_new = gw.copy(), gb.copy()
         if len(mv):
@@ -152,8 +156,6 @@ def fit_l2_logistic(x: np.ndarray, y: np.ndarray, cs: Sequence[float], sample_we
         w, b, z, f, gw, gb = w_new, b_new, z_new, f_new, gw_new, gb_new
         iters[mv] += 1
         worst = np.maximum(np.abs(gw).max(0), np.abs(gb))
-        moved = np.zeros(k, bool)
-        moved[mv] = True
         active = moved & (worst > tol) & (iters < max_iter)
         if progress is not None:
             progress(worst)
