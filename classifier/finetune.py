@@ -351,8 +351,7 @@ class _CachedInputs:
                                   config.image_size, config.seed, weights_desc, augment=config.augment)
         self.cache_dir: str | None = str(self.cache.dir)
         t0 = time.perf_counter()
-        _fill_cache(self.cache, {**{v: rows["train"] for v in config.train_views},
-                                 **{v: np.arange(len(table)) for v in config.eval_views}}, config.progress)
+        _fill_cache(self.cache, cache_plan(config, rows["train"], len(table)), config.progress)
         timings["cache_seconds"] = time.perf_counter() - t0
         train_items = self.train_items = [(v, r) for v in config.train_views for r in rows["train"]]
         val_items = [(v, r) for v in config.eval_views for r in rows["val"]]
@@ -635,6 +634,13 @@ def _load_best(model, ckpt: Path, stage: int) -> bool:
     return best.exists()
 
 
+def cache_plan(config: FinetuneConfig, train_rows: np.ndarray, n_images: int) -> dict[int, np.ndarray]:
+    """Return the cache rows the recipe needs, ``{view: row indices}``: every training view (``config.
+    train_views``) of ``train_rows`` and every clean view (``config.eval_views``) of all ``n_images`` rows."""
+    return {**{v: np.asarray(train_rows) for v in config.train_views},
+            **{v: np.arange(n_images) for v in config.eval_views}}
+
+
 def _fill_cache(cache: FeatureCache, needed: dict[int, np.ndarray], progress: bool) -> None:
     """Compute the cache rows ``{view: row indices}`` that are missing, under one progress bar."""
     missing = {v: int((~cache.done(v)[idx]).sum()) for v, idx in needed.items()}
@@ -718,4 +724,4 @@ def _save_state(ckpt: Path, state: dict) -> None:
 
 
 __all__ = ["CLASS_NAMES", "Block5Change", "FinetuneConfig", "FinetuneOutputs", "FinetuneResult", "HeadSolver",
-           "finetune", "run_fingerprint", "train"]
+           "balanced_class_weight", "cache_plan", "finetune", "run_fingerprint", "train"]

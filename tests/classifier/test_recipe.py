@@ -91,6 +91,28 @@ def test_head_is_refitted_on_the_fine_tuned_block5(default_recipe, tiny_manifest
     np.testing.assert_allclose(ours, exact.predict_proba(xn.astype(np.float64))[:, 1], atol=5e-3)
 
 
+def test_cache_holds_exactly_the_planned_views(default_recipe, tiny_manifest):
+    """``cache_plan`` (what the trunk_floor benchmark counts) names exactly the rows the default recipe cached:
+    every clean view of every image, the training-only views of the training images and nothing else."""
+    from pathlib import Path
+
+    from classifier.data import load_dataset
+    from classifier.finetune import FinetuneConfig, cache_plan
+
+    report, out = default_recipe
+    config = FinetuneConfig(data=tiny_manifest, out=out, image_size=IMAGE_SIZE)
+    table = load_dataset(tiny_manifest, seed=config.seed, fractions=config.fractions).table
+    train = np.flatnonzero(table["split"] == "train")
+    plan = cache_plan(config, train, len(table))
+    cached = {int(p.name[1:].split("_")[0]): np.flatnonzero(np.load(p))
+              for p in Path(report.data["cache"]).glob("v*_done.npy")}
+    assert sorted(cached) == sorted(plan) and len(plan) == len(config.train_views)
+    for view, rows in plan.items():
+        np.testing.assert_array_equal(cached[view], np.sort(rows))
+    extra = set(config.train_views) - set(config.eval_views)
+    assert sum(map(len, plan.values())) == len(table) * len(config.eval_views) + len(train) * len(extra)
+
+
 def test_saved_model_averages_the_clean_views_like_training(default_recipe, tiny_manifest):
     from classifier.data import load_dataset
     from classifier.metrics import roc_auc

@@ -1,0 +1,101 @@
+"""The frozen trunk on this CPU, and the least time ``make finetune``'s cache fill can take for its views.
+
+Filling the cache runs VGG16's blocks 1-4 once per image and view, and on two CPU cores that is most of
+``make finetune``'s wall time. Measured here on one random ``(16, 224, 224, 3)`` batch, the three alternated twice:
+
+- ``trunk``: the trunk as :func:`classifier.model.build_trunk` builds it (bfloat16 convolutions, float32 texture
+  statistics), what the cache fill and ``paintvid classify`` run;
+- ``float32``: the same trunk in float32;
+- ``convolutions``: the trunk's bfloat16 convolutions alone (every conv of blocks 1-4 still computed, the
+  statistics left out), an upper bound for any faster way to compute the statistics.
+
+The views the recipe caches on ``../shared/data/images`` (:func:`classifier.finetune.cache_plan` on its own split),
+for the default and for the previous default (``--crops 1 --augment-variants 1 --no-average-mirror``), divided by
+those rates: the trunk's seconds, a floor under the cache fill that decoding, jitter and writes only add to, and
+under ``make finetune`` (block-5 vectors and training come on top).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from classifier import model as M
+from classifier.data import load_dataset
+from classifier.finetune import FinetuneConfig, cache_plan
+from transfer.backbone import load_backbone
+
+SHARED_IMAGES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "images"
+#: The issue's target for ``make finetune`` on the shared images, seconds.
+TARGET_SECONDS = 30 * 60
+#: The previous default's view options (README, classifier section).
+PREVIOUS_DEFAULT = {"crops": 1, "augment_variants": 1, "average_mirror": False}
+
+
+def run(quick: bool, out_dir: Path) -> dict:
+    """Return the trunk's rates and the cache-fill floors of both recipes on the shared images."""
+    if not SHARED_IMAGES.is_dir():
+        return {"skipped": f"needs {SHARED_IMAGES} (not present on this machine)"}
+    config = FinetuneConfig(data=SHARED_IMAGES, out=Path(out_dir) / "trunk_floor")
+    size, batch, seconds = (64, 4, 0.5) if quick else (config.image_size, 16, 10.0)
+    return floors(config, trunk_rates(size, batch, seconds))
+
+
+def trunk_rates(image_size: int, batch: int, seconds: float) -> dict:
+    """Views per second of the trunk, the float32 trunk and the bfloat16 convolutions alone (module docstring) on
+    one random ``(batch, image_size, image_size, 3)`` VGG input, each timed for ``seconds`` twice, alternated."""
+    backbone = load_backbone("bundled")
+    trunk = M.build_trunk(backbone, image_size)
+    wide = M.build_trunk(backbone, image_size, precision="float32")
+    convolutions = keras.Model(trunk.input, [trunk.get_layer(M.TRUNK_OUTPUT).output]
+                               + [trunk.get_layer(name).output for name in M.FROZEN_LAYERS])
+    calls = {name: tf.function(lambda v, m=model: m(v, training=False))
+             for name, model in (("trunk", trunk), ("float32", wide), ("convolutions", convolutions))}
+    x = np.random.default_rng(0).uniform(-100, 100, (batch, image_size, image_size, 3)).astype("float32")
+    rate: dict[str, list[float]] = {name: [] for name in calls}
+    for call in calls.values():  # trace and warm up once each
+        np.asarray(call(x)[0])
+    for _ in range(2):
+        for name, call in calls.items():
+            t0, n = time.perf_counter(), 0
+            while time.perf_counter() - t0 < seconds:
+                np.asarray(call(x)[0])
+                n += batch
+            rate[name].append(n / (time.perf_counter() - t0))
+    mean = {name: float(np.mean(r)) for name, r in rate.items()}
+    return {"image_size": image_size, "batch": batch, "views_per_second": mean,
+            "runs": {name: [float(v) for v in r] for name, r in rate.items()},
+            "statistics_share": 1.0 - mean["trunk"] / mean["convolutions"],
+            "bfloat16_speedup": mean["trunk"] / mean["float32"], "cpu": _cpu_flags()}
+
+
+def floors(config: FinetuneConfig, rates: dict) -> dict:
+    """Return ``rates`` with, per recipe (``config`` and the previous default's views), the views it caches on
+    ``config.data`` and the seconds the trunk and its convolutions alone need for them at those rates."""
+    table = load_dataset(config.data, seed=config.seed, fractions=config.fractions).table
+    train_rows = np.flatnonzero(table["split"].to_numpy() == "train")
+    recipes = {}
+    for name, recipe in (("default", config), ("previous_default", replace(config, **PREVIOUS_DEFAULT))):
+        views = sum(len(rows) for rows in cache_plan(recipe, train_rows, len(table)).values())
+        recipes[name] = {"views": int(views), "train_views": list(recipe.train_views),
+                         "eval_views": list(recipe.eval_views),
+                         "trunk_seconds": views / rates["views_per_second"]["trunk"],
+                         "convolutions_seconds": views / rates["views_per_second"]["convolutions"]}
+    return {**rates, "images": int(len(table)), "training_images": int(len(train_rows)),
+            "target_seconds": TARGET_SECONDS, "recipes": recipes}
+
+
+def _cpu_flags() -> dict:
+    """The CPU's model name and whether it has the bfloat16 instructions oneDNN uses (AVX-512 BF16, AMX)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "")
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+    return {"model": name, "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags}
