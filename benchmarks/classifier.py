@@ -271,20 +271,28 @@ def _choices(table, folds: np.ndarray, s: dict, work: Path, names=tuple(CHOICES)
         out[name] = _summary(table, _head_cv(vectors, y, folds, *CHOICES[name]))
         out[name]["seconds"] = time.perf_counter() - t0
     best = max(names, key=lambda n: (out[n]["subject_matched"]["overall"]["accuracy"], out[n]["accuracy"]))
-    groups = table["group"].to_numpy()
+    return {"recipes": out, "best": best,
+            "learning_curve": learning_curve(table, folds, vectors, best, s["curve"], at_full=out[best])}
+
+
+def learning_curve(table, folds: np.ndarray, vectors: dict, name: str, fractions, at_full: dict | None = None) -> dict:
+    """Grouped CV of head-only choice ``name`` (:data:`CHOICES`) with each of ``fractions`` of the near-duplicate
+    groups kept for training (the same seeded draw for every fold; the held-out folds stay whole); ``at_full``: the
+    choice's summary on all of them when already computed."""
+    y, groups = table["label"].to_numpy(), table["group"].to_numpy()
     curve = {}
-    for fraction in s["curve"]:
+    for fraction in fractions:
         rng = np.random.default_rng(0)
         unique = np.unique(groups)
         chosen = set(rng.choice(unique, int(round(fraction * len(unique))), replace=False))
         keep = np.array([g in chosen for g in groups])
-        summary = out[best] if fraction == 1.0 else _summary(
-            table, _head_cv(vectors, y, folds, *CHOICES[best], keep=keep))
+        summary = at_full if fraction == 1.0 and at_full is not None else _summary(
+            table, _head_cv(vectors, y, folds, *CHOICES[name], keep=keep))
         curve[f"{int(fraction * 100)}%"] = {"accuracy": summary["accuracy"], "accuracy_ci95": summary["accuracy_ci95"],
-                                             "roc_auc": summary["roc_auc"],
+                                             "roc_auc": summary["roc_auc"], "roc_auc_ci95": summary["roc_auc_ci95"],
                                              "subject_matched": summary["subject_matched"]["overall"]["accuracy"],
                                              "training_images_per_fold": int(round(keep.sum() * 0.8))}
-    return {"recipes": out, "best": best, "learning_curve": curve}
+    return curve
 
 
 def _timing(dataset, s: dict, work: Path) -> dict:
