@@ -37,6 +37,7 @@ from keras import ops
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
+from benchmarks.trunk_floor import alternated_rates
 from classifier import model as M
 from classifier import plots
 from classifier.cache import FeatureCache
@@ -356,14 +357,7 @@ def _trunk_statistics_timing(s: dict, batch: int = 16, seconds: float = 10.0) ->
     calls = {"now": tf.function(lambda v: trunk(v, training=False)),
              "reference": tf.function(lambda v: reference(v, training=False))}
     difference = float(np.abs(np.asarray(calls["now"](x)[1]) - np.asarray(calls["reference"](x)[1])).max())
-    rate = {name: [] for name in calls}
-    for _ in range(2):
-        for name, call in calls.items():
-            t0, n = time.perf_counter(), 0
-            while time.perf_counter() - t0 < seconds:
-                np.asarray(call(x)[1])
-                n += batch
-            rate[name].append(n / (time.perf_counter() - t0))
+    rate = alternated_rates(calls, x, seconds, output=1)
     now, ref = float(np.mean(rate["now"])), float(np.mean(rate["reference"]))
     return {"image_size": s["timing_size"], "batch": batch, "views_per_second": now,
             "reference_views_per_second": ref, "speedup": now / ref, "texture_max_abs_difference": difference}

@@ -57,21 +57,29 @@ def trunk_rates(image_size: int, batch: int, seconds: float) -> dict:
     calls = {name: tf.function(lambda v, m=model: m(v, training=False))
              for name, model in (("trunk", trunk), ("float32", wide), ("convolutions", convolutions))}
     x = np.random.default_rng(0).uniform(-100, 100, (batch, image_size, image_size, 3)).astype("float32")
-    rate: dict[str, list[float]] = {name: [] for name in calls}
     for call in calls.values():  # trace and warm up once each
         np.asarray(call(x)[0])
-    for _ in range(2):
-        for name, call in calls.items():
-            t0, n = time.perf_counter(), 0
-            while time.perf_counter() - t0 < seconds:
-                np.asarray(call(x)[0])
-                n += batch
-            rate[name].append(n / (time.perf_counter() - t0))
+    rate = alternated_rates(calls, x, seconds)
     mean = {name: float(np.mean(r)) for name, r in rate.items()}
     return {"image_size": image_size, "batch": batch, "views_per_second": mean,
             "runs": {name: [float(v) for v in r] for name, r in rate.items()},
             "statistics_share": 1.0 - mean["trunk"] / mean["convolutions"],
             "bfloat16_speedup": mean["trunk"] / mean["float32"], "cpu": _cpu_flags()}
+
+
+def alternated_rates(calls: dict, x: np.ndarray, seconds: float, rounds: int = 2, output: int = 0) -> dict:
+    """Return ``{name: [views per second per round]}``: each of ``calls`` (``x`` -> outputs) run on the batch ``x``
+    for ``seconds``, in turn, ``rounds`` times, output ``output`` fetched each time (so a loaded machine slows them
+    alike)."""
+    rate: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            t0, n = time.perf_counter(), 0
+            while time.perf_counter() - t0 < seconds:
+                np.asarray(call(x)[output])
+                n += len(x)
+            rate[name].append(n / (time.perf_counter() - t0))
+    return rate
 
 
 def floors(config: FinetuneConfig, rates: dict) -> dict:
