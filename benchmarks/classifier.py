@@ -38,6 +38,7 @@ from keras import ops
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
+from benchmarks.shared import SHARED_IMAGES
 from benchmarks.trunk_floor import alternated_rates
 from classifier import model as M
 from classifier import plots
@@ -51,8 +52,6 @@ from classifier.predict import average_views
 from foundation.figures import save_figure
 from foundation.records import config_json, jsonable
 from transfer.backbone import describe_weights, load_backbone
-
-SHARED_IMAGES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "images"
 
 #: Motifs of the subject-matched proxy: words of the manifest's titles, source paths and file names (ImageNet
 #: class names for many photos). An image may match several; the proxy scores each motif with both classes.

@@ -17,14 +17,14 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
+from benchmarks.shared import SHARED_DATA
 from foundation.figures import save_figure
 from media.consistency import certainty
 from media.flo import read_flo
 from media.flow import DEFAULT_METHOD, FlowMethod, estimate_flow
 from media.metrics import endpoint_error
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-FLOW = SHARED / "flow"
+FLOW = SHARED_DATA / "flow"
 MIDDLEBURY = ("RubberWhale", "Grove3", "Urban2")
 CHAIRS = tuple(range(9))
 
@@ -107,7 +107,7 @@ def consistency_agreement(quick: bool) -> list[dict]:
     ``agreement``: share of pixels on the same side of 0.5; ``within_one_level``: share of pixels whose
     ``int(255 * c)`` is within one grey level of the reference's (which stores a certain pixel as 254).
     """
-    folder = SHARED / "video" / "manuelruder+artistic-videos" / "deepflow"
+    folder = SHARED_DATA / "video" / "manuelruder+artistic-videos" / "deepflow"
     rows = []
     for i in range(1, 2 if quick else 5):
         for j, i_ in ((i + 1, i), (i, i + 1)):

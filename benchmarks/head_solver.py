@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from benchmarks.shared import SHARED_IMAGES
 from classifier import model as M
 from classifier.cache import FeatureCache
 from classifier.data import load_dataset
@@ -33,7 +34,6 @@ from classifier.pipeline import FIRST_CROP
 from classifier.predict import average_views
 from transfer.backbone import describe_weights, load_backbone
 
-SHARED_IMAGES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "images"
 #: Gradient tolerance of the referee fit (training's is 1e-4).
 TIGHT_TOL = 1e-6
 

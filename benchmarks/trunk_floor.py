@@ -25,12 +25,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from benchmarks.shared import SHARED_IMAGES
 from classifier import model as M
 from classifier.data import load_dataset
 from classifier.finetune import FinetuneConfig, cache_plan
 from transfer.backbone import load_backbone
 
-SHARED_IMAGES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "images"
 #: The issue's target for ``make finetune`` on the shared images, seconds.
 TARGET_SECONDS = 30 * 60
 #: The previous default's view options (README, classifier section).
