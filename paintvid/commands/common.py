@@ -40,7 +40,7 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
                    help="weights of block1_conv1..block5_conv1")
     # the loss weights' defaults are transfer.objective.LossWeights' (an option left out is None)
     g.add_argument("--content-weight", type=float, default=None,
-                   help="content term (default 1; 5 with --laplacian-weight 0 are the defaults before issue 12)")
+                   help="content term (default 1; try 5 with --laplacian-weight 0 for the plain Gatys loss)")
     g.add_argument("--style-weight", type=float, default=None, help="style term (default 100)")
     g.add_argument("--tv-weight", type=float, default=None, help="total variation term (default 0.001)")
     g.add_argument("--laplacian-weight", type=float, default=None,
@@ -51,8 +51,7 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
                         "default of paintvid video); "
                         "adam: Adam (step size --learning-rate)")
     g.add_argument("--lbfgs-memory", type=int, default=None,
-                   help="corrections L-BFGS keeps (default 20; 100 is the default before issue 12, slower per "
-                        "iteration for a loss within 1 %%)")
+                   help="corrections L-BFGS keeps (default 20; 100 is slower per iteration for a loss within 1 %%)")
     g.add_argument("--learning-rate", type=float, default=5.0, help="Adam step size in pixel units")
     g.add_argument("--preserve-colors", choices=["none", "luminance", "histogram"], default="none",
                    help="keep the content's colours: stylise luminance only, or match the style's colours first")

@@ -25,7 +25,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="weights to write (.npz); checkpoints go to OUT.train/")
     p.add_argument("--transform", choices=["wct", "adain"], default="wct",
                    help="wct: a reconstruction decoder, the painting's covariances transferred (default); adain: "
-                   "session 5's style-trained decoder")
+                   "per-channel mean and deviation (AdaIN) with a decoder trained by the Gram style loss")
     p.add_argument("--fast", action="store_true", help="tiny network on 64 px crops, 120 steps (minutes)")
     p.add_argument("--workdir", default=None, help="checkpoints, logs and previews (default: OUT.train/)")
     p.add_argument("--weights", default="bundled", help="VGG16 encoder and loss: bundled, imagenet or a path")
