@@ -1,0 +1,181 @@
+"""Carrying painted keyframes along optical flow: accumulated flow with its certainty, the blend of two keyframes
+and the fill of what neither saw. No TensorFlow.
+
+- :class:`Carry` is a keyframe's correspondence with frame t: the flow from frame t to the keyframe, accumulated
+  frame to frame by :func:`compose` (``F_{t->k}(p) = f_{t->n}(p) + F_{n->k}(p + f_{t->n}(p))`` for the neighbour
+  n of t nearer the keyframe), and its certainty, the smallest forward-backward certainty met along the way
+  (:func:`media.consistency.certainty` of each step). The keyframe is then warped ONCE, by the accumulated flow
+  (:func:`carry_look`): its marks are resampled a single time instead of once per frame, so they stay crisp.
+- :func:`colour_model` fits the keyframe as a local linear function of its input frame (a guided filter:
+  ``keyframe ≈ a * frame + b`` per channel in windows); carried along the same flow and applied to frame t's input,
+  it paints what the keyframe never saw (disocclusions, new content) in the keyframe's local colours.
+- :func:`mix_details` blends two carried keyframes: their smooth parts linearly, their detail (brush texture) so
+  that its contrast is kept — two keyframes painted independently have uncorrelated strokes, and a plain 50/50
+  average of those halves their energy (the smear of the midway frames); dividing by
+  ``sqrt(wa^2 + wb^2 + 2 wa wb rho)``, with ``rho`` the local correlation of the two details, keeps it (Heitz and
+  Neyret's variance-preserving blending, made exact for correlated details too).
+
+Images are (H, W, 3) arrays, BGR, 0..255 (uint8 in, float32 out where noted); flows (H, W, 2) float32, pixels,
+x then y, ``flow i -> j`` such that ``frame_i(p) ≈ frame_j(p + flow(p))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from media.structure import luminance
+from media.warp import warp
+
+#: Guided-filter window of the colour model: its radius is the frame width divided by this (16 px at 640 wide).
+COLOUR_RADIUS_DIVISOR = 40
+#: Regulariser of the colour model's slope, on the 0..255 scale (0.1 of the range, squared): flat windows get
+#: ``a`` near 0 and the keyframe's local mean colour, textured ones follow the input's shapes.
+COLOUR_EPS = (0.1 * 255.0) ** 2
+#: Detail = image minus its Gaussian blur of this sigma (pixels); the correlation of two details is taken under a
+#: Gaussian window of DETAIL_WINDOW_SIGMA.
+DETAIL_SIGMA = 2.0
+DETAIL_WINDOW_SIGMA = 4.0
+
+
+@dataclass(frozen=True)
+class Carry:
+    """Where frame t's pixels lie in a keyframe and how sure that is.
+
+    flow: (H, W, 2) float32, frame t -> keyframe; certainty: (H, W) float32 in [0, 1].
+    """
+
+    flow: np.ndarray
+    certainty: np.ndarray
+
+
+@dataclass(frozen=True)
+class Look:
+    """What one keyframe gives frame t: ``image`` the keyframe warped into t, ``fill`` frame t's input in the
+    keyframe's local colours (both (H, W, 3) float32, 0..255), ``certainty`` (H, W) float32 in [0, 1]."""
+
+    image: np.ndarray
+    fill: np.ndarray
+    certainty: np.ndarray
+
+
+def identity_carry(height: int, width: int) -> Carry:
+    """Return the carry of the keyframe's own frame: zero flow, certain everywhere."""
+    return Carry(np.zeros((height, width, 2), np.float32), np.ones((height, width), np.float32))
+
+
+def compose(carry: Carry, step_flow: np.ndarray, step_certainty: np.ndarray) -> Carry:
+    """Return the carry of frame t from its neighbour n's carry and the flow t -> n with its certainty.
+
+    Args:
+        carry: n's carry (flow n -> keyframe); step_flow: (H, W, 2) float32 flow t -> n; step_certainty: (H, W)
+            float in [0, 1], the forward-backward certainty of ``step_flow``.
+    """
+    stacked = np.dstack([carry.flow, carry.certainty[..., None]])
+    moved, inside = warp(stacked, step_flow)
+    flow = (step_flow + moved[..., :2]).astype(np.float32)
+    certainty = np.minimum(np.asarray(step_certainty, np.float32), moved[..., 2]) * inside
+    return Carry(flow, np.clip(certainty, 0.0, 1.0).astype(np.float32))
+
+
+def colour_model(keyframe: np.ndarray, frame: np.ndarray, radius: int | None = None) -> np.ndarray:
+    """Return the (H, W, 6) float32 local linear model ``keyframe ≈ a * frame + b``: a in [..., :3], b in [..., 3:].
+
+    Args:
+        keyframe, frame: (H, W, 3) uint8 BGR, the painted keyframe and its input frame.
+        radius: window radius in pixels (default: width / :data:`COLOUR_RADIUS_DIVISOR`, at least 2).
+    """
+    if keyframe.shape != frame.shape:
+        raise ValueError(f"keyframe {keyframe.shape} and frame {frame.shape} differ in size")
+    r = radius or max(2, round(frame.shape[1] / COLOUR_RADIUS_DIVISOR))
+    size = (2 * r + 1, 2 * r + 1)
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT)
+
+    i = frame.astype(np.float32)
+    k = keyframe.astype(np.float32)
+    mean_i, mean_k = box(i), box(k)
+    a = (box(i * k) - mean_i * mean_k) / (box(i * i) - mean_i * mean_i + COLOUR_EPS)
+    b = mean_k - a * mean_i
+    return np.dstack([box(a), box(b)]).astype(np.float32)
+
+
+def carry_look(keyframe: np.ndarray, model: np.ndarray, frame: np.ndarray, carry: Carry) -> Look:
+    """Return the :class:`Look` of ``keyframe`` at frame t (``frame``: its (H, W, 3) uint8 input) under ``carry``."""
+    image, _ = warp(keyframe, carry.flow, "cubic")
+    ab, _ = warp(model, carry.flow)
+    fill = ab[..., :3] * frame.astype(np.float32) + ab[..., 3:]
+    return Look(np.clip(image, 0, 255), np.clip(fill, 0, 255), carry.certainty)
+
+
+def blend_weight(t: int, a: int, b: int) -> float:
+    """Return the weight in [0, 1] of keyframe ``b`` at frame ``t`` between keyframes ``a < b``: smoothstep of the
+    distance, so the frames next to a keyframe follow it closely and the hand-over is spread over the middle."""
+    s = min(max((t - a) / (b - a), 0.0), 1.0)
+    return s * s * (3.0 - 2.0 * s)
+
+
+def mix_details(image_a: np.ndarray, image_b: np.ndarray, weight_a: np.ndarray) -> np.ndarray:
+    """Return the (H, W, 3) float32 blend of two images that keeps the contrast of their detail.
+
+    Args:
+        image_a, image_b: (H, W, 3) float32, 0..255. weight_a: (H, W) float in [0, 1], the share of ``image_a``.
+    """
+    wa = np.asarray(weight_a, np.float32)[..., None]
+    wb = 1.0 - wa
+    low_a, low_b = _blur(image_a, DETAIL_SIGMA), _blur(image_b, DETAIL_SIGMA)
+    da, db = image_a - low_a, image_b - low_b
+    cross = _blur(np.sum(da * db, axis=2), DETAIL_WINDOW_SIGMA)
+    energy = np.sqrt(_blur(np.sum(da * da, axis=2), DETAIL_WINDOW_SIGMA) * _blur(np.sum(db * db, axis=2),
+                                                                                DETAIL_WINDOW_SIGMA))
+    rho = np.clip(cross / np.maximum(energy, 1e-6), 0.0, 1.0)[..., None]
+    norm = np.sqrt(np.maximum(wa * wa + wb * wb + 2.0 * wa * wb * rho, 1e-6))
+    return (wa * low_a + wb * low_b + (wa * da + wb * db) / norm).astype(np.float32)
+
+
+def combine(look_a: Look | None, look_b: Look | None, weight_b: float, detail: bool = True) -> tuple[np.ndarray,
+                                                                                                    np.ndarray]:
+    """Return (the frame (H, W, 3) float32 0..255, the share (H, W) float32 of it that is fill) from the looks of
+    the keyframes before (``look_a``) and after (``look_b``; either may be None) at blend weight ``weight_b``.
+
+    Where a keyframe is certain its carried marks are used; where both are, they are blended by distance
+    (:func:`mix_details`, or linearly with ``detail=False``), each weighted by its certainty, so a region only one
+    keyframe saw comes from that one; where neither is, the distance blend of their fills.
+    """
+    if look_a is None or look_b is None:
+        only = look_a if look_b is None else look_b
+        if only is None:
+            raise ValueError("combine needs at least one look")
+        c = only.certainty[..., None]
+        return (c * only.image + (1.0 - c) * only.fill).astype(np.float32), 1.0 - only.certainty
+    wb = float(weight_b)
+    ea, eb = (1.0 - wb) * look_a.certainty, wb * look_b.certainty
+    total = ea + eb
+    share_a = np.where(total > 1e-6, ea / np.maximum(total, 1e-6), 1.0 - wb)
+    if detail:
+        carried = mix_details(look_a.image, look_b.image, share_a)
+    else:
+        carried = share_a[..., None] * look_a.image + (1.0 - share_a[..., None]) * look_b.image
+    confidence = 1.0 - (1.0 - look_a.certainty) * (1.0 - look_b.certainty)
+    fill = (1.0 - wb) * look_a.fill + wb * look_b.fill
+    out = confidence[..., None] * carried + (1.0 - confidence[..., None]) * fill
+    return out.astype(np.float32), (1.0 - confidence).astype(np.float32)
+
+
+def detail_energy(image: np.ndarray) -> float:
+    """Return the mean squared Laplacian of the luminance (0..255 scale) of an (H, W, 3) uint8 BGR image: how much
+    fine detail (brush texture) it holds; a smeared or blurred frame scores lower."""
+    y = luminance(np.asarray(image, np.uint8)) * 255.0
+    return float(np.mean(np.square(cv2.Laplacian(y, cv2.CV_32F, ksize=3))))
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Return a float image rounded and clipped to (H, W, 3) uint8."""
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(x, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
