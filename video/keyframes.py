@@ -20,7 +20,7 @@ import numpy as np
 
 from foundation.errors import UserError
 from media.image_io import IMAGE_SUFFIXES, read_image
-from media.structure import structure_score
+from media.structure import structure_map
 
 #: A keyframe whose aspect differs from the frames' by more than this (relative) is refused, not stretched.
 ASPECT_TOLERANCE = 0.05
@@ -110,9 +110,17 @@ def fit_keyframe(keyframe: Keyframe, image: np.ndarray, size: tuple[int, int]) -
 
 
 def match_scores(keyframe: np.ndarray, frames: Sequence[np.ndarray]) -> np.ndarray:
-    """Return the (T,) float structure scores (:func:`media.structure.structure_score`) of a keyframe against each
-    frame ((H, W, 3) uint8 BGR, the keyframe's size), compared at most :data:`MATCH_WIDTH` wide."""
-    return np.array([structure_score(_small(f), _small(keyframe)) for f in frames], dtype=np.float64)
+    """Return the (T,) float scores in [0, 1] of a keyframe against each frame ((H, W, 3) uint8 BGR, the keyframe's
+    size): the mean absolute local correlation of :func:`media.structure.structure_map` over the frame's non-flat
+    windows, compared at most :data:`MATCH_WIDTH` wide. Absolute, because a painter may invert tones (a negative
+    correlation is the same shapes)."""
+    small = _small(keyframe)
+    return np.array([_abs_structure(_small(f), small) for f in frames], dtype=np.float64)
+
+
+def _abs_structure(frame: np.ndarray, keyframe: np.ndarray) -> float:
+    corr, valid = structure_map(frame, keyframe)
+    return float(np.abs(corr[valid]).mean()) if valid.any() else 1.0
 
 
 def check_content(keyframe: Keyframe, scores: np.ndarray, first_frame: int = 1) -> float:
