@@ -50,6 +50,7 @@ def register(sub) -> None:
                    help='style over time, "WHEN:STYLE,...": WHEN a 0-based frame (12) or seconds (4s), STYLE a 0-based '
                         'index of the given styles; e.g. "0:0,4:0,8:1" holds style 0 to frame 4, fades to 1 by 8')
     _shot_options(p.add_argument_group("shots and parallel runs"))
+    _keyframe_options(p.add_argument_group("painted keyframes (no STYLE needed)"))
     p.add_argument("--workdir", default=None, help="work directory (default: OUT.work next to the output)")
     p.add_argument("--side-by-side", action="store_true", help="also write OUT_side_by_side.mp4 (original | stylised)")
     add_style_options(p)
@@ -84,7 +85,8 @@ def _temporal_options(g) -> None:
     g.add_argument("--long-term", type=int_list, default=(1,), help="earlier frames in the temporal loss, e.g. 1,2,4")
     g.add_argument("--passes", type=int, default=1, help="multi-pass algorithm: number of alternating passes")
     g.add_argument("--pass-iterations", type=int, default=None, help="iterations per frame in passes after the first")
-    g.add_argument("--flow", choices=["deepflow", "dis", "farneback"], default="deepflow")
+    g.add_argument("--flow", choices=["deepflow", "dis", "farneback"], default=None,
+                   help="optical flow (default: deepflow; dis with --keyframe)")
     g.add_argument("--flow-dir", default=None, help="folder of Middlebury .flo files to use instead of computing flow")
 
 
@@ -118,6 +120,8 @@ def _shot_options(g) -> None:
 def run(args: argparse.Namespace) -> None:
     from foundation.errors import UserError
 
+    if args.keyframe or args.keyframes:
+        return run_keyframes(args)
     if args.method in ("fast", "arbitrary"):
         return run_fast(args)
     if not args.styles:
@@ -145,7 +149,7 @@ def run(args: argparse.Namespace) -> None:
         style=style_spec(args, args.styles),
         read=ReadOptions(start=args.start, frames=args.frames, seconds=args.seconds, width=args.width, fps=args.fps),
         workdir=Path(args.workdir) if args.workdir else None,
-        flow=args.flow,
+        flow=args.flow or "deepflow",
         flow_dir=Path(args.flow_dir) if args.flow_dir else None,
         init=Init(args.init),
         loss=loss_weights(args, temporal=DEFAULT_TEMPORAL_WEIGHT if args.temporal_weight is None
@@ -240,3 +244,42 @@ def run_fast(args: argparse.Namespace) -> None:
     )
     result = stylize_video_fast(config)
     print(f"{result.output}\t{result.n_frames} frames\t{result.fps:.1f} fps")
+
+def _keyframe_options(g) -> None:
+    g.add_argument("--keyframe", action="append", default=[], metavar="N=FILE",
+                   help="frame N (from 1, the first frame read) painted as FILE; repeat for more. The painted frames "
+                        "are the style: the others are built from them along the motion")
+    g.add_argument("--keyframes", default=None, metavar="DIR",
+                   help="a folder of painted frames named by frame number (0001.png, frame_0090.jpg)")
+
+
+def run_keyframes(args: argparse.Namespace) -> None:
+    """``--keyframe`` / ``--keyframes``: every frame built from the painted keyframes around it."""
+    from foundation.errors import UserError
+    from video.keyframes import keyframes_from_folder, parse_keyframe_option
+
+    if args.styles:
+        raise UserError(f"{args.styles[0]}: with --keyframe the painted keyframes are the style; drop STYLE")
+    if args.method != "optimize":
+        raise UserError(f"--method {args.method} does not apply with --keyframe: the keyframes are the style")
+    check_range("--smoothing", args.smoothing, 0.0, 1.0)
+    keyframes = [parse_keyframe_option(text) for text in args.keyframe]
+    if args.keyframes:
+        keyframes += keyframes_from_folder(args.keyframes)
+    require_files(args.video)
+    require_input_files(*(str(k.path) for k in keyframes), expected="an image file")
+    check_outputs(args, [args.video, *(str(k.path) for k in keyframes)])
+    from media.shots import parse_shots_option
+    from media.video_io import ReadOptions
+    from video.keyframe_runner import KeyframeVideoConfig, stylize_video_keyframes
+
+    config = KeyframeVideoConfig(
+        video=Path(args.video), keyframes=tuple(keyframes), output=Path(args.output),
+        workdir=Path(args.workdir) if args.workdir else None,
+        read=ReadOptions(start=args.start, frames=args.frames, seconds=args.seconds, width=args.width, fps=args.fps),
+        flow=args.flow or "dis", **({} if args.smoothing is None else {"fill_smoothing": args.smoothing}),
+        side_by_side=args.side_by_side, progress=not args.quiet,
+        shots=parse_shots_option(args.shots, threshold=args.shot_threshold, min_frames=args.min_shot_frames),
+    )
+    result = stylize_video_keyframes(config)
+    print(f"{result.output}\t{result.n_frames} frames from {len(keyframes)} keyframe(s)\t{len(result.shots)} shot(s)")
