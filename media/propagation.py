@@ -6,8 +6,8 @@ and the fill of what neither saw. No TensorFlow.
   n of t nearer the keyframe), and its certainty, the smallest forward-backward certainty met along the way
   (:func:`media.consistency.certainty` of each step). The keyframe is then warped ONCE, by the accumulated flow
   (:func:`carry_look`): its marks are resampled a single time instead of once per frame, so they stay crisp.
-- :func:`colour_model` fits the keyframe as a local linear function of its input frame (a guided filter:
-  ``keyframe ≈ a * frame + b`` per channel in windows); carried along the same flow and applied to frame t's input,
+- :func:`colour_model` fits the keyframe as a local affine function of its input frame's colours (a colour guided
+  filter: ``keyframe ≈ A frame + b`` in windows, A 3x3); carried along the same flow and applied to frame t's input,
   it paints what the keyframe never saw (disocclusions, new content) in the keyframe's local colours.
 - :func:`mix_details` blends two carried keyframes: their smooth parts linearly, their detail (brush texture) so
   that its contrast is kept — two keyframes painted independently have uncorrelated strokes, and a plain 50/50
@@ -31,9 +31,9 @@ from media.warp import warp
 
 #: Guided-filter window of the colour model: its radius is the frame width divided by this (16 px at 640 wide).
 COLOUR_RADIUS_DIVISOR = 40
-#: Regulariser of the colour model's slope, on the 0..255 scale (0.1 of the range, squared): flat windows get
-#: ``a`` near 0 and the keyframe's local mean colour, textured ones follow the input's shapes.
-COLOUR_EPS = (0.1 * 255.0) ** 2
+#: Regulariser of the colour model's slope, on the 0..255 scale (0.02 of the range, squared): flat windows get
+#: ``A`` near 0 and the keyframe's local mean colour, textured ones follow the input's shapes.
+COLOUR_EPS = (0.02 * 255.0) ** 2
 #: Detail = image minus its Gaussian blur of this sigma (pixels); the correlation of two details is taken under a
 #: Gaussian window of DETAIL_WINDOW_SIGMA.
 DETAIL_SIGMA = 2.0
@@ -81,7 +81,9 @@ def compose(carry: Carry, step_flow: np.ndarray, step_certainty: np.ndarray) -> 
 
 
 def colour_model(keyframe: np.ndarray, frame: np.ndarray, radius: int | None = None) -> np.ndarray:
-    """Return the (H, W, 6) float32 local linear model ``keyframe ≈ a * frame + b``: a in [..., :3], b in [..., 3:].
+    """Return the (H, W, 12) float32 local affine colour model ``keyframe ≈ A frame + b`` (He et al.'s colour guided
+    filter): ``A`` (3x3, row = output channel) flattened in [..., :9], ``b`` in [..., 9:]. A full 3x3 map, so a
+    painter's hue shifts and channel swaps are learnt, not only per-channel contrast.
 
     Args:
         keyframe, frame: (H, W, 3) uint8 BGR, the painted keyframe and its input frame.
@@ -98,16 +100,28 @@ def colour_model(keyframe: np.ndarray, frame: np.ndarray, radius: int | None = N
     i = frame.astype(np.float32)
     k = keyframe.astype(np.float32)
     mean_i, mean_k = box(i), box(k)
-    a = (box(i * k) - mean_i * mean_k) / (box(i * i) - mean_i * mean_i + COLOUR_EPS)
-    b = mean_k - a * mean_i
-    return np.dstack([box(a), box(b)]).astype(np.float32)
+    h, w = frame.shape[:2]
+    outer_ii = box((i[..., :, None] * i[..., None, :]).reshape(h, w, 9)).reshape(h, w, 3, 3)
+    outer_ik = box((i[..., :, None] * k[..., None, :]).reshape(h, w, 9)).reshape(h, w, 3, 3)
+    sigma = outer_ii - mean_i[..., :, None] * mean_i[..., None, :] + COLOUR_EPS * np.eye(3, dtype=np.float32)
+    cross = outer_ik - mean_i[..., :, None] * mean_k[..., None, :]
+    a = np.swapaxes(np.linalg.solve(sigma, cross), -1, -2)  # (h, w, out channel, in channel)
+    b = mean_k - np.einsum("hwki,hwi->hwk", a, mean_i)
+    return np.dstack([box(np.ascontiguousarray(a.reshape(h, w, 9))), box(b)]).astype(np.float32)
+
+
+def apply_colour_model(model: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """Return ``A frame + b`` (H, W, 3) float32 for a :func:`colour_model` and an (H, W, 3) uint8 BGR frame."""
+    h, w = frame.shape[:2]
+    a = model[..., :9].reshape(h, w, 3, 3)
+    return np.einsum("hwki,hwi->hwk", a, frame.astype(np.float32)) + model[..., 9:]
 
 
 def carry_look(keyframe: np.ndarray, model: np.ndarray, frame: np.ndarray, carry: Carry) -> Look:
     """Return the :class:`Look` of ``keyframe`` at frame t (``frame``: its (H, W, 3) uint8 input) under ``carry``."""
     image, _ = warp(keyframe, carry.flow, "cubic")
     ab, _ = warp(model, carry.flow)
-    fill = ab[..., :3] * frame.astype(np.float32) + ab[..., 3:]
+    fill = apply_colour_model(ab, frame)
     return Look(np.clip(image, 0, 255), np.clip(fill, 0, 255), carry.certainty)
 
 

@@ -111,16 +111,16 @@ def fit_keyframe(keyframe: Keyframe, image: np.ndarray, size: tuple[int, int]) -
 
 def match_scores(keyframe: np.ndarray, frames: Sequence[np.ndarray]) -> np.ndarray:
     """Return the (T,) float scores in [0, 1] of a keyframe against each frame ((H, W, 3) uint8 BGR, the keyframe's
-    size): the mean absolute local correlation of :func:`media.structure.structure_map` over the frame's non-flat
-    windows, compared at most :data:`MATCH_WIDTH` wide. Absolute, because a painter may invert tones (a negative
-    correlation is the same shapes)."""
+    size): the magnitude of :func:`media.structure.structure_score` (the mean local correlation over the frame's
+    non-flat windows), compared at most :data:`MATCH_WIDTH` wide. The magnitude, because a painter may invert the
+    tones (a correlation near -1 is the same shapes); unrelated content averages near 0."""
     small = _small(keyframe)
     return np.array([_abs_structure(_small(f), small) for f in frames], dtype=np.float64)
 
 
 def _abs_structure(frame: np.ndarray, keyframe: np.ndarray) -> float:
     corr, valid = structure_map(frame, keyframe)
-    return float(np.abs(corr[valid]).mean()) if valid.any() else 1.0
+    return abs(float(corr[valid].mean())) if valid.any() else 1.0
 
 
 def check_content(keyframe: Keyframe, scores: np.ndarray, first_frame: int = 1) -> float:
