@@ -108,6 +108,9 @@ COMMANDS = [
     Command("stabilize-original", "stabilize {bad} {d}/v.avi -o {out} --quiet", ".mp4", "results/out.mp4",
             not_applicable={row: "the stabilize rows check the options and the output of the same command"
                             for row in ("numbers", "readonly", "bad_out")}),
+    Command("video-keyframe", "video {d}/v.avi -o {out} --keyframe 1={bad} --width 32 --frames 2 --quiet", ".jpg",
+            "results/out.mp4", (("--frames", "0", "frames"), ("--smoothing", "-1", "--smoothing -1"),
+                                ("--width", "100000", "width 100000")), bad_out="results/out.txt"),
 ]
 
 #: What the message must say for each kind of bad input (besides naming the file).
