@@ -24,7 +24,6 @@ from media.schedule import parse_schedule
 from media.video_io import ReadOptions, iter_frames, probe
 from studio.jobs import JobSpec
 from transfer.arbitrary.image import ArbitraryImageConfig, stylize_image_arbitrary
-from transfer.arbitrary.weights_file import default_weights
 from transfer.fast.network import load_network
 from transfer.objective import LossWeights
 from transfer.optimize import OptimizeOptions
@@ -64,9 +63,9 @@ def read_options(spec: JobSpec) -> ReadOptions:
     return ReadOptions(frames=spec.frames, seconds=spec.seconds, width=spec.width)
 
 
-def arbitrary_weights(model: str | Path | None) -> Path:
-    """Return the arbitrary network's weights: ``model`` when given, else the committed default (UserError if none)."""
-    return Path(model) if model else default_weights()
+def arbitrary_weights(model: str | Path | None) -> Path | None:
+    """Return the previous any-painting network's ``.npz`` when ``model`` names one, else None: the painter."""
+    return Path(model) if model else None
 
 
 def run_job(job_dir: Path, spec: JobSpec) -> dict:

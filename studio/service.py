@@ -20,7 +20,7 @@ from media.video_io import ReadOptions, expected_frames
 from studio.config import StudioConfig
 from studio.jobs import DONE, FAILED, QUEUED, RUNNING, Choices, JobManager, JobSpec
 from studio.progress import format_seconds, read_progress, read_run_json
-from studio.runner import arbitrary_weights, find_fast_models, preview, run_job
+from studio.runner import find_fast_models, preview, run_job
 from studio.uploads import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_clip, check_job_size, check_painting, safe_suffix
 from transfer.arbitrary.weights_file import read_header
 
@@ -75,13 +75,15 @@ class Studio:
             raise UserError(f"model {name!r}: not a fast-mode model of this studio (known: {known})")
         return models[name]
 
-    def arbitrary_model(self, name: str | None) -> Path:
-        """Return the arbitrary network's weights: the committed default, or the ``.npz`` called ``name`` under
+    def arbitrary_model(self, name: str | None) -> Path | None:
+        """Return None (the any-painting painter), or the previous network's ``.npz`` called ``name`` under
         ``models/`` (by name only, like the fast-mode models); raise UserError for a missing or wrong file."""
         if name and (Path(name).name != name or not name.endswith(".npz")):
             raise UserError(f"model {name!r}: give the name of a .npz under {self.config.models}/, or none for the "
                             "default weights")
-        path = self.config.models / name if name else arbitrary_weights(None)
+        if not name:
+            return None
+        path = self.config.models / name
         read_header(path)
         return path
 

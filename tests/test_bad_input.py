@@ -94,6 +94,13 @@ COMMANDS = [
             ".npz", "results/out.mp4",
             not_applicable={row: "the video-arbitrary rows check the options and the output of the same command"
                             for row in ("numbers", "readonly", "bad_out")}),
+    Command("video-painter", "video {d}/v.avi {bad} -o {out} --method arbitrary --width 32 --frames 2 --quiet",
+            ".jpg", "results/out.mp4",
+            (("--stroke-scale", "0", "--stroke-scale 0"), ("--stroke-scale", "-1", "--stroke-scale -1"),
+             ("--stroke-scale", "100000", "--stroke-scale 100000")), bad_out="results/out.txt"),
+    Command("image-painter", "image {d}/c.png {bad} -o {out} --method arbitrary --width 32", ".jpg",
+            "results/out.png", (("--stroke-scale", "0", "--stroke-scale 0"), ("--width", "-1", "width -1"),
+             ("--stroke-scale", "100000", "--stroke-scale 100000")), bad_out="results/out.txt"),
     Command("image-arbitrary", "image {d}/c.png {bad} -o {out} --method arbitrary --model {d}/arb.npz --width 32",
             ".jpg", "results/out.png", (("--width", "0", "width 0"), ("--strength", "-1", "--strength -1"),
              ("--width", "100000", "width 100000")), bad_out="results/out.txt"),

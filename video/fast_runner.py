@@ -26,6 +26,9 @@ from foundation.errors import UserError
 from foundation.fingerprint import file_digest, fingerprint
 from foundation.records import jsonable
 from media.flow import FlowMethod
+from media.frame_pairs import iter_frame_pairs
+from media.upsample import DEFAULT_METHOD as DEFAULT_UPSAMPLE
+from media.upsample import UpsampleMethod, check_output_width
 from media.video_io import (
     ReadOptions,
     VideoInfo,
@@ -36,6 +39,7 @@ from media.video_io import (
     probe,
     selected_span,
 )
+from transfer.arbitrary.magenta import PREDICT_FILE, TRANSFORM_FILE, load_magenta
 from transfer.arbitrary.network import load_arbitrary
 from transfer.color import ColorMode
 from transfer.fast.network import load_network
@@ -44,8 +48,10 @@ from video.arbitrary_stylizer import arbitrary_stylizer, frame_weights, painting
 from video.fast_stylizer import NetworkStylizer, compile_stylizer, scheduled_stylizer
 from video.loop import FrameItem, Prefetch, run_frames
 from video.output import check_video_output, default_workdir, side_by_side_path
+from video.painter_stylizer import PainterOptions, painter_stylizer, painting_vectors
 from video.results import FrameSize, Throughput, VideoResult, result_from_json
 from video.sink import ThreadedSink, VideoSink
+from video.upsample_sink import UpsamplingSink, peak_rss_mb
 
 #: Per method, the smoothing blend and its flow when the user names none. A per-style fast network is steady on
 #: its own (trained with its temporal loss for one painting), so off. The arbitrary network, which must serve
@@ -63,9 +69,14 @@ class FastVideoConfig:
     """Everything one fast-mode video run needs.
 
     Attributes:
-        video: input clip; model: a ``.keras`` file from ``paintvid train-style``; output: the ``.mp4``.
+        video: input clip; model: a ``.keras`` file from ``paintvid train-style``, or with ``paintings`` an
+            arbitrary-style ``.npz`` (the previous any-painting network), or None with ``paintings``: the
+            any-painting painter (:mod:`video.painter_stylizer`, the default); output: the ``.mp4``.
         workdir: where ``run.json`` goes (default ``OUTPUT.work/`` beside the output, like the optimisation path).
-        read: which frames, at which width and rate (``media.video_io.ReadOptions``).
+        read: which frames, at which width and rate (``media.video_io.ReadOptions``); ``read.width`` is the
+            working width the network paints at.
+        output_width: width of the written video (aspect kept, even sides); each painted frame is upsampled to it
+            guided by the input frame at that size (``upsample``, :mod:`media.upsample`). None: the working size.
         batch_size: frames per network call.
         precision: ``bfloat16`` (~1.3x faster on CPUs with AVX-512 BF16) or ``float32``; default
             :data:`transfer.features.DEFAULT_PRECISION` (bfloat16 only where the CPU computes it natively).
@@ -80,6 +91,7 @@ class FastVideoConfig:
         queue_frames: frames each queue holds at most (bounds memory).
         paintings: with the arbitrary-style network (``model`` a ``.npz``), the paintings; several are blended by
             ``blend`` weights (default equal) or over time by ``style_schedule`` (their statistics interpolate).
+        stroke_scale: the painter only: size of the painted marks relative to the frame (2 = twice as large).
         strength: arbitrary only: 0 keeps each frame's own feature statistics, 1 (default) takes the painting's.
         preserve_colors: arbitrary only: ``luminance`` (each output's luminance under its frame's colours) or
             ``histogram`` (the paintings' colours matched to the first frame before their statistics are taken).
@@ -90,7 +102,7 @@ class FastVideoConfig:
     """
 
     video: Path
-    model: Path
+    model: Path | None
     output: Path
     workdir: Path | None = None
     read: ReadOptions = field(default_factory=ReadOptions)
@@ -109,10 +121,15 @@ class FastVideoConfig:
     blend: tuple[float, ...] | None = None
     strength: float = 1.0
     preserve_colors: ColorMode = ColorMode.NONE
+    stroke_scale: float = 1.0
+    output_width: int | None = None
+    upsample: UpsampleMethod = DEFAULT_UPSAMPLE
     progress: bool = True
 
     def __post_init__(self) -> None:
         check_video_output(self.output)
+        check_output_width(self.output_width, self.read.width)
+        object.__setattr__(self, "upsample", UpsampleMethod(self.upsample))
         default_smoothing, default_flow = DEFAULT_SMOOTHING[self.method]
         if self.smoothing is None:
             object.__setattr__(self, "smoothing", default_smoothing)
@@ -130,6 +147,10 @@ class FastVideoConfig:
         if not 0.0 <= self.strength <= 1.0:
             raise UserError(f"strength {self.strength} is outside [0, 1]")
         object.__setattr__(self, "preserve_colors", ColorMode(self.preserve_colors))
+        if not 0.25 <= self.stroke_scale <= 4.0:
+            raise UserError(f"stroke scale {self.stroke_scale} is outside [0.25, 4]")
+        if self.model is None and not self.paintings:
+            raise UserError("a fast-mode run needs a model file")
 
     @property
     def method(self) -> str:
@@ -148,7 +169,8 @@ class FastVideoConfig:
 def settings_key(config: FastVideoConfig) -> str:
     """Return a fingerprint of everything that determines the output (model file content included)."""
     keys = {k: v for k, v in jsonable(config).items() if k not in ("progress", "queue_frames", "workdir")}
-    digests = [file_digest(p) for p in (config.model, *config.extra_models, *config.paintings)]
+    models = (config.model,) if config.model is not None else ()
+    digests = [file_digest(p) for p in (*models, *config.extra_models, *config.paintings)]
     return fingerprint({**keys, "model_digest": digests, "video_digest": file_digest(config.video)})
 
 
@@ -167,7 +189,9 @@ def _finished_run(config: FastVideoConfig, key: str) -> VideoResult | None:
 
 def _network(config: FastVideoConfig, info: VideoInfo, fps: float):
     """Return (the batch styliser, a record of the model) with graphs traced for this frame size."""
-    if config.paintings:
+    if config.paintings and config.model is None:
+        run, record = _painter(config, info, fps)
+    elif config.paintings:
         run, record = _arbitrary(config, info, fps)
     else:
         net = load_network(config.model, config.precision)
@@ -196,10 +220,26 @@ def _arbitrary(config: FastVideoConfig, info: VideoInfo, fps: float):
     return run, record
 
 
+def _painter(config: FastVideoConfig, info: VideoInfo, fps: float):
+    """Return the any-painting painter's batch styliser (Magenta's networks on onnxruntime) and its record."""
+    painter = load_magenta()
+    options = PainterOptions(config.strength, config.stroke_scale, config.preserve_colors)
+    first = None
+    if options.colors is ColorMode.HISTOGRAM or options.strength < 1.0:
+        first = next((f for _, f in iter_frames(config.video, config.read, info)), None)
+    vectors = painting_vectors(painter, config.paintings, first, options)
+    weights_at = frame_weights(len(vectors), config.style_schedule, fps, config.blend)
+    run = painter_stylizer(painter, vectors, weights_at, options)
+    record = {"path": None, "engine": "magenta-onnxruntime", "files": [TRANSFORM_FILE, PREDICT_FILE],
+              "paintings": [str(p) for p in config.paintings], "strength": config.strength,
+              "stroke_scale": config.stroke_scale}
+    return run, record
+
+
 def stylize_video_fast(config: FastVideoConfig) -> VideoResult:
     """Stylise ``config.video`` with the fast network; write the MP4(s) and ``run.json``; return the result."""
     started = time.perf_counter()
-    if not Path(config.model).is_file():
+    if config.model is not None and not Path(config.model).is_file():
         trainer = "train-arbitrary" if config.paintings else "train-style"
         raise UserError(f"{config.model}: no such model file (train one with `paintvid {trainer}`)")
     info = probe(config.video)
@@ -210,27 +250,44 @@ def stylize_video_fast(config: FastVideoConfig) -> VideoResult:
     network, record = _network(config, info, fps)
     stylizer = NetworkStylizer(network, config.batch_size, config.smoothing, config.flow_method, config.flow_scale)
     start, duration = selected_span(info, config.read)
-    sink = ThreadedSink(VideoSink(config.output, fps, side_by_side=config.side_by_side, preset=config.encoder_preset,
-                                  audio_from=config.video if config.audio else None, audio_start=start,
-                                  audio_duration=duration if duration > 0 else None), maxsize=config.queue_frames)
-    frames = (FrameItem(k + 1, f) for k, f in iter_frames(config.video, config.read, info))
-    source = Prefetch(frames, config.queue_frames)
+    writer = VideoSink(config.output, fps, side_by_side=config.side_by_side, preset=config.encoder_preset,
+                       audio_from=config.video if config.audio else None, audio_start=start,
+                       audio_duration=duration if duration > 0 else None)
+    sink = ThreadedSink(UpsamplingSink(writer, config.upsample), maxsize=config.queue_frames)
+    source = Prefetch(_items(config, info), config.queue_frames)
     setup = time.perf_counter() - started
     loop = run_frames(source, stylizer, sink, total=expected_frames(info, config.read),
                       desc=f"{config.method} {Path(config.video).name}", progress=config.progress)
     if loop.frames == 0:
         raise UserError(f"{config.video}: no frames selected to stylise")
-    result = _result(config, loop, setup, fps, source, stylizer, sink, record)
+    result = _result(config, loop, setup, fps, source, stylizer, sink, record, _working_size(config, info))
     atomic_write_json(config.resolved_workdir / "run.json",
                       {"status": "done", "settings_key": key, "config": jsonable(config), **jsonable(result)})
     return result
 
 
+def _working_size(config: FastVideoConfig, info: VideoInfo) -> FrameSize:
+    """Return the size the network paints the frames of ``info``'s clip at."""
+    w, h = frame_size(info.width, info.height, config.read.width) if config.read.width else (info.width, info.height)
+    return FrameSize(h, w)
+
+
+def _items(config: FastVideoConfig, info: VideoInfo):
+    """Return the loop's items: the working frames, with each frame at the output size when one is asked for."""
+    if config.output_width is None:
+        return (FrameItem(k + 1, f) for k, f in iter_frames(config.video, config.read, info))
+    pairs = iter_frame_pairs(config.video, config.read, config.output_width, info)
+    return (FrameItem(k + 1, work, full) for k, work, full in pairs)
+
+
 def _result(config: FastVideoConfig, loop, setup: float, fps: float, source: Prefetch, stylizer: NetworkStylizer,
-            sink: ThreadedSink, record: dict) -> VideoResult:
+            sink: ThreadedSink, record: dict, working: FrameSize) -> VideoResult:
     wall = loop.wall_seconds
+    upsampled = sink.sink.busy_seconds
     busy = {"decode": source.busy_seconds, "stylize": stylizer.network_seconds, "smooth": stylizer.smooth_seconds,
-            "encode": sink.busy_seconds}
+            "encode": sink.busy_seconds - upsampled}
+    if config.output_width is not None:
+        busy["upsample"] = upsampled
     total_busy = sum(busy.values()) or 1.0
     h, w = sink.sink.size
     return VideoResult(
@@ -242,5 +299,5 @@ def _result(config: FastVideoConfig, loop, setup: float, fps: float, source: Pre
             setup_seconds=setup, time_share={k: v / total_busy for k, v in busy.items()},
             busy_fraction_of_wall={k: v / wall if wall > 0 else 0.0 for k, v in busy.items()},
             encoder_process_cpu_seconds=sink.child_cpu_seconds),
-        model=record,
+        model=record, working_size=working, peak_rss_mb=peak_rss_mb(),
     )

@@ -39,9 +39,12 @@ def register(sub) -> None:
     p.add_argument("--model", default=None,
                    help="with --method fast: a .keras network from `paintvid train-style`; several (a.keras,b.keras) "
                         "are blended over time by --style-schedule; with --method arbitrary: a .npz from "
-                        "`paintvid train-arbitrary` (default: the committed weights)")
+                        "`paintvid train-arbitrary` to use that network instead of the default painter")
     p.add_argument("--strength", type=float, default=1.0,
-                   help="with --method arbitrary: 0 keeps each frame's own feature statistics, 1 takes the painting's")
+                   help="with --method arbitrary: 0 keeps each frame's own look, 1 takes the painting's")
+    p.add_argument("--stroke-scale", type=float, default=1.0,
+                   help="with --method arbitrary: size of the painted marks relative to the frame (0.25-4; 2 = "
+                        "twice as large, 0.5 = half; the painter works at a long side of 384 px / SCALE)")
     _fast_options(p)
     _frame_options(p.add_argument_group("frames"))
     _temporal_options(p.add_argument_group("temporal coherence"))
@@ -73,7 +76,11 @@ def _frame_options(g) -> None:
     g.add_argument("--start", type=float, default=0.0, help="start time in seconds")
     g.add_argument("--frames", type=int, default=None, help="number of frames to stylise")
     g.add_argument("--seconds", type=float, default=None, help="or: seconds of video to stylise")
-    g.add_argument("--width", type=int, default=256, help="frame width (aspect kept, multiple of 8)")
+    g.add_argument("--width", type=int, default=256,
+                   help="working width: the method paints at this width (aspect kept, multiple of 8)")
+    g.add_argument("--output-width", type=int, default=None,
+                   help="width of the written film (default: the clip's own, at most 3840); each painted frame is "
+                        "upsampled to it guided by the full-resolution frame")
     g.add_argument("--fps", type=float, default=None, help="subsample to this frame rate")
 
 
@@ -132,7 +139,7 @@ def run(args: argparse.Namespace) -> None:
     # deferred: the library (and TensorFlow) loads only once the options are checked
     from media.video_io import ReadOptions, probe
 
-    probe(args.video)  # a bad video fails here, before TensorFlow starts and prints its banner
+    info = probe(args.video)  # a bad video fails here, before TensorFlow starts and prints its banner
     from media.shots import parse_shots_option
     from video.distributed import ClusterConfig
 
@@ -172,6 +179,7 @@ def run(args: argparse.Namespace) -> None:
         progress=not args.quiet,
         shots=shots,
         cluster=cluster,
+        output_width=output_width_of(args, info.width),
     )
     result = stylize_video(config)
     print(f"{result.output}\t{result.n_frames} frames\tmean style loss {result.summary.mean_style_loss:.4g}"
@@ -182,6 +190,16 @@ def check_outputs(args: argparse.Namespace, inputs: list[str]) -> None:
     """Refuse an output the writer cannot produce, or an unwritable output or work folder, before any work."""
     check_output_path(args.output, OUTPUT_SUFFIXES, inputs, what="video")
     check_output_dir(default_workdir(args.output, args.workdir), what="work folder")
+    from media.upsample import check_output_width  # deferred like the library: OpenCV loads after the checks
+
+    check_output_width(args.output_width, args.width)
+
+
+def output_width_of(args: argparse.Namespace, source_width: int) -> int:
+    """Return ``--output-width``, or the clip's own width (at most 3840, never below ``--width``)."""
+    from media.upsample import default_output_width
+
+    return args.output_width or default_output_width(source_width, args.width)
 
 
 def _feed_forward_models(args: argparse.Namespace) -> list[str]:
@@ -190,17 +208,19 @@ def _feed_forward_models(args: argparse.Namespace) -> list[str]:
 
     if args.method == "arbitrary":
         from media.image_io import read_image
-        from transfer.arbitrary.weights_file import default_weights, read_header
+        from transfer.arbitrary.weights_file import read_header
 
         if not args.styles:
             raise UserError("--method arbitrary needs at least one PAINTING after the video")
-        models = [args.model or str(default_weights())]
+        models = [args.model] if args.model else []
         require_files(args.video, *models)
         require_input_files(*args.styles, expected="an image file")
         for painting in args.styles:
             read_image(painting)  # an unreadable painting fails here, before TensorFlow starts
-        read_header(models[0])
+        if models:
+            read_header(models[0])
         check_range("--strength", args.strength, 0.0, 1.0)
+        check_range("--stroke-scale", args.stroke_scale, 0.25, 4.0)
         return models
     if not args.model:
         raise UserError("--method fast needs --model PATH.keras (train one with `make train-style STYLE=...`)")
@@ -219,13 +239,14 @@ def run_fast(args: argparse.Namespace) -> None:
     # deferred: the library (and TensorFlow) loads only once the options are checked
     from media.video_io import ReadOptions, probe
 
-    probe(args.video)
+    info = probe(args.video)
     from video.fast_runner import FastVideoConfig, stylize_video_fast
 
     config = FastVideoConfig(
         video=Path(args.video),
-        model=Path(models[0]),
+        model=Path(models[0]) if models else None,
         extra_models=tuple(Path(m) for m in models[1:]),
+        stroke_scale=args.stroke_scale,
         paintings=tuple(Path(p) for p in paintings),
         blend=tuple(args.blend) if args.blend else None,
         strength=args.strength,
@@ -241,9 +262,11 @@ def run_fast(args: argparse.Namespace) -> None:
         flow_scale=args.smoothing_scale,
         side_by_side=args.side_by_side,
         progress=not args.quiet,
+        output_width=output_width_of(args, info.width),
     )
     result = stylize_video_fast(config)
     print(f"{result.output}\t{result.n_frames} frames\t{result.fps:.1f} fps")
+
 
 def _keyframe_options(g) -> None:
     g.add_argument("--keyframe", action="append", default=[], metavar="N=FILE",

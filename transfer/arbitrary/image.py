@@ -18,6 +18,7 @@ from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
 from foundation.records import jsonable
 from media.image_io import read_image, resize_to_width, write_image
+from transfer.arbitrary.magenta import load_magenta, paint_frame
 from transfer.arbitrary.network import load_arbitrary
 from transfer.color import ColorMode, match_histogram, restore_colors
 from transfer.features import DEFAULT_PRECISION, Precision
@@ -29,7 +30,9 @@ class ArbitraryImageConfig:
 
     Attributes:
         content, styles, output: the photo, one or more paintings, the image to write (a ``.json`` lands beside it).
-        model: the ``.npz`` weights (``transfer.arbitrary.network.default_weights()`` when the CLI is not told).
+        model: None for the any-painting painter (:mod:`transfer.arbitrary.magenta`, the default), or the previous
+            network's ``.npz`` weights.
+        stroke_scale: the painter only: size of the painted marks relative to the image (2 = twice as large).
         width: output width (aspect kept); None keeps the content's size.
         blend: one weight per painting (default equal); strength: 0 (content's own statistics) .. 1 (painting's).
         preserve_colors: ``luminance`` or ``histogram`` as in :class:`transfer.color.ColorMode`.
@@ -38,14 +41,17 @@ class ArbitraryImageConfig:
     content: Path
     styles: tuple[Path, ...]
     output: Path
-    model: Path
+    model: Path | None = None
     width: int | None = 512
     blend: tuple[float, ...] | None = None
     strength: float = 1.0
     preserve_colors: ColorMode = ColorMode.NONE
     precision: Precision = DEFAULT_PRECISION
+    stroke_scale: float = 1.0
 
     def __post_init__(self) -> None:
+        if not 0.25 <= self.stroke_scale <= 4.0:
+            raise UserError(f"stroke scale {self.stroke_scale} is outside [0.25, 4]")
         if not self.styles:
             raise UserError("give at least one painting")
         if not 0.0 <= self.strength <= 1.0:
@@ -56,23 +62,37 @@ class ArbitraryImageConfig:
         object.__setattr__(self, "preserve_colors", ColorMode(self.preserve_colors))
 
 
+def _painted(config: ArbitraryImageConfig, content: np.ndarray, paintings: list[np.ndarray]) -> tuple[np.ndarray, dict]:
+    """Return (the painter's image (H, W, 3) uint8 BGR, its model record)."""
+    painter = load_magenta()
+    weights = np.asarray(config.blend or [1.0] * len(paintings), np.float32)
+    vector = (weights / weights.sum()) @ np.stack([painter.style_vector(p) for p in paintings])
+    if config.strength < 1.0:
+        vector = config.strength * vector + (1.0 - config.strength) * painter.style_vector(content)
+    return paint_frame(painter, content, vector, config.stroke_scale), {"engine": "magenta-onnxruntime"}
+
+
+def _network(config: ArbitraryImageConfig, content: np.ndarray, paintings: list[np.ndarray]) -> tuple[np.ndarray, dict]:
+    """Return (the previous network's image (H, W, 3) uint8 BGR, its weights' metadata)."""
+    net = load_arbitrary(config.model, config.precision)
+    code = net.mixed_code(paintings, list(config.blend) if config.blend else None)
+    out = net.stylize(tf.constant(content[None].astype(np.float32)), code, config.strength)
+    return np.clip(np.rint(out.numpy()[0]), 0, 255).astype(np.uint8), net.meta
+
+
 def stylize_image_arbitrary(config: ArbitraryImageConfig) -> dict:
     """Stylise ``config.content``; write the image and its JSON report; return the report."""
     started = time.perf_counter()
     content = resize_to_width(read_image(config.content), config.width)
-    net = load_arbitrary(config.model, config.precision)
     paintings = [read_image(p) for p in config.styles]
     if config.preserve_colors is ColorMode.HISTOGRAM:
         paintings = [match_histogram(p, content) for p in paintings]
-    code = net.mixed_code(paintings, list(config.blend) if config.blend else None)
-    loaded = time.perf_counter()
-    out = net.stylize(tf.constant(content[None].astype(np.float32)), code, config.strength)
-    image = np.clip(np.rint(out.numpy()[0]), 0, 255).astype(np.uint8)
+    image, meta = (_painted if config.model is None else _network)(config, content, paintings)
     image = restore_colors(config.preserve_colors, image, content)
     write_image(config.output, image)
     finished = time.perf_counter()
     report = {"output": str(config.output), "method": "arbitrary", "config": jsonable(config),
-              "size": {"height": int(image.shape[0]), "width": int(image.shape[1])}, "model_meta": net.meta,
-              "timings_seconds": {"setup": loaded - started, "stylize": finished - loaded, "total": finished - started}}
+              "size": {"height": int(image.shape[0]), "width": int(image.shape[1])}, "model_meta": meta,
+              "timings_seconds": {"stylize": finished - started, "total": finished - started}}
     atomic_write_json(Path(config.output).with_suffix(".json"), report)
     return report
