@@ -19,6 +19,8 @@ from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
 from foundation.records import jsonable
 from media.image_io import MAX_WIDTH, read_image, resize_to_width, write_image
+from media.upsample import DEFAULT_METHOD as DEFAULT_UPSAMPLE
+from media.upsample import UpsampleMethod, check_output_width, upsample_to_width
 from transfer.backbone import BUNDLED, describe_weights, load_backbone
 from transfer.color import prepare_inputs, restore_colors
 from transfer.features import (
@@ -86,7 +88,9 @@ class StylizeConfig:
 
     Attributes:
         content: content photo path; output: where the PNG/JPEG goes (a ``.json`` report lands beside it).
-        width: output width in pixels (aspect kept); ``None`` keeps the content's width.
+        width: working width in pixels at which the optimisation paints (aspect kept); ``None`` keeps the content's.
+        output_width: width of the written image (aspect kept): the painting is upsampled to it, guided by the
+            full-resolution content (``upsample``, :mod:`media.upsample`); ``None`` writes the working width.
         init: ``content``, ``random`` or a path to an image to start from.
         seed: seeds NumPy/TensorFlow so that runs are reproducible.
         preserve_colors: ``none``, ``luminance`` (stylise the luminance only and keep the content's colours) or
@@ -103,6 +107,8 @@ class StylizeConfig:
     seed: int = 0
     preserve_colors: str = "none"
     progress: bool = True
+    output_width: int | None = None
+    upsample: UpsampleMethod = DEFAULT_UPSAMPLE
 
 
 def build_objective(spec: StyleSpec) -> StyleObjective:
@@ -179,10 +185,12 @@ def run_optimization(
 def stylize_image(config: StylizeConfig) -> dict:
     """Stylise ``config.content`` with ``config.style``; write the image and a JSON report; return the report."""
     check_width(config.width)
+    check_output_width(config.output_width, config.width)
     started = time.perf_counter()
     seed_everything(config.seed)
 
-    original = resize_to_width(read_image(config.content), config.width)
+    source = read_image(config.content)
+    original = resize_to_width(source, config.width)
     content, styles = prepare_inputs(config.preserve_colors, original, load_styles(config.style))
     if config.init not in (InitMode.CONTENT.value, InitMode.RANDOM.value):
         read_image(config.init)  # fail early, before the backbone is built
@@ -196,14 +204,19 @@ def stylize_image(config: StylizeConfig) -> dict:
     with progress_bar(config.optimize.iterations, f"stylize {Path(config.content).name}", config.progress) as bar:
         result = run_optimization(objective, x0, targets, config.loss, config.optimize, bar)
 
-    write_image(config.output, restore_colors(config.preserve_colors, deprocess(result.x), original))
+    painted = restore_colors(config.preserve_colors, deprocess(result.x), original)
+    optimized = time.perf_counter()
+    final = upsample_to_width(painted, source, config.output_width, config.upsample)
+    write_image(config.output, final)
     finished = time.perf_counter()
     report = {
         "output": str(config.output),
         "config": jsonable(asdict(config)),
         "weights_used": describe_weights(config.style.weights),
-        "size": {"height": int(content.shape[0]), "width": int(content.shape[1])},
-        "timings_seconds": {"setup": loaded - started, "optimize": finished - loaded, "total": finished - started},
+        "size": {"height": int(final.shape[0]), "width": int(final.shape[1])},
+        "working_size": {"height": int(content.shape[0]), "width": int(content.shape[1])},
+        "timings_seconds": {"setup": loaded - started, "optimize": optimized - loaded, "upsample": finished - optimized,
+                            "total": finished - started},
         "iterations": result.iterations,
         "stopped_early": result.stopped_early,
         "initial_losses": start_parts,

@@ -9,6 +9,8 @@ from pathlib import Path
 from foundation.errors import UserError
 from media.flow import FlowMethod
 from media.shots import ShotsConfig
+from media.upsample import DEFAULT_METHOD as DEFAULT_UPSAMPLE
+from media.upsample import UpsampleMethod, check_output_width
 from media.video_io import ReadOptions
 from transfer.color import ColorMode
 from transfer.objective import LossWeights
@@ -42,7 +44,11 @@ class VideoConfig:
 
     Attributes:
         video, output: input clip and output ``.mp4``; ``workdir`` defaults to ``OUTPUT.work/`` beside the output.
-        read: which frames, at which size and rate (``media.video_io.ReadOptions``).
+        read: which frames, at which size and rate (``media.video_io.ReadOptions``); ``read.width`` is the working
+            width the optimisation paints at.
+        output_width: width of the written video (aspect kept, even sides): each painted frame is upsampled to it,
+            guided by the input frame at that size, as it is encoded (``upsample``, :mod:`media.upsample`); None
+            writes the working size. Not part of any stage's key: only the encoding depends on it.
         flow: optical-flow method name (``deepflow``, ``dis``, ``farneback``); ``flow_dir`` a folder of
             Middlebury ``.flo`` files to use instead (named ``000002_000001.flo`` for 2 -> 1, or the reference's
             ``forward_1_2.flo`` / ``backward_2_1.flo``).
@@ -101,10 +107,13 @@ class VideoConfig:
     progress: bool = True
     shots: ShotsConfig = field(default_factory=ShotsConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    output_width: int | None = None
+    upsample: UpsampleMethod = DEFAULT_UPSAMPLE
 
     def __post_init__(self) -> None:
+        check_output_width(self.output_width, self.read.width)
         for name, kind in (("flow", FlowMethod), ("init", Init), ("first_init", InitMode),
-                           ("preserve_colors", ColorMode)):
+                           ("preserve_colors", ColorMode), ("upsample", UpsampleMethod)):
             value = getattr(self, name)
             try:
                 object.__setattr__(self, name, kind(value))  # the CLI and scripts may pass the enum's string

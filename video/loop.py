@@ -22,10 +22,13 @@ _DONE = object()
 
 @dataclass(frozen=True)
 class FrameItem:
-    """One frame on its way through the loop: ``index`` is 1-based, ``frame`` (H, W, 3) uint8 BGR content."""
+    """One frame on its way through the loop: ``index`` is 1-based, ``frame`` (H, W, 3) uint8 BGR content at the
+    working size; ``full``: the same frame at the output size when that differs (the sink gets it as the original,
+    the guide of :class:`video.upsample_sink.UpsamplingSink`), else None."""
 
     index: int
     frame: np.ndarray
+    full: np.ndarray | None = None
 
 
 class Stylizer(Protocol):
@@ -132,7 +135,7 @@ def run_frames(source: Iterable[FrameItem], stylizer: Stylizer, sink: Sink, *, t
                 outputs = stylizer.stylize(batch)
                 busy += time.perf_counter() - t
                 for item, out in zip(batch, outputs, strict=True):
-                    sink.write(item.index, item.frame, out)
+                    sink.write(item.index, item.frame if item.full is None else item.full, out)
                 n += len(batch)
                 bar.update(len(batch))
                 bar.set_postfix(stylizer.postfix())

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from foundation.fingerprint import file_digest, fingerprint
 from foundation.records import jsonable
+from media.frame_pairs import iter_frame_pairs
 from media.schedule import parse_schedule
 from media.shots import Shot
 from media.video_io import VideoInfo, output_fps, probe, selected_span
@@ -35,6 +36,7 @@ from video.prepare import extract_frames, find_run_shots
 from video.results import FrameSize, RunSummary, ShotRecord, VideoResult
 from video.shot_job import frames_of, read_records, stylize_shot
 from video.sink import VideoSink
+from video.upsample_sink import UpsamplingSink, peak_rss_mb
 from video.workdir import WorkDir
 
 
@@ -129,12 +131,24 @@ def _pending(job: ShotJob) -> dict:
             "status": "pending", "attempt": 0}
 
 
-def _encode(config: VideoConfig, workdir: WorkDir, info: VideoInfo, n: int, fps: float) -> None:
+def _encode(config: VideoConfig, workdir: WorkDir, info: VideoInfo, n: int, fps: float) -> UpsamplingSink:
+    """Write the stored frames into the MP4 (upsampled to ``config.output_width`` on the way); return the sink."""
     start, duration = selected_span(info, config.read)
-    sink = VideoSink(config.output, fps, side_by_side=config.side_by_side, audio_from=config.video,
-                     audio_start=start, audio_duration=duration)
-    run_frames(frames_of(workdir, list(range(1, n + 1))), _StoredFrames(config, workdir), sink, total=n,
+    sink = UpsamplingSink(VideoSink(config.output, fps, side_by_side=config.side_by_side, audio_from=config.video,
+                                    audio_start=start, audio_duration=duration), config.upsample)
+    run_frames(_encode_items(config, workdir, info, n), _StoredFrames(config, workdir), sink, total=n,
                desc="encode", progress=config.progress)
+    return sink
+
+
+def _encode_items(config: VideoConfig, workdir: WorkDir, info: VideoInfo, n: int):
+    """Return the encode loop's items: the stored content frames, with the input frame at the output size (decoded
+    again from the video, one at a time) when an output width is set."""
+    stored = frames_of(workdir, list(range(1, n + 1)))
+    if config.output_width is None:
+        return stored
+    pairs = iter_frame_pairs(config.video, config.read, config.output_width, info)
+    return (FrameItem(item.index, item.frame, full) for item, (_, _, full) in zip(stored, pairs, strict=True))
 
 
 def stylize_video(config: VideoConfig) -> VideoResult:
@@ -158,14 +172,16 @@ def stylize_video(config: VideoConfig) -> VideoResult:
     done_before = sum(workdir.stylized(i).exists() for i in range(1, n + 1))
     shot_records, frames = _stylize_shots(config, workdir, shots, fps, keys)
     stylized = time.perf_counter()
-    _encode(config, workdir, info, n, fps)
+    sink = _encode(config, workdir, info, n, fps)
     finished = time.perf_counter()
     result = VideoResult(
         method="optimize", output=str(config.output),
         side_by_side=str(side_by_side_path(config.output)) if config.side_by_side else None,
-        workdir=str(workdir.root), n_frames=n, size=FrameSize(int(first.shape[0]), int(first.shape[1])),
+        workdir=str(workdir.root), n_frames=n, size=FrameSize(*sink.size),
+        working_size=FrameSize(int(first.shape[0]), int(first.shape[1])), peak_rss_mb=peak_rss_mb(),
         output_fps=fps, fps=(n - done_before) / (finished - started), wall_seconds=finished - started,
         stage_seconds={"prepare": prepared - started, "stylize": stylized - prepared, "encode": finished - stylized,
+                       "upsample": sink.busy_seconds,
                        **stylize_breakdown(frames, shot_records)},
         resumed=done_before == n, summary=summarize(list(frames.values()), config.passes),
         frames=frames, weights_used=weights_used, shots=shot_records,

@@ -79,13 +79,15 @@ class VideoResult:
 
     Attributes:
         method: ``optimize`` or ``fast``. output / side_by_side / workdir: the files written.
-        n_frames: frames in the output. size: their size. output_fps: frame rate of the output video.
+        n_frames: frames in the output. size: their size (the output size). output_fps: frame rate of the output.
         fps: frames stylised per second of this run's wall time (decode and encode included).
         stage_seconds: busy seconds per stage (optimisation: prepare, stylize, encode; fast: decode, stylize,
             smooth, encode). resumed: True when everything was already done and nothing was recomputed.
         summary: optimisation path only. frames: optimisation path only, ``{"PASS:FRAME": {frame, pass,
             iterations, stopped_early, seconds, losses}}``. weights_used: the VGG16 weights (optimisation path).
         throughput, model: fast path only. shots: optimisation path only, one :class:`ShotRecord` per shot.
+        working_size: the size the method painted at (``size`` when the frames were not upsampled).
+        peak_rss_mb: the run's peak resident memory in MiB (``getrusage``; the whole process so far).
     """
 
     method: str
@@ -105,6 +107,8 @@ class VideoResult:
     throughput: Throughput | None = None
     model: dict[str, Any] | None = None
     shots: list[ShotRecord] = field(default_factory=list)
+    working_size: FrameSize | None = None
+    peak_rss_mb: float | None = None
 
 
 def result_from_json(data: dict) -> VideoResult:
@@ -112,6 +116,8 @@ def result_from_json(data: dict) -> VideoResult:
     known = {f.name for f in fields(VideoResult)}
     values = {k: v for k, v in data.items() if k in known}
     values["size"] = FrameSize(**values["size"])
+    if values.get("working_size"):
+        values["working_size"] = FrameSize(**values["working_size"])
     if values.get("summary"):
         values["summary"] = RunSummary(**values["summary"])
     if values.get("throughput"):
