@@ -42,7 +42,7 @@ ARB_OUT ?= $(MODELS)/arbitrary_$(if $(FAST),quick,default)_$(shell git rev-parse
 SECONDS ?= 2
 STYLIZE_ARGS ?=
 
-.PHONY: help install test lint samples demo stylize-image stylize scrape finetune evaluate train-style train-arbitrary notebooks bench app clean
+.PHONY: help install test lint samples demo stylize-image stylize scrape finetune evaluate train-style train-arbitrary notebooks bench app docs docs-serve clean
 
 help: ## list every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the project with pinned dependencies (TensorFlow CPU, Keras 3, OpenCV contrib)
 
-test: $(STAMP) ## run the test suite (pytest -n TEST_WORKERS; 5 min on 2 AVX-512 BF16 cores)
+test: $(STAMP) ## run the test suite (pytest -n TEST_WORKERS; about 7 min on 2 AVX-512 BF16 cores)
 	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 lint: $(STAMP) ## run ruff and import-linter (the floor plan in ARCHITECTURE.md)
@@ -67,7 +67,7 @@ samples: ## put a real painting and real clips into samples/ (from Debian's open
 
 demo: stylize ## the main job on the built-in sample: 2 s of vtest.avi at 384 px in the Starry Night style
 
-stylize: $(STAMP) samples ## stylise VIDEO with STYLE (comma-separated for several) into out/; BACKBONE=bundled|imagenet|PATH
+stylize: $(STAMP) $(if $(filter samples/%,$(VIDEO) $(subst $(comma), ,$(STYLE))),samples) ## stylise VIDEO with STYLE (comma-separated for several) into out/; BACKBONE=auto|bundled|imagenet|PATH
 	@mkdir -p out
 	$(BIN)/paintvid video $(VIDEO) $(subst $(comma), ,$(STYLE)) \
 		-o $(or $(OUT),out/$(basename $(notdir $(VIDEO)))_stylized.mp4) \
@@ -75,7 +75,7 @@ stylize: $(STAMP) samples ## stylise VIDEO with STYLE (comma-separated for sever
 		--weights $(if $(filter auto,$(BACKBONE)),$(if $(wildcard $(MODELS)/backbone.weights.h5),$(MODELS)/backbone.weights.h5,bundled),$(BACKBONE)) \
 		--side-by-side $(STYLIZE_ARGS)
 
-stylize-image: $(STAMP) samples ## stylise CONTENT with STYLE at WIDTH into out/ (a few minutes on 2 cores)
+stylize-image: $(STAMP) $(if $(filter samples/%,$(CONTENT) $(subst $(comma), ,$(STYLE))),samples) ## stylise CONTENT with STYLE at WIDTH into out/ (a few minutes on 2 cores)
 	@mkdir -p out
 	$(BIN)/paintvid image $(CONTENT) $(subst $(comma), ,$(STYLE)) -o $(or $(OUT),out/$(basename $(notdir $(CONTENT)))_stylized.png) \
 		--width $(WIDTH) --iterations 200
@@ -109,5 +109,11 @@ bench: $(STAMP) samples ## run the benchmarks and write bench/results.json (BENC
 app: $(STAMP) samples ## start the web studio on http://127.0.0.1:PORT (default 7860; HOST=0.0.0.0 opens it to the network)
 	$(BIN)/paintvid app --host $(HOST) --port $(PORT)
 
+docs: $(STAMP) ## build the documentation site into site/ (mkdocs build --strict; the CLI and Make pages are generated)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP) ## preview the documentation site on http://127.0.0.1:8000/ while editing docs/
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
 clean: ## remove build artefacts (keeps .venv, samples/ and data/)
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache out
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache out site

@@ -10,7 +10,7 @@ have_all() { for f in "${files[@]}"; do [ -s "$dest/$f" ] || return 1; done; }
 if have_all; then echo "samples: already in $dest/"; exit 0; fi
 if [ ! -d "$data" ]; then
   if ! command -v apt-get >/dev/null; then
-    echo "samples: apt-get not found; pass your own files instead, e.g. make stylize VIDEO=clip.mp4 STYLE=painting.jpg" >&2
+    echo "samples: apt-get not found (not Debian/Ubuntu), so opencv-doc's samples cannot be fetched; use your own clip and painting: make stylize VIDEO=clip.mp4 STYLE=painting.jpg" >&2
     exit 2
   fi
   tmp=$(mktemp -d)
