@@ -159,9 +159,10 @@ class StabilizeResult:
 @dataclass(frozen=True)
 class FramePair(FrameItem):
     """One frame of the loop: ``frame`` the processed frame (what the side-by-side video shows left of the output),
-    ``original`` the original frame at the same size, both (H, W, 3) uint8 BGR."""
+    ``original`` the original frame at the same size, both (H, W, 3) uint8 BGR (a keyword, after the loop's
+    optional ``full``; never None in a pair the reader makes)."""
 
-    original: np.ndarray
+    original: np.ndarray | None = None
 
 
 class Stabilizer:
@@ -278,7 +279,7 @@ def _pairs(config: StabilizeConfig, original: VideoInfo, processed: VideoInfo) -
             raise UserError(f"{short}: only {k} frames decode, {other} has more; stabilize needs one processed "
                             "frame per original frame")
         frame = a[1] if (a[1].shape[1], a[1].shape[0]) == size else cv2.resize(a[1], size, interpolation=interpolation)
-        yield FramePair(k + 1, b[1], frame)
+        yield FramePair(k + 1, b[1], original=frame)
 
 
 def stabilize_video(config: StabilizeConfig) -> StabilizeResult:
