@@ -13,7 +13,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from foundation.cpu import native_bfloat16
+from foundation.cpu import IsaClass, isa_class, native_bfloat16
 from transfer.backbone import VGG_MEAN_BGR
 
 #: Gatys et al.'s style layers and the default content layer.
@@ -35,6 +35,31 @@ class Precision(StrEnum):
 #: same style loss, 10.29 vs 10.39, warping error and look, issue 12), else float32 (on an AVX2-only CPU a bfloat16
 #: VGG16 forward + backward pass took 9.8x as long as a float32 one).
 DEFAULT_PRECISION = Precision.BFLOAT16 if native_bfloat16() else Precision.FLOAT32
+
+
+class Convolutions(StrEnum):
+    """Which oneDNN kernel runs the float32 VGG pass's 3x3 convolutions (bfloat16 always takes Keras' layers).
+
+    ``keras``: Keras' ``Conv2D``, oneDNN's forward convolution. TensorFlow hands it the kernel in its plain
+    (H, W, in, out) layout; on AVX-512 oneDNN's blocked-GEMM ("brgemm") kernel takes that layout, but on AVX2 it
+    does not, and oneDNN falls back to an im2col GEMM that ran VGG16's convolutions at 24-80 GFLOP/s where the
+    same machine's GEMM peak is 136 (2 Zen 4 cores under ``ONEDNN_MAX_CPU_ISA=AVX2``).
+
+    ``backward-data``: every convolution, forward and gradient, as a backward-data convolution (a transposed
+    convolution), which oneDNN runs with its AVX2 brgemm kernel at 95-114 GFLOP/s on the same cores. The forward
+    uses the kernel flipped in space with its channel axes swapped, the gradient the kernel itself: the same
+    products summed in another order (within 4e-6 of ``keras``, relative).
+    """
+
+    KERAS = "keras"
+    BACKWARD_DATA = "backward-data"
+
+
+def default_convolutions() -> Convolutions:
+    """Return the faster :class:`Convolutions` for the kernels oneDNN runs here: ``backward-data`` below
+    AVX-512 (:func:`foundation.cpu.isa_class`, ``ONEDNN_MAX_CPU_ISA`` included), ``keras`` otherwise (on AVX-512 both
+    ran alike, so the layers as Keras builds them stay; older CPUs have no brgemm kernel either way)."""
+    return Convolutions.BACKWARD_DATA if isa_class() is IsaClass.AVX2 else Convolutions.KERAS
 
 
 def preprocess(image_bgr: np.ndarray) -> np.ndarray:
@@ -69,12 +94,15 @@ class FeatureExtractor:
         precision: ``float32`` or ``bfloat16``. With ``bfloat16`` the convolutions run in bfloat16
             (about 1.9x faster on CPUs with AVX-512 BF16) and activations are cast back to float32, so Gram
             matrices and loss sums accumulate in float32 and the gradient reaches the image as float32.
+        convolutions: which kernel runs a float32 pass (:class:`Convolutions`); default
+            :func:`default_convolutions`, the faster one for this CPU. ``self.model`` is Keras' either way.
 
     Call: ``extractor(x)`` with ``x`` of shape (B, H, W, 3) float32 VGG-preprocessed BGR returns a dict of
     (B, h_l, w_l, C_l) float32 tensors.
     """
 
-    def __init__(self, backbone, layers: Sequence[str], precision: Precision | str = Precision.FLOAT32):
+    def __init__(self, backbone, layers: Sequence[str], precision: Precision | str = Precision.FLOAT32,
+                 convolutions: Convolutions | str | None = None):
         import keras  # deferred: importing this module (its constants, Precision) stays TensorFlow-free
 
         self.layers = tuple(dict.fromkeys(layers))
@@ -86,6 +114,10 @@ class FeatureExtractor:
         if unknown:
             raise ValueError(f"unknown VGG16 layers: {unknown}")
         self.model = keras.Model(model.input, {name: model.get_layer(name).output for name in self.layers})
+        chosen = default_convolutions() if convolutions is None else Convolutions(convolutions)
+        self.convolutions = Convolutions.KERAS if self.precision is Precision.BFLOAT16 else chosen
+        backward_data = self.convolutions is Convolutions.BACKWARD_DATA
+        self._plan = _backward_data_plan(model, self.layers) if backward_data else None
 
     def __call__(self, x):
         import tensorflow as tf  # deferred: see __init__
@@ -99,7 +131,70 @@ class FeatureExtractor:
 
         if self.precision is Precision.BFLOAT16:
             x = tf.cast(x, tf.bfloat16)
+        if self._plan is not None:
+            return _run_plan(self._plan, tf.convert_to_tensor(x, tf.float32), self.layers)
         return dict(self.model(x, training=False))
+
+
+def _backward_data_plan(model, layers: tuple[str, ...]) -> list[tuple]:
+    """Return VGG16's layers up to the deepest of ``layers`` as ``("conv", name, kernel, flipped, bias)`` and
+    ``("pool", name)`` steps with constant float32 tensors: ``kernel`` (3, 3, in, out) for the gradient, ``flipped``
+    (3, 3, out, in), the kernel turned 180 degrees with its channel axes swapped, for the forward pass."""
+    import tensorflow as tf  # deferred: see FeatureExtractor.__init__
+
+    plan: list[tuple] = []
+    remaining = set(layers)
+    for layer in model.layers:
+        if not remaining:
+            break
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            if layer.kernel_size != (3, 3) or layer.strides != (1, 1) or layer.padding != "same":
+                raise ValueError(f"{layer.name}: only 3x3, stride 1, 'same' convolutions run as backward-data")
+            kernel, bias = (np.asarray(w, np.float32) for w in layer.get_weights())
+            flipped = np.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2))
+            plan.append(("conv", layer.name, tf.constant(kernel), tf.constant(flipped), tf.constant(bias)))
+        elif kind == "MaxPooling2D":
+            plan.append(("pool", layer.name))
+        remaining.discard(layer.name)
+    return plan
+
+
+def _run_plan(plan: list[tuple], x, layers: tuple[str, ...]) -> dict:
+    """Return ``{layer: activation}`` of ``x`` (B, H, W, 3) float32 through a :func:`_backward_data_plan`: ReLU
+    after each convolution, 2x2 max pooling (stride 2, 'valid'), as Keras' VGG16."""
+    import tensorflow as tf  # deferred: see FeatureExtractor.__init__
+
+    out = {}
+    for step in plan:
+        if step[0] == "conv":
+            _, name, kernel, flipped, bias = step
+            x = tf.nn.relu(tf.nn.bias_add(_conv3x3(x, kernel, flipped), bias))
+        else:
+            name = step[1]
+            x = tf.nn.max_pool2d(x, 2, 2, "VALID")
+        if name in layers:
+            out[name] = x
+    return out
+
+
+def _conv3x3(x, kernel, flipped):
+    """Return the 3x3 'same' convolution of ``x`` (B, H, W, in) with ``kernel`` (3, 3, in, out), and its gradient
+    with respect to ``x``, both as backward-data convolutions (:class:`Convolutions`); no gradient for the kernel
+    (the backbone is frozen)."""
+    import tensorflow as tf  # deferred: see FeatureExtractor.__init__
+
+    @tf.custom_gradient
+    def conv(inputs):
+        shape = tf.concat([tf.shape(inputs)[:3], tf.shape(kernel)[3:]], 0)
+        out = tf.nn.conv2d_transpose(inputs, flipped, shape, 1, "SAME")
+
+        def grad(upstream):
+            return tf.nn.conv2d_transpose(upstream, kernel, tf.shape(inputs), 1, "SAME")
+
+        return out, grad
+
+    return conv(x)
 
 
 def _bfloat16_copy(backbone):
