@@ -115,6 +115,18 @@ COMMANDS = [
     Command("stabilize-original", "stabilize {bad} {d}/v.avi -o {out} --quiet", ".mp4", "results/out.mp4",
             not_applicable={row: "the stabilize rows check the options and the output of the same command"
                             for row in ("numbers", "readonly", "bad_out")}),
+    Command("video-output-width", "video {d}/v.avi {d}/s.png -o {out} --width 32 --frames 2 --iterations 1 "
+            "--first-iterations 1 --quiet", ".mp4", "results/out.mp4",
+            (("--output-width", "0", "--output-width 0"), ("--output-width", "16", "smaller than --width 32"),
+             ("--output-width", "100000", "--output-width 100000")),
+            not_applicable={row: "the video-optimize rows check the inputs and the output of the same command"
+                            for row in (*INPUT_ROWS, "readonly", "bad_out")}),
+    Command("image-output-width", "image {d}/c.png {d}/s.png -o {out} --width 32 --iterations 2 --quiet", ".jpg",
+            "results/out.png",
+            (("--output-width", "0", "--output-width 0"), ("--output-width", "16", "smaller than --width 32"),
+             ("--output-width", "100000", "--output-width 100000")),
+            not_applicable={row: "the image rows check the inputs and the output of the same command"
+                            for row in (*INPUT_ROWS, "readonly", "bad_out")}),
     Command("video-keyframe", "video {d}/v.avi -o {out} --keyframe 1={bad} --width 32 --frames 2 --quiet", ".jpg",
             "results/out.mp4", (("--frames", "0", "frames"), ("--smoothing", "-1", "--smoothing -1"),
                                 ("--width", "100000", "width 100000")), bad_out="results/out.txt"),

@@ -133,6 +133,7 @@ def test_lbfgs_memory_reaches_the_optimizer_and_a_bad_one_is_one_line(command, t
         monkeypatch.setattr(module, "check_outputs", lambda *a, **k: None)
         monkeypatch.setattr("media.video_io.probe", lambda *a, **k: None)
     monkeypatch.setattr(module, "require_input_files", lambda *a, **k: None)
+    monkeypatch.setattr(module, "output_width_of", lambda *a, **k: None)  # it would read the (absent) input's size
     for memory, expected in ((None, DEFAULT_LBFGS_MEMORY), (100, 100)):
         argv = [command, *inputs, *(["--lbfgs-memory", str(memory)] if memory else [])]
         with pytest.raises(Reached) as reached:

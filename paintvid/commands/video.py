@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> None:
         progress=not args.quiet,
         shots=shots,
         cluster=cluster,
-        output_width=output_width_of(args, info.width),
+        output_width=output_width_of(args, info),
     )
     result = stylize_video(config)
     print(f"{result.output}\t{result.n_frames} frames\tmean style loss {result.summary.mean_style_loss:.4g}"
@@ -195,11 +195,12 @@ def check_outputs(args: argparse.Namespace, inputs: list[str]) -> None:
     check_output_width(args.output_width, args.width)
 
 
-def output_width_of(args: argparse.Namespace, source_width: int) -> int:
-    """Return ``--output-width``, or the clip's own width (at most 3840, never below ``--width``)."""
+def output_width_of(args: argparse.Namespace, info) -> int:
+    """Return ``--output-width``, or the width of the clip ``info`` (a ``VideoInfo``) describes, at most 3840 and
+    never below ``--width``."""
     from media.upsample import default_output_width
 
-    return args.output_width or default_output_width(source_width, args.width)
+    return args.output_width or default_output_width(info.width, args.width)
 
 
 def _feed_forward_models(args: argparse.Namespace) -> list[str]:
@@ -262,7 +263,7 @@ def run_fast(args: argparse.Namespace) -> None:
         flow_scale=args.smoothing_scale,
         side_by_side=args.side_by_side,
         progress=not args.quiet,
-        output_width=output_width_of(args, info.width),
+        output_width=output_width_of(args, info),
     )
     result = stylize_video_fast(config)
     print(f"{result.output}\t{result.n_frames} frames\t{result.fps:.1f} fps")
