@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
+
+from foundation.cpu import describe_cpu
 
 REPO = Path(__file__).resolve().parents[1]
 #: (method option, caption) of each painted panel, left to right after the input
@@ -130,17 +131,6 @@ def seconds_per_frame(output: Path) -> float | None:
     return round(stylize / record["n_frames"], 4) if stylize and record.get("n_frames") else None
 
 
-def cpu_name() -> str:
-    """Return the CPU's model name from /proc/cpuinfo (or the platform's processor string)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run both methods, write hero.gif, hero.jpg and hero.json into the output folder; return 0."""
     cfg = parse_args(argv)
@@ -156,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     still = compose([source, *painted], captions, w)[len(source) // 2]
     cv2.imwrite(str(cfg.out_dir / "hero.jpg"), still, [cv2.IMWRITE_JPEG_QUALITY, 88])
     record = {"video": cfg.video.name, "style": cfg.style.name, "frames": len(source), "width": w, "height": h,
-              "cpu": cpu_name(), "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+              "cpu": describe_cpu(), "load_average_1min": round(os.getloadavg()[0], 2),
+              "date": time.strftime("%Y-%m-%d"),
               "seconds_per_frame": {m: seconds_per_frame(runs[m][0]) for m, _ in METHODS}}
     (cfg.out_dir / "hero.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record))
