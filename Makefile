@@ -12,6 +12,8 @@ STYLE ?= samples/starry_night.jpg
 CONTENT ?= samples/building.jpg
 OUT ?=
 WIDTH ?= 384
+# width of the written film or image (empty: the input's own, at most 3840); WIDTH is the width the method paints at
+OUTPUT_WIDTH ?=
 BACKBONE ?= auto
 BENCH ?= full
 # Web studio (make app)
@@ -71,14 +73,15 @@ stylize: $(STAMP) $(if $(filter samples/%,$(VIDEO) $(subst $(comma), ,$(STYLE)))
 	@mkdir -p out
 	$(BIN)/paintvid video $(VIDEO) $(subst $(comma), ,$(STYLE)) \
 		-o $(or $(OUT),out/$(basename $(notdir $(VIDEO)))_stylized.mp4) \
-		--width $(WIDTH) $(if $(filter tree.avi vtest.avi Megamind.avi,$(notdir $(VIDEO))),--seconds $(SECONDS)) \
+		--width $(WIDTH) $(if $(OUTPUT_WIDTH),--output-width $(OUTPUT_WIDTH)) \
+		$(if $(filter tree.avi vtest.avi Megamind.avi,$(notdir $(VIDEO))),--seconds $(SECONDS)) \
 		--weights $(if $(filter auto,$(BACKBONE)),$(if $(wildcard $(MODELS)/backbone.weights.h5),$(MODELS)/backbone.weights.h5,bundled),$(BACKBONE)) \
 		--side-by-side $(STYLIZE_ARGS)
 
 stylize-image: $(STAMP) $(if $(filter samples/%,$(CONTENT) $(subst $(comma), ,$(STYLE))),samples) ## stylise CONTENT with STYLE at WIDTH into out/ (a few minutes on 2 cores)
 	@mkdir -p out
 	$(BIN)/paintvid image $(CONTENT) $(subst $(comma), ,$(STYLE)) -o $(or $(OUT),out/$(basename $(notdir $(CONTENT)))_stylized.png) \
-		--width $(WIDTH) --iterations 200
+		--width $(WIDTH) $(if $(OUTPUT_WIDTH),--output-width $(OUTPUT_WIDTH)) --iterations 200
 
 scrape: $(STAMP) ## collect N labelled Flickr images into DIR (needs FLICKR_API_KEY and FLICKR_API_SECRET)
 	@if [ -z "$$FLICKR_API_KEY" ] || [ -z "$$FLICKR_API_SECRET" ]; then \
