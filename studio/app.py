@@ -73,7 +73,7 @@ def _paintings(painting: str | None, more_paintings) -> list[str]:
 
 
 def _choices(method, model, width, seconds, frames, temporal_weight, preserve_colors, style_schedule,
-             first_iterations, iterations, strength=1.0) -> Choices:
+             first_iterations, iterations, strength=1.0, output_width=None) -> Choices:
     frames, first, later = (_none_if_blank(v) for v in (frames, first_iterations, iterations))
     method = method or "optimize"
     # the model dropdown holds fast-mode networks; the arbitrary method on the page runs the default weights
@@ -81,7 +81,8 @@ def _choices(method, model, width, seconds, frames, temporal_weight, preserve_co
                    strength=float(strength), seconds=_none_if_blank(seconds), frames=int(frames) if frames else None,
                    temporal_weight=None if temporal_weight is None else float(temporal_weight),
                    preserve_colors=preserve_colors or "none", style_schedule=_none_if_blank(style_schedule),
-                   first_iterations=int(first) if first else None, iterations=int(later) if later else None)
+                   first_iterations=int(first) if first else None, iterations=int(later) if later else None,
+                   output_width=int(output_width) if _none_if_blank(output_width) else None)
 
 
 @dataclass
@@ -103,10 +104,10 @@ class Endpoints:
 
     def stylize(self, clip, painting, more_paintings=None, method="optimize", model=None, width=256, seconds=0,
                 frames=0, temporal_weight=None, preserve_colors="none", style_schedule="", first_iterations=None,
-                iterations=None, strength=1.0):
+                iterations=None, strength=1.0, output_width=0):
         """Start a job and follow it; the last value is (MP4, side-by-side MP4, status, frame, evaluation, ...)."""
         choices = _choices(method, model, width, seconds, frames, temporal_weight, preserve_colors, style_schedule,
-                           first_iterations, iterations, strength)
+                           first_iterations, iterations, strength, output_width)
         job_id = self.studio.submit(clip, _paintings(painting, more_paintings), choices)
         picker = gr.Dropdown(choices=self.studio.job_ids(), value=job_id)
         while True:
@@ -179,8 +180,10 @@ def _inputs(studio: Studio) -> SimpleNamespace:
         ui.strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (arbitrary)", visible=False,
                                 info="0 keeps each frame's own look, 1 takes the painting's", elem_id="strength")
         with gr.Row():
-            ui.width = gr.Number(256, label="Width (px)", precision=0, minimum=16,
+            ui.width = gr.Number(256, label="Working width (px)", precision=0, minimum=16,
                                  maximum=studio.config.limits.max_width, elem_id="width")
+            ui.output_width = gr.Number(0, label="Film width (px, 0 = the clip's own)", precision=0, minimum=0,
+                                        maximum=3840, elem_id="output-width")
             ui.seconds = gr.Number(0, label="Seconds (0 = whole clip)", minimum=0, elem_id="seconds")
             ui.frames = gr.Number(0, label="or frames (0 = all)", precision=0, minimum=0, elem_id="frames")
         with gr.Row():
@@ -250,7 +253,7 @@ def _wire(demo: gr.Blocks, studio: Studio, ends: Endpoints, i, o, shown) -> None
     o.paint_button.click(
         _page_errors(ends.stylize),
         [i.clip, i.painting, i.more_paintings, i.method, i.model, i.width, i.seconds, i.frames, i.temporal_weight,
-         i.preserve_colors, i.style_schedule, i.first_iterations, i.iterations, i.strength],
+         i.preserve_colors, i.style_schedule, i.first_iterations, i.iterations, i.strength, i.output_width],
         results, api_name="stylize", concurrency_limit=None, show_progress="minimal")
     i.clip.change(ends.clip_changed, [i.clip], [i.clip_info, o.frame], **private)
     i.method.change(lambda m: (gr.Dropdown(visible=m == "fast"), gr.Slider(visible=m == "arbitrary")), [i.method],

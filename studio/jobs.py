@@ -39,7 +39,8 @@ class Choices:
     method: ``optimize`` (Gatys + Ruder per frame), ``fast`` (``model``: a trained ``.keras`` network, by name on
     the page, by path in a job) or ``arbitrary`` (one network for any painting; ``model``: None for the committed
     default weights, else a ``.npz``, by name under ``models/`` in the studio, by path in a job).
-    width: output width in pixels; seconds / frames: how much of the clip (None = all).
+    width: working width in pixels (the method paints at it); seconds / frames: how much of the clip (None = all).
+    output_width: width of the film (None: the clip's own, at most 3840, as ``paintvid video``).
     temporal_weight, preserve_colors, style_schedule, first_iterations, iterations: as ``paintvid video``.
     strength: arbitrary only, as ``paintvid video --strength``: 0 keeps each frame's own look, 1 the painting's.
     """
@@ -55,6 +56,7 @@ class Choices:
     first_iterations: int | None = None
     iterations: int | None = None
     strength: float = 1.0
+    output_width: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,6 +21,7 @@ import numpy as np
 from foundation.errors import UserError
 from media.image_io import read_image, resize_to_width, write_image
 from media.schedule import parse_schedule
+from media.upsample import default_output_width
 from media.video_io import ReadOptions, iter_frames, probe
 from studio.jobs import JobSpec
 from transfer.arbitrary.image import ArbitraryImageConfig, stylize_image_arbitrary
@@ -63,6 +64,11 @@ def read_options(spec: JobSpec) -> ReadOptions:
     return ReadOptions(frames=spec.frames, seconds=spec.seconds, width=spec.width)
 
 
+def output_width(spec: JobSpec, clip: Path) -> int:
+    """Return the film's width: the job's ``output_width``, else the clip's own (at most 3840, like the CLI)."""
+    return spec.output_width or default_output_width(probe(clip).width, spec.width)
+
+
 def arbitrary_weights(model: str | Path | None) -> Path | None:
     """Return the previous any-painting network's ``.npz`` when ``model`` names one, else None: the painter."""
     return Path(model) if model else None
@@ -75,14 +81,15 @@ def run_job(job_dir: Path, spec: JobSpec) -> dict:
                "run": f"{WORKDIR}/run.json"}
     if spec.method == "fast":
         stylize_video_fast(FastVideoConfig(video=clip, model=Path(spec.model), output=out, workdir=work,
-                                           read=read_options(spec), side_by_side=spec.side_by_side, progress=False))
+                                           read=read_options(spec), side_by_side=spec.side_by_side, progress=False,
+                                           output_width=output_width(spec, clip)))
         return outputs
     if spec.method == "arbitrary":
         stylize_video_fast(FastVideoConfig(
             video=clip, model=arbitrary_weights(spec.model), output=out, workdir=work, read=read_options(spec),
             paintings=tuple(job_dir / p for p in spec.paintings), strength=spec.strength,
             preserve_colors=spec.preserve_colors, style_schedule=spec.style_schedule, side_by_side=spec.side_by_side,
-            progress=False))
+            progress=False, output_width=output_width(spec, clip)))
         return outputs
     style = StyleSpec(styles=tuple(job_dir / p for p in spec.paintings), weights=spec.weights)
     chosen = {"first_iterations": spec.first_iterations, "iterations": spec.iterations,
@@ -90,7 +97,7 @@ def run_job(job_dir: Path, spec: JobSpec) -> dict:
     stylize_video(VideoConfig(
         video=clip, output=out, style=style, read=read_options(spec), workdir=work,
         style_schedule=spec.style_schedule, preserve_colors=spec.preserve_colors, side_by_side=spec.side_by_side,
-        progress=False, **{k: v for k, v in chosen.items() if v is not None},
+        progress=False, output_width=output_width(spec, clip), **{k: v for k, v in chosen.items() if v is not None},
     ))
     if spec.evaluate:
         evaluate_video(EvaluateVideoConfig(stylized=work, style=style, output=work / "evaluation.json"))

@@ -16,6 +16,7 @@ import pandas as pd
 
 from foundation.errors import UserError
 from media.schedule import parse_schedule
+from media.upsample import check_output_width
 from media.video_io import ReadOptions, expected_frames
 from studio.config import StudioConfig
 from studio.jobs import DONE, FAILED, QUEUED, RUNNING, Choices, JobManager, JobSpec
@@ -145,6 +146,7 @@ class Studio:
             _check_paintings(paintings, limits)
         read = ReadOptions(frames=choices.frames, seconds=choices.seconds, width=choices.width)
         check_job_size(info, expected_frames(info, read), int(choices.width), limits)
+        check_output_width(choices.output_width, int(choices.width))
         if choices.style_schedule and choices.method != "fast":
             parse_schedule(choices.style_schedule, len(paintings), info.fps)  # a bad schedule fails here
         files = {f"input/clip{safe_suffix(clip, VIDEO_SUFFIXES)}": Path(clip)}

@@ -91,3 +91,20 @@ def test_bad_output_width_is_one_line(media, capsys, value, words):
                  "--output-width", value, "--quiet"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and words in err and len(err.splitlines()) == 1 and not out.exists()
+
+
+def test_studio_job_writes_its_film_width(media, tmp_path):
+    import shutil
+
+    from studio.jobs import JobSpec
+    from studio.runner import OUTPUT, run_job
+
+    _, video, model, _ = media
+    (tmp_path / "input").mkdir()
+    shutil.copy(video, tmp_path / "input" / "clip.mkv")
+    for width, want in ((None, 70), (100, 100)):  # the page's 0 / blank is None: the clip's own width
+        spec = JobSpec(clip="input/clip.mkv", method="fast", model=str(model), width=32, frames=2, output_width=width,
+                       side_by_side=False, evaluate=False)
+        run_job(tmp_path, spec)
+        assert probe(tmp_path / OUTPUT).width == want
+        shutil.rmtree(tmp_path / "work")
