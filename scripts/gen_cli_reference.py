@@ -47,11 +47,12 @@ def option_names(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def _cell(text: str) -> str:
-    """Return ``text`` safe inside a Markdown table cell: one line, pipes escaped, and outside code spans no
-    HTML (``<id>``) or emphasis (``*.flo``)."""
-    parts = " ".join(str(text).split()).replace("|", "\\|").split("`")
-    for i in range(0, len(parts), 2):  # even parts lie outside code spans
-        parts[i] = parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("*", "\\*")
+    """Return ``text`` safe inside a Markdown table cell: one line and, outside code spans (which keep their
+    pipes), no pipe, HTML (``<id>``) or emphasis (``*.flo``)."""
+    parts = " ".join(str(text).split()).split("`")
+    for i in range(0, len(parts), 2):  # even parts lie outside code spans, where a pipe would end the cell
+        parts[i] = (parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("*", "\\*")
+                    .replace("|", "\\|"))
     return "`".join(parts)
 
 
