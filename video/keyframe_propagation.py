@@ -31,7 +31,7 @@ from media.propagation import (
 from media.smoothing import blend_along_flow
 
 #: Blend of the previous output into the fill (where neither keyframe is certain), along the flow.
-DEFAULT_FILL_SMOOTHING = 0.7
+DEFAULT_FILL_SMOOTHING = 0.5
 
 
 class FrameSource(Protocol):
@@ -42,7 +42,8 @@ class FrameSource(Protocol):
         ...
 
     def step(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return (flow i -> j (H, W, 2) float32, its certainty (H, W) float32 in [0, 1]) for |i - j| = 1."""
+        """Return (flow i -> j (H, W, 2) float32, its certainty (H, W) float32 in [0, 1]) for |i - j| = 1 (the
+        certainty of :func:`media.propagation.step_certainty`)."""
         ...
 
 
@@ -117,7 +118,7 @@ def _segment(source: FrameSource, a: int | None, b: int | None, frames: range, k
         out = to_uint8(image)
         if previous is not None and previous[0] == i - 1 and settings.fill_smoothing > 0:
             flow, certainty = source.step(i, i - 1)
-            out = blend_along_flow(out, previous[1], flow, certainty * fill_share, settings.fill_smoothing)
+            out = blend_along_flow(out, previous[1], flow, certainty * fill_share, settings.fill_smoothing, "cubic")
         previous = (i, out)
         yield i, out
     if b is not None:

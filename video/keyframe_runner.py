@@ -26,6 +26,7 @@ from foundation.fingerprint import file_digest, fingerprint
 from foundation.records import jsonable
 from media.flo import read_flo
 from media.flow import FlowMethod
+from media.propagation import step_certainty
 from media.shots import Shot, ShotsConfig
 from media.video_io import ReadOptions, VideoInfo, expected_frames, frame_size, output_fps, probe, selected_span
 from video.keyframe_propagation import DEFAULT_FILL_SMOOTHING, PropagationSettings, render_shot
@@ -95,6 +96,7 @@ class WorkDirFrames:
     def __init__(self, workdir: WorkDir, keep: int = 8):
         self.workdir, self.keep = workdir, keep
         self._frames: dict[int, np.ndarray] = {}
+        self._steps: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def frame(self, i: int) -> np.ndarray:
         if i not in self._frames:
@@ -104,7 +106,12 @@ class WorkDirFrames:
         return self._frames[i]
 
     def step(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
-        return read_flo(self.workdir.flow(i, j)), self.workdir.read_certainty(i, j)
+        if (i, j) not in self._steps:
+            if len(self._steps) >= self.keep:
+                self._steps.pop(next(iter(self._steps)))
+            flow = read_flo(self.workdir.flow(i, j))
+            self._steps[(i, j)] = flow, step_certainty(flow, read_flo(self.workdir.flow(j, i)))
+        return self._steps[(i, j)]
 
 
 def stage_keys(config: KeyframeVideoConfig) -> dict[str, str]:
