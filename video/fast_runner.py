@@ -54,12 +54,13 @@ from video.sink import ThreadedSink, VideoSink
 from video.upsample_sink import UpsamplingSink, peak_rss_mb
 
 #: Per method, the smoothing blend and its flow when the user names none. A per-style fast network is steady on
-#: its own (trained with its temporal loss for one painting), so off. The arbitrary network, which must serve
-#: every painting, flickers more: on vtest (``benchmarks/arbitrary.py``, weights be9340e) smoothing along the coarse
-#: ``dis-fast`` flow (about 15 ms per 640x360 frame) took its warping error from 1.15x of the per-frame peer with the
-#: peer's own smoothing to 0.70x at 0.3, 0.53x at 0.5, 0.47x at 0.6 and 0.42x at 0.7.
+#: its own (trained with its temporal loss for one painting), so off. The any-painting painter flickers like every
+#: per-frame network; in the panel benchmark (2 held-out paintings x 2 real clips, 256 px, 2 AVX-512 BF16 cores)
+#: smoothing along DIS flow at half size with a blend of 0.8 took its warping error from 81x the input's own to 19x
+#: (the peer stabilised by ``paintvid stabilize``: 23x) for a style gain of 0.77 instead of 0.80; ``dis-fast`` at 0.6
+#: reached only 35x, full-size DIS 16x at 1.3x the cost per frame.
 DEFAULT_SMOOTHING: dict[str, tuple[float, FlowMethod]] = {"fast": (0.0, FlowMethod.DIS),
-                                                          "arbitrary": (0.6, FlowMethod.DIS_FAST)}
+                                                          "arbitrary": (0.8, FlowMethod.DIS)}
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 

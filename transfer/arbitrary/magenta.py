@@ -83,14 +83,13 @@ def _session(model: bytes | str, threads: int) -> ort.InferenceSession:
 def paint_size(width: int, height: int, stroke_scale: float = 1.0) -> tuple[int, int]:
     """Return ``(w, h)`` at which a ``width x height`` frame is painted: long side ``BASE_SIDE / stroke_scale``.
 
-    Never larger than the frame itself (upscaling adds no detail for the network to paint) and at least 32 px on
-    the short side; both multiples of :data:`SIZE_MULTIPLE`, aspect kept. ``stroke_scale`` 2 makes every mark
-    twice as large relative to the frame, 0.5 half as large.
+    A frame smaller than that is painted upscaled (the marks keep their size relative to the frame whatever its
+    resolution); at least 32 px on the short side; both multiples of :data:`SIZE_MULTIPLE`, aspect kept.
+    ``stroke_scale`` 2 makes every mark twice as large relative to the frame, 0.5 half as large.
     """
     if not 0.25 <= stroke_scale <= 4.0:
         raise UserError(f"stroke scale {stroke_scale} is outside [0.25, 4]")
-    long_side = min(BASE_SIDE / stroke_scale, max(width, height))
-    factor = long_side / max(width, height)
+    factor = BASE_SIDE / stroke_scale / max(width, height)
     factor = max(factor, 32 / min(width, height))
     w = max(SIZE_MULTIPLE, round(width * factor / SIZE_MULTIPLE) * SIZE_MULTIPLE)
     h = max(SIZE_MULTIPLE, round(height * factor / SIZE_MULTIPLE) * SIZE_MULTIPLE)
@@ -137,11 +136,13 @@ def paint_frame(painter: MagentaPainter, frame: np.ndarray, vector: np.ndarray, 
     """Return ``frame`` ((H, W, 3) uint8 BGR) painted with ``vector`` at the stroke scale's size, at (H, W)."""
     h, w = frame.shape[:2]
     pw, ph = paint_size(w, h, stroke_scale)
-    small = frame if (pw, ph) == (w, h) else cv2.resize(frame, (pw, ph), interpolation=cv2.INTER_AREA)
+    shrink = cv2.INTER_AREA if pw < w else cv2.INTER_CUBIC
+    small = frame if (pw, ph) == (w, h) else cv2.resize(frame, (pw, ph), interpolation=shrink)
     painted = painter.paint(small[None], vector)[0]
     if (pw, ph) == (w, h):
         return painted
-    return cv2.resize(painted, (w, h), interpolation=cv2.INTER_CUBIC)
+    grow = cv2.INTER_CUBIC if pw < w else cv2.INTER_AREA
+    return cv2.resize(painted, (w, h), interpolation=grow)
 
 
 @lru_cache(maxsize=2)

