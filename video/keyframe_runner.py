@@ -4,7 +4,8 @@ The painted keyframes are the style: every other frame is built from the keyfram
 (:mod:`video.keyframe_propagation`). Stages, each resumable from the work directory (:mod:`video.workdir`): the
 frames and the shots (:mod:`video.prepare`; each shot needs a keyframe, and nothing crosses a cut), the keyframes'
 content check against their frames (:mod:`video.keyframes`), each shot's consecutive flows both ways with their
-certainties (``flow/``, ``certainty/``), each shot's frames (``stylized/``; a shot whose frames all exist is not
+forward-backward certainties (``flow/``, ``certainty/``: :func:`media.propagation.step_certainty`, not the
+optimisation path's), each shot's frames (``stylized/``; a shot whose frames all exist is not
 redone), then the MP4 with the source's audio and, if asked, the side-by-side video. ``run.json`` records the
 result; a finished run with the same settings and files is not redone.
 """
@@ -24,8 +25,8 @@ from tqdm.auto import tqdm
 from foundation.errors import UserError
 from foundation.fingerprint import file_digest, fingerprint
 from foundation.records import jsonable
-from media.flo import read_flo
-from media.flow import FlowMethod
+from media.flo import read_flo, write_flo
+from media.flow import FlowMethod, estimate_flow
 from media.propagation import step_certainty
 from media.shots import Shot, ShotsConfig
 from media.video_io import ReadOptions, VideoInfo, expected_frames, frame_size, output_fps, probe, selected_span
@@ -33,7 +34,7 @@ from video.keyframe_propagation import DEFAULT_FILL_SMOOTHING, PropagationSettin
 from video.keyframes import Keyframe, check_content, check_numbers, fit_keyframe, match_scores, read_keyframe
 from video.loop import FrameItem, run_frames
 from video.output import check_video_output, default_workdir, side_by_side_path
-from video.prepare import compute_flows, extract_frames, find_run_shots
+from video.prepare import extract_frames, find_run_shots
 from video.results import FrameSize, ShotRecord, VideoResult, result_from_json
 from video.sink import VideoSink
 from video.workdir import WorkDir
@@ -109,9 +110,22 @@ class WorkDirFrames:
         if (i, j) not in self._steps:
             if len(self._steps) >= self.keep:
                 self._steps.pop(next(iter(self._steps)))
-            flow = read_flo(self.workdir.flow(i, j))
-            self._steps[(i, j)] = flow, step_certainty(flow, read_flo(self.workdir.flow(j, i)))
+            self._steps[(i, j)] = read_flo(self.workdir.flow(i, j)), self.workdir.read_certainty(i, j)
         return self._steps[(i, j)]
+
+
+def compute_steps(workdir: WorkDir, frames: range, method: FlowMethod, progress: bool = True) -> None:
+    """Make sure ``flow/i_j.flo`` and ``certainty/i_j.png`` (:func:`media.propagation.step_certainty`) exist both
+    ways for every pair of consecutive frames in ``frames`` (1-based, one shot); skips what exists."""
+    todo = [i for i in frames[1:] if not all(p.exists() for p in (
+        workdir.flow(i, i - 1), workdir.flow(i - 1, i), workdir.certainty(i, i - 1), workdir.certainty(i - 1, i)))]
+    for i in tqdm(todo, desc=f"flow ({method.value})", unit="pair", disable=not progress, leave=False):
+        a, b = workdir.read_png(workdir.frame(i)), workdir.read_png(workdir.frame(i - 1))
+        back, forward = estimate_flow(a, b, method), estimate_flow(b, a, method)
+        write_flo(workdir.flow(i, i - 1), back)
+        write_flo(workdir.flow(i - 1, i), forward)
+        workdir.write_certainty(i, i - 1, step_certainty(back, forward))
+        workdir.write_certainty(i - 1, i, step_certainty(forward, back))
 
 
 def stage_keys(config: KeyframeVideoConfig) -> dict[str, str]:
@@ -199,7 +213,7 @@ def stylize_video_keyframes(config: KeyframeVideoConfig) -> VideoResult:
     _check_shots(keyframes, shots)
     scores = check_keyframe_content(workdir, keyframes, images, n) if config.check_content else {}
     prepared = time.perf_counter()
-    records = [_run_shot(config, workdir, k + 1, shot, n, images) for k, shot in enumerate(shots)]
+    records = [_run_shot(config, workdir, k + 1, shot, images) for k, shot in enumerate(shots)]
     built = time.perf_counter()
     _encode(config, workdir, info, n, fps)
     finished_at = time.perf_counter()
@@ -223,12 +237,12 @@ def stylize_video_keyframes(config: KeyframeVideoConfig) -> VideoResult:
     return result
 
 
-def _run_shot(config: KeyframeVideoConfig, workdir: WorkDir, number: int, shot: Shot, n: int,
+def _run_shot(config: KeyframeVideoConfig, workdir: WorkDir, number: int, shot: Shot,
               images: dict[int, np.ndarray]) -> ShotRecord:
     """Compute one shot's flows and frames (skipped when all its frames exist); return its record."""
     t0 = time.perf_counter()
     frames = range(shot.start + 1, shot.end + 1)
-    compute_flows(workdir, n, (1,), config.flow.value, None, config.progress, frames)
+    compute_steps(workdir, frames, config.flow, config.progress)
     t1 = time.perf_counter()
     computed = 0
     if not all(workdir.stylized(i).exists() for i in frames):
