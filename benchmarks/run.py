@@ -22,8 +22,8 @@ from foundation.atomic import atomic_write, atomic_write_json
 from foundation.runtime import quiet_tensorflow
 
 #: Benchmark modules in the order they run (each ``benchmarks/<name>.py`` with ``run(quick, out_dir)``).
-MODULES = ("vgg", "flow", "video", "fast", "arbitrary", "hd", "panel", "scraper", "classifier", "head_solver",
-           "trunk_floor", "finetuned", "scaleout")
+MODULES = ("vgg", "flow", "video", "fast", "arbitrary", "hd", "panel", "keyframes", "scraper", "classifier",
+           "head_solver", "trunk_floor", "finetuned", "scaleout")
 
 
 def main(argv: list[str] | None = None) -> int:
