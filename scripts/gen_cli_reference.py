@@ -10,7 +10,9 @@ checks that every subcommand and option of the parser appears in it.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,14 +48,28 @@ def option_names(parser: argparse.ArgumentParser) -> list[str]:
     return names
 
 
-def _cell(text: str) -> str:
-    """Return ``text`` safe inside a Markdown table cell: one line and, outside code spans (which keep their
-    pipes), no pipe, HTML (``<id>``) or emphasis (``*.flo``)."""
-    parts = " ".join(str(text).split()).split("`")
-    for i in range(0, len(parts), 2):  # even parts lie outside code spans, where a pipe would end the cell
-        parts[i] = (parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("*", "\\*")
-                    .replace("|", "\\|"))
+def _escape(text: str, pipes: bool) -> str:
+    """Return ``text`` with, outside code spans, no HTML (``<id>``), emphasis (``*.flo``) or (``pipes``) pipe.
+
+    Docstring-style ````code```` becomes Markdown's ```code``` first, so every odd piece between backticks is code.
+    """
+    parts = re.sub(r"``(.+?)``", r"`\1`", text).split("`")
+    for i in range(0, len(parts), 2):  # even parts lie outside code spans
+        part = parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("*", "\\*")
+        parts[i] = part.replace("|", "\\|") if pipes else part
     return "`".join(parts)
+
+
+def _cell(text: str) -> str:
+    """Return ``text`` safe inside a Markdown table cell: one line; code spans keep their pipes."""
+    return _escape(" ".join(str(text).split()), pipes=True)
+
+
+def _description(parser: argparse.ArgumentParser) -> list[str]:
+    """Return the subcommand's description (its module docstring) as Markdown paragraphs."""
+    text = textwrap.dedent(parser.description or "").strip()
+    return [line for para in text.split("\n\n") if para.strip() for line in (_escape(" ".join(para.split()),
+                                                                                    pipes=False), "")]
 
 
 def _default(action: argparse.Action) -> str:
@@ -100,6 +116,7 @@ def command_section(command: str, summary: str, parser: argparse.ArgumentParser)
     lines = [f"## `{command}`", ""]
     if summary:
         lines += [summary[:1].upper() + summary[1:] + ".", ""]
+    lines += _description(parser)
     parser.prog = command
     lines += ["```text", parser.format_usage().strip(), "```", ""]
     for group in parser._action_groups:
