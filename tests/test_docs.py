@@ -169,3 +169,17 @@ def test_mkdocs_build_strict(tmp_path: Path):
     cli = (tmp_path / "site" / "reference" / "cli" / "index.html").read_text()
     assert 'id="paintvid-video"' in cli and "--style-schedule" in cli
     assert (tmp_path / "site" / "assets" / "hero.gif").is_file()
+
+
+def test_readme_python_example_builds_a_real_config(monkeypatch):
+    import video.pipeline  # deferred: TensorFlow loads only for this test; the example's call is replaced below
+
+    code = re.search(r"```python\n(.*?)```", (REPO / "README.md").read_text(), flags=re.DOTALL).group(1)
+    calls = []
+    monkeypatch.setattr(video.pipeline, "stylize_video", lambda config: calls.append(config) or "result")
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own example
+    (config,) = calls
+    assert config.video == Path("clip.mp4") and config.output == Path("out.mp4")
+    assert config.style.styles == (Path("painting.jpg"),) and config.read.width == 384
+    assert namespace["result"] == "result"
