@@ -73,7 +73,7 @@ def _paintings(painting: str | None, more_paintings) -> list[str]:
 
 
 def _choices(method, model, width, seconds, frames, temporal_weight, preserve_colors, style_schedule,
-             first_iterations, iterations, strength=1.0, output_width=None) -> Choices:
+             first_iterations, iterations, strength=1.0, output_width=None, stroke_scale=1.0) -> Choices:
     frames, first, later = (_none_if_blank(v) for v in (frames, first_iterations, iterations))
     method = method or "optimize"
     # the model dropdown holds fast-mode networks; the arbitrary method on the page runs the default weights
@@ -82,7 +82,8 @@ def _choices(method, model, width, seconds, frames, temporal_weight, preserve_co
                    temporal_weight=None if temporal_weight is None else float(temporal_weight),
                    preserve_colors=preserve_colors or "none", style_schedule=_none_if_blank(style_schedule),
                    first_iterations=int(first) if first else None, iterations=int(later) if later else None,
-                   output_width=int(output_width) if _none_if_blank(output_width) else None)
+                   output_width=int(output_width) if _none_if_blank(output_width) else None,
+                   stroke_scale=float(stroke_scale))
 
 
 @dataclass
@@ -92,10 +93,12 @@ class Endpoints:
     studio: Studio
 
     def preview(self, clip, painting, frame=0, preview_width=128, preview_iterations=20, method="optimize",
-                model=None, more_paintings=None, preserve_colors="none", style_schedule="", strength=1.0):
+                model=None, more_paintings=None, preserve_colors="none", style_schedule="", strength=1.0,
+                stroke_scale=1.0):
         """Stylise one frame of the clip at low resolution with few iterations; returns (image, message)."""
         started = time.perf_counter()
-        choices = _choices(method, model, 256, None, None, 1.0, preserve_colors, style_schedule, 1, 1, strength)
+        choices = _choices(method, model, 256, None, None, 1.0, preserve_colors, style_schedule, 1, 1, strength,
+                           stroke_scale=stroke_scale)
         path = self.studio.preview(clip, _paintings(painting, more_paintings), choices, int(frame),
                                    int(preview_width), int(preview_iterations))
         what = {"fast": "fast network", "arbitrary": "any-painting network"}.get(
@@ -104,10 +107,10 @@ class Endpoints:
 
     def stylize(self, clip, painting, more_paintings=None, method="optimize", model=None, width=256, seconds=0,
                 frames=0, temporal_weight=None, preserve_colors="none", style_schedule="", first_iterations=None,
-                iterations=None, strength=1.0, output_width=0):
+                iterations=None, strength=1.0, output_width=0, stroke_scale=1.0):
         """Start a job and follow it; the last value is (MP4, side-by-side MP4, status, frame, evaluation, ...)."""
         choices = _choices(method, model, width, seconds, frames, temporal_weight, preserve_colors, style_schedule,
-                           first_iterations, iterations, strength, output_width)
+                           first_iterations, iterations, strength, output_width, stroke_scale)
         job_id = self.studio.submit(clip, _paintings(painting, more_paintings), choices)
         picker = gr.Dropdown(choices=self.studio.job_ids(), value=job_id)
         while True:
@@ -179,6 +182,8 @@ def _inputs(studio: Studio) -> SimpleNamespace:
                                visible=False, elem_id="fast-model")
         ui.strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (arbitrary)", visible=False,
                                 info="0 keeps each frame's own look, 1 takes the painting's", elem_id="strength")
+        ui.stroke_scale = gr.Slider(0.25, 4, value=1, step=0.25, label="Brush size (arbitrary)", visible=False,
+                                    info="size of the painted marks: 2 = twice as large", elem_id="stroke-scale")
         with gr.Row():
             ui.width = gr.Number(256, label="Working width (px)", precision=0, minimum=16,
                                  maximum=studio.config.limits.max_width, elem_id="width")
@@ -247,17 +252,19 @@ def _wire(demo: gr.Blocks, studio: Studio, ends: Endpoints, i, o, shown) -> None
     o.preview_button.click(
         _page_errors(ends.preview),
         [i.clip, i.painting, o.frame, o.preview_width, o.preview_iterations, i.method, i.model, i.more_paintings,
-         i.preserve_colors, i.style_schedule, i.strength],
+         i.preserve_colors, i.style_schedule, i.strength, i.stroke_scale],
         [o.preview, o.preview_info], api_name="preview", concurrency_limit=1)
     results = [o.video, o.side_by_side, o.status, o.latest, o.evaluation, o.losses, o.job, shown]
     o.paint_button.click(
         _page_errors(ends.stylize),
         [i.clip, i.painting, i.more_paintings, i.method, i.model, i.width, i.seconds, i.frames, i.temporal_weight,
-         i.preserve_colors, i.style_schedule, i.first_iterations, i.iterations, i.strength, i.output_width],
+         i.preserve_colors, i.style_schedule, i.first_iterations, i.iterations, i.strength, i.output_width,
+         i.stroke_scale],
         results, api_name="stylize", concurrency_limit=None, show_progress="minimal")
     i.clip.change(ends.clip_changed, [i.clip], [i.clip_info, o.frame], **private)
-    i.method.change(lambda m: (gr.Dropdown(visible=m == "fast"), gr.Slider(visible=m == "arbitrary")), [i.method],
-                    [i.model, i.strength], **private)
+    i.method.change(lambda m: (gr.Dropdown(visible=m == "fast"), gr.Slider(visible=m == "arbitrary"),
+                               gr.Slider(visible=m == "arbitrary")), [i.method],
+                    [i.model, i.strength, i.stroke_scale], **private)
     samples = {Path(p).name: p for p in studio.sample_clips() + studio.sample_paintings()}
     i.sample_clip.change(lambda name: samples.get(name, gr.skip()), [i.sample_clip], [i.clip], **private)
     i.sample_painting.change(lambda name: samples.get(name, gr.skip()), [i.sample_painting], [i.painting],

@@ -43,6 +43,7 @@ class Choices:
     output_width: width of the film (None: the clip's own, at most 3840, as ``paintvid video``).
     temporal_weight, preserve_colors, style_schedule, first_iterations, iterations: as ``paintvid video``.
     strength: arbitrary only, as ``paintvid video --strength``: 0 keeps each frame's own look, 1 the painting's.
+    stroke_scale: arbitrary only, as ``paintvid video --stroke-scale``: size of the painted marks (2 = twice as large).
     """
 
     method: str = "optimize"
@@ -57,6 +58,7 @@ class Choices:
     iterations: int | None = None
     strength: float = 1.0
     output_width: int | None = None
+    stroke_scale: float = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +89,8 @@ class JobSpec(Choices):
             raise UserError(f"model {self.model!r}: the arbitrary method takes arbitrary-style weights (.npz)")
         if not 0.0 <= self.strength <= 1.0:
             raise UserError(f"strength {self.strength}: use 0..1")
+        if not 0.25 <= self.stroke_scale <= 4.0:
+            raise UserError(f"stroke scale {self.stroke_scale}: use 0.25..4")
 
     @classmethod
     def from_json(cls, data: Mapping) -> JobSpec:

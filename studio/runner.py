@@ -88,8 +88,8 @@ def run_job(job_dir: Path, spec: JobSpec) -> dict:
         stylize_video_fast(FastVideoConfig(
             video=clip, model=arbitrary_weights(spec.model), output=out, workdir=work, read=read_options(spec),
             paintings=tuple(job_dir / p for p in spec.paintings), strength=spec.strength,
-            preserve_colors=spec.preserve_colors, style_schedule=spec.style_schedule, side_by_side=spec.side_by_side,
-            progress=False, output_width=output_width(spec, clip)))
+            stroke_scale=spec.stroke_scale, preserve_colors=spec.preserve_colors, style_schedule=spec.style_schedule,
+            side_by_side=spec.side_by_side, progress=False, output_width=output_width(spec, clip)))
         return outputs
     style = StyleSpec(styles=tuple(job_dir / p for p in spec.paintings), weights=spec.weights)
     chosen = {"first_iterations": spec.first_iterations, "iterations": spec.iterations,
@@ -117,13 +117,14 @@ def read_frame(clip: Path, index: int) -> np.ndarray:
 def preview(
     clip: Path, paintings: list[Path], out_dir: Path, *, frame: int = 0, width: int = 128, iterations: int = 20,
     method: str = "optimize", model: Path | None = None, style_schedule: str | None = None,
-    preserve_colors: str = "none", weights: str = "bundled", strength: float = 1.0,
+    preserve_colors: str = "none", weights: str = "bundled", strength: float = 1.0, stroke_scale: float = 1.0,
 ) -> Path:
     """Stylise frame ``frame`` of ``clip`` at ``width`` into ``out_dir/preview.png`` and return that path.
 
     Several paintings are blended as the style schedule has them at that frame (equally without a schedule).
     ``iterations`` and ``weights`` are the optimisation path's; ``model`` is the fast network (``.keras``) or the
-    arbitrary network's weights (None: the committed default); ``strength`` is the arbitrary network's.
+    previous any-painting network's ``.npz`` (None: the painter); ``strength`` and ``stroke_scale`` are the
+    any-painting method's.
     """
     content = out_dir / "frame.png"
     write_image(content, read_frame(clip, frame))
@@ -137,7 +138,7 @@ def preview(
     if method == "arbitrary":
         stylize_image_arbitrary(ArbitraryImageConfig(
             content=content, styles=tuple(paintings), output=out, model=arbitrary_weights(model), width=width,
-            blend=blend, strength=strength, preserve_colors=preserve_colors))
+            blend=blend, strength=strength, preserve_colors=preserve_colors, stroke_scale=stroke_scale))
         return out
     spec = StyleSpec(styles=tuple(paintings), blend=blend, weights=weights)
     stylize_image(StylizeConfig(content=content, output=out, style=spec, width=width,

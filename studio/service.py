@@ -114,7 +114,8 @@ class Studio:
         path = preview(Path(clip), [Path(p) for p in paintings], out_dir, frame=int(frame), width=int(width),
                        iterations=int(iterations), method=choices.method, model=model,
                        style_schedule=choices.style_schedule, preserve_colors=choices.preserve_colors,
-                       weights=self.config.resolved_weights, strength=choices.strength)
+                       weights=self.config.resolved_weights, strength=choices.strength,
+                       stroke_scale=choices.stroke_scale)
         return str(path)
 
     def _model(self, choices: Choices) -> Path | None:

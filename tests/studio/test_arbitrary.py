@@ -84,9 +84,9 @@ def test_studio_arbitrary_weights_by_name_and_job_spec(weights, media, tmp_path,
     image = cv2.imread(studio.preview(str(media["clip"]), [str(media["painting"])], arbitrary, frame=1, width=32))
     assert image.shape == (24, 32, 3)
 
-    import transfer.arbitrary.weights_file as weights_file
-
-    monkeypatch.setattr(weights_file, "WEIGHTS_DIR", tmp_path / "no_weights")  # before the trained file is committed
-    with pytest.raises(UserError, match="no arbitrary-style weights installed") as missing:
-        studio.submit(str(media["clip"]), [str(media["painting"])], Choices(method="arbitrary"))
-    assert "\n" not in str(missing.value)
+    # no model: the painter, which needs no weights file; the brush size travels with the job
+    painter = Choices(method="arbitrary", width=64, frames=2, stroke_scale=2.0)
+    spec = studio.manager.get(studio.submit(str(media["clip"]), [str(media["painting"])], painter))["spec"]
+    assert (spec["model"], spec["stroke_scale"]) == (None, 2.0)
+    with pytest.raises(UserError, match="stroke scale"):
+        studio.submit(str(media["clip"]), [str(media["painting"])], Choices(method="arbitrary", stroke_scale=9))
