@@ -170,11 +170,15 @@ def guided_upsample(painted: np.ndarray, guide: np.ndarray, radius: int = GUIDED
     a = guided_gain(p, small_luma, radius, eps)
     rest = (p - a * small_luma[..., None]) * 255.0
     size = (guide.shape[1], guide.shape[0])
-    # OpenCV's own ops: several times faster than NumPy's temporaries at 1080p, and saturating into uint8 at once
-    a_up = cv2.resize(a, size, interpolation=cv2.INTER_LINEAR)
-    rest_up = cv2.resize(rest, size, interpolation=cv2.INTER_CUBIC)
     y = cv2.cvtColor(guide, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    return cv2.add(cv2.multiply(a_up, cv2.merge([y, y, y])), rest_up, dtype=cv2.CV_8U)
+    # one colour plane at a time, in OpenCV's own ops: no (H, W, 3) float temporaries at full size, and saturating
+    # into uint8 at once (about 4x faster than NumPy at 1080p)
+    planes = []
+    for c in range(3):
+        a_up = cv2.resize(np.ascontiguousarray(a[..., c]), size, interpolation=cv2.INTER_LINEAR)
+        rest_up = cv2.resize(np.ascontiguousarray(rest[..., c]), size, interpolation=cv2.INTER_CUBIC)
+        planes.append(cv2.add(cv2.multiply(a_up, y), rest_up, dtype=cv2.CV_8U))
+    return cv2.merge(planes)
 
 
 def _guided_full(painted: np.ndarray, guide: np.ndarray) -> np.ndarray:

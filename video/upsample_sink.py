@@ -12,6 +12,7 @@ from __future__ import annotations
 import resource
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -48,6 +49,15 @@ class UpsamplingSink:
 
 
 def peak_rss_mb() -> float:
-    """Return this process's peak resident memory so far in MiB (``getrusage``'s ``ru_maxrss``)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, KiB on Linux
+    """Return this process's peak resident memory so far in MiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``. Not ``getrusage``'s ``ru_maxrss``: Linux carries a parent's peak
+    into a child started by fork and exec, so a run started from a large process (a benchmark, the studio) would
+    report its parent's peak. Elsewhere ``ru_maxrss`` (bytes on macOS, KiB on the BSDs).
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(status.split("VmHWM:")[1].split()[0]) / 1024.0
+    except (OSError, IndexError, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
