@@ -131,9 +131,10 @@ def colour_model(keyframe: np.ndarray, frame: np.ndarray, radius: int | None = N
 
 def apply_colour_model(model: np.ndarray, frame: np.ndarray) -> np.ndarray:
     """Return ``A frame + b`` (H, W, 3) float32 for a :func:`colour_model` and an (H, W, 3) uint8 BGR frame."""
-    h, w = frame.shape[:2]
-    a = model[..., :9].reshape(h, w, 3, 3)
-    return np.einsum("hwki,hwi->hwk", a, frame.astype(np.float32)) + model[..., 9:]
+    f = frame.astype(np.float32)
+    # nine multiply-adds over whole planes: several times faster than a per-pixel einsum
+    return np.dstack([model[..., 3 * k] * f[..., 0] + model[..., 3 * k + 1] * f[..., 1] + model[..., 3 * k + 2]
+                      * f[..., 2] + model[..., 9 + k] for k in range(3)])
 
 
 def carry_look(keyframe: np.ndarray, model: np.ndarray, frame: np.ndarray, carry: Carry) -> Look:
