@@ -1,28 +1,30 @@
 """Keyframe-guided stylisation: fidelity, sharpness midway, steadiness, seams, style and speed at 640x360.
 
-``run(quick, out_dir)`` measures, on two clips at 640x360:
+``run(quick, out_dir)`` measures, on two clips at 640x360 (and, in full mode, the sample clip):
 
 - ``known_motion``: a photograph (``samples/building.jpg``) filmed by a virtual camera with exact flow
   (:mod:`benchmarks.known_motion`); keyframes every ``gap`` frames. The method runs on DIS flow it estimates
   itself (as ``paintvid video --keyframe`` does); the exact flow only judges it;
 - ``real``: the pedestrians clip ``vtest.avi`` (``../shared/data/video``, else ``samples/``), through the whole
   runner :func:`video.keyframe_runner.stylize_video_keyframes` (frames, shots, flows, propagation, encode), judged
-  with the input's own DIS flow both ways.
+  with the input's own DIS flow both ways;
+- ``sample`` (full mode): the sample cartoon ``samples/Megamind.avi`` at 320 px with its audio, two keyframes (first
+  and last frame) painted by ``paintvid image``'s library function, through the whole runner.
 
-Keyframes are painted by a simple stroke painter (:func:`stroke_painting`: short oriented strokes in the frame's
-blurred colours, placed at random by a seed of their own), so two keyframes carry unrelated brush marks as two
-hand-painted frames would. Per clip: ``fidelity`` (mean |output - keyframe warped by the flow| on the frames next
-to each keyframe where the flow is certain, 0..255), ``sharpness_midway`` (detail energy of the midway frames over
-the keyframes', :func:`media.propagation.detail_energy`) for the method and for two baselines — the plain linear
-blend of the same carried keyframes and naive flow warping (the previous output warped frame to frame, the way
-smoothing carries a frame), ``warping_error_ratio`` (output over input, Lai et al.; on the known-motion clip also
-over a perfectly steady painted film: one stroke painting of the photograph filmed by the same camera, whose
-crisp marks the metric's bilinear warp penalises just as it does ours), ``seam_ratio`` (the larger
+Keyframes of the first two clips are painted by a simple stroke painter (:func:`stroke_painting`: short oriented
+strokes in the frame's blurred colours, placed at random by a seed of their own), so two keyframes carry unrelated
+brush marks as two hand-painted frames would. Per clip: ``fidelity`` (mean |output - keyframe warped by the flow| on
+the frames next to each keyframe where the flow is certain, 0..255), ``sharpness_midway`` (detail energy of the
+midway frames over the keyframes', :func:`media.propagation.detail_energy`) for the method and for two baselines —
+the plain linear blend of the same carried keyframes and naive flow warping (the previous output warped frame to
+frame, the way smoothing carries a frame), ``warping_error_ratio`` (output over input, Lai et al.; on the known-
+motion clip also over a perfectly steady painted film: one stroke painting of the photograph filmed by the same
+camera, whose crisp marks the metric's bilinear warp penalises just as it does ours), ``seam_ratio`` (the larger
 warping error of the two steps around each midpoint over the clip's mean), ``propagate_fps`` (frames per second of
 the propagation alone) and ``flow_seconds_per_frame`` (both DIS flows and their certainty). On the real clip,
-``gram_ratio``: the Gram style loss of output frames against their nearest keyframe, over that of the per-frame
-``--method arbitrary`` result (the keyframe as its painting) on the same frames. Writes
-``keyframes_contact_sheet.jpg`` (keyframe | midway | next keyframe | linear blend | naive warping).
+``gram``: the Gram style loss of output frames against their nearest keyframe, over that of the per-frame ``--method
+arbitrary`` result (the keyframe as its painting) on the same frames. Writes ``keyframes_contact_sheet.jpg``
+(keyframe | midway | next keyframe | linear blend | naive warping).
 """
 
 from __future__ import annotations
@@ -71,6 +73,10 @@ def run(quick: bool, out_dir: Path) -> dict:
     results["real"] = real
     if row is not None:
         sheet_rows.append(row)
+    if not quick:
+        results["sample"], row = _sample(work, n)
+        if row is not None:
+            sheet_rows.append(row)
     results["contact_sheet"] = str(contact_sheet(sheet_rows, Path(out_dir) / "keyframes_contact_sheet.jpg"))
     results["targets"] = targets(results)
     return results
@@ -259,13 +265,44 @@ def _real(work: Path, n: int, gap: int, quick: bool) -> tuple[dict, list | None]
         return {"skipped": "needs vtest.avi (../shared/data/video or samples/)"}, None
     inputs = [f for _, f in iter_frames(clip)]
     keys = {k: stroke_painting(inputs[k - 1], seed=k) for k in keyframe_numbers(len(inputs), gap)}
-    paths = []
-    for k, image in keys.items():
-        paths.append(Keyframe(k, write_image(work / "real_keys" / f"{k:04d}.png", image)))
-    output = work / "real_keyframes.mp4"
+    return through_runner(work, "real", clip, ReadOptions(), keys, quick, gram=True)
+
+
+def _sample(work: Path, n: int) -> tuple[dict, list | None]:
+    """The sample cartoon (with its audio) at 320 px, two keyframes (first and last frame) painted by the
+    ``paintvid image`` library function (Gatys optimisation, 150 iterations, ``samples/starry_night.jpg``)."""
+    clip, style = REPO / "samples" / "Megamind.avi", REPO / "samples" / "starry_night.jpg"
+    if not (clip.is_file() and style.is_file()):
+        return {"skipped": "needs samples/Megamind.avi and samples/starry_night.jpg (make samples)"}, None
+    read = ReadOptions(width=320, frames=n)
+    inputs = [f for _, f in iter_frames(clip, read)]
+    keys = {k: paintvid_image(work / "sample_keys", inputs[k - 1], k, style) for k in (1, len(inputs))}
+    result, row = through_runner(work, "sample", clip, read, keys, quick=False, gram=False)
+    result["keyframes_painted_by"] = "paintvid image (transfer.stylize.stylize_image), 150 iterations, starry_night"
+    return result, row
+
+
+def paintvid_image(folder: Path, frame: np.ndarray, k: int, style: Path) -> np.ndarray:
+    """Return ``frame`` painted by ``paintvid image``'s library function in ``style`` (cached in ``folder``)."""
+    from transfer.optimize import OptimizeOptions
+    from transfer.stylize import StyleSpec, StylizeConfig, stylize_image
+
+    painted = folder / f"painted_{k:04d}.png"
+    if not painted.is_file():
+        content = write_image(folder / f"frame_{k:04d}.png", frame)
+        stylize_image(StylizeConfig(content=content, output=painted, style=StyleSpec(styles=(style,)), width=None,
+                                    optimize=OptimizeOptions(iterations=150), progress=False))
+    return cv2.imread(str(painted))
+
+
+def through_runner(work: Path, name: str, clip: Path, read: ReadOptions, keys: dict[int, np.ndarray], quick: bool,
+                   gram: bool) -> tuple[dict, list]:
+    """Run ``paintvid video --keyframe``'s runner on ``clip`` with ``keys``; judge it with the input's own DIS flow."""
+    paths = tuple(Keyframe(k, write_image(work / f"{name}_keys" / f"{k:04d}.png", image)) for k, image in keys.items())
+    output = work / f"{name}_keyframes.mp4"
     shutil.rmtree(output.with_suffix(".work"), ignore_errors=True)  # measure the whole run every time
-    result = stylize_video_keyframes(KeyframeVideoConfig(video=clip, keyframes=tuple(paths), output=output,
-                                                         progress=False))
+    result = stylize_video_keyframes(KeyframeVideoConfig(video=clip, keyframes=paths, output=output, read=read,
+                                                         side_by_side=True, progress=False))
     workdir = WorkDir(result.workdir)
     frames = [workdir.read_png(workdir.frame(i)) for i in range(1, result.n_frames + 1)]
     out = [workdir.read_png(workdir.stylized(i)) for i in range(1, result.n_frames + 1)]
@@ -276,17 +313,19 @@ def _real(work: Path, n: int, gap: int, quick: bool) -> tuple[dict, list | None]
     linear = dict(render_shot(source, range(1, len(frames) + 1), keys, PropagationSettings(detail=False)))
     naive = naive_warping(source, keys, len(frames))
     ones = np.ones(frames[0].shape[:2], bool)
-    real = {
-        "clip": str(clip), "n_frames": result.n_frames, "shots": len(result.shots),
+    measured = {
+        "clip": str(clip), "n_frames": result.n_frames, "size": [result.size.width, result.size.height],
+        "shots": len(result.shots), "keyframes": sorted(keys), "output": result.output,
         "fidelity_next_to_keyframes": fidelity(out, keys, lambda t, k: source.step(t, k)[0], lambda t, k: ones,
                                                source),
         **_judged(out, keys, {"linear_blend": linear, "naive_warping": naive}, frames, (back, fwd, None)),
         "propagate_fps": result.n_frames / result.stage_seconds["propagate"],
         "flow_seconds_per_frame": result.stage_seconds["flow"] / (result.n_frames - 1),
         "runner_fps_all_stages": result.fps, "stage_seconds": result.stage_seconds,
-        "gram": gram_ratio(work, frames, out, {k.frame: k.path for k in paths}, quick),
     }
-    return real, _sheet_row("real (vtest)", keys, dict(enumerate(out, start=1)), linear, naive)
+    if gram:
+        measured["gram"] = gram_ratio(work, frames, out, {k.frame: k.path for k in paths}, quick)
+    return measured, _sheet_row(name, keys, dict(enumerate(out, start=1)), linear, naive)
 
 
 # -- style against the per-frame arbitrary method -----------------------------------------------------------------
@@ -366,9 +405,9 @@ def contact_sheet(rows: list, path: Path, cell_width: int = 320) -> Path:
 def targets(results: dict) -> list[dict]:
     """Return one row per target: measured value, bound and whether it holds."""
     rows = []
-    for clip in ("known_motion", "real"):
+    for clip in ("known_motion", "real", "sample"):
         r = results.get(clip, {})
-        if "skipped" in r:
+        if not r or "skipped" in r:
             continue
         rows += [_target(clip, "fidelity next to keyframes (grey levels)", r["fidelity_next_to_keyframes"]
                          ["mean_abs_difference"], "<=", 4.0),
