@@ -345,7 +345,7 @@ def gram_ratio(work: Path, frames: list[np.ndarray], out: list[np.ndarray], key_
         return {"skipped": f"{type(exc).__name__}: {exc}"}
     keys = sorted(key_paths)
     picked = sorted({m for a, b in zip(keys, keys[1:], strict=False) for m in (a + 1, (a + b) // 2)})
-    picked = picked[:4] if quick else picked
+    picked = picked[:2] if quick else picked
     objective = build_objective(StyleSpec(styles=(key_paths[keys[0]],), precision=Precision.FLOAT32))
     rows, model = [], _arbitrary_model_kwargs(ArbitraryImageConfig)
     for t in picked:
