@@ -3,7 +3,7 @@
 For the frames between keyframes a < b: a backward sweep from b carries b's marks to each frame (flow accumulated
 frame to frame, :func:`media.propagation.compose`) and keeps them (uint8, about 1.6 MB per 640x360 frame of the
 gap); a forward sweep from a does the same for a and blends the two on the fly (:func:`media.propagation.combine`,
-smoothstep weights by distance). Frames before the shot's first keyframe come from it alone, those after the last
+linear weights by distance). Frames before the shot's first keyframe come from it alone, those after the last
 from the last. What neither keyframe saw is painted in their colours (the fill); the fill, unlike carried marks,
 follows each frame's input and would shimmer, so it is blended with the previous output along the flow
 (:func:`media.smoothing.blend_along_flow`) in proportion to its share. Keyframes themselves are output as painted.
