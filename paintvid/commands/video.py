@@ -76,8 +76,9 @@ def _frame_options(g) -> None:
     g.add_argument("--start", type=float, default=0.0, help="start time in seconds")
     g.add_argument("--frames", type=int, default=None, help="number of frames to stylise")
     g.add_argument("--seconds", type=float, default=None, help="or: seconds of video to stylise")
-    g.add_argument("--width", type=int, default=256,
-                   help="working width: the method paints at this width (aspect kept, multiple of 8)")
+    g.add_argument("--width", type=int, default=None,
+                   help="working width: the method paints at this width (aspect kept, multiple of 8; default 640 for "
+                        "--method arbitrary, whose network sets its own brush size, else 256)")
     g.add_argument("--output-width", type=int, default=None,
                    help="width of the written film (default: the clip's own, at most 3840); each painted frame is "
                         "upsampled to it guided by the full-resolution frame")
@@ -124,6 +125,24 @@ def _shot_options(g) -> None:
                    help="join this Ray cluster instead (default: $RAY_ADDRESS); --workdir must be shared storage")
 
 
+#: ``--width`` when none is given: the any-painting painter paints at its own size (``--stroke-scale``), so its
+#: working width only sets how much of the clip's detail it sees and the size flow is estimated at.
+DEFAULT_WIDTH = {"arbitrary": 640}
+
+
+def working_width(args: argparse.Namespace) -> int:
+    """Return ``--width``, or the method's default working width (:data:`DEFAULT_WIDTH`, else 256)."""
+    return args.width if args.width is not None else DEFAULT_WIDTH.get(args.method, 256)
+
+
+def read_options(args: argparse.Namespace):
+    """Return the frame selection of the options (a ``media.video_io.ReadOptions``) at the working width."""
+    from media.video_io import ReadOptions  # deferred like the library: OpenCV loads after the checks
+
+    return ReadOptions(start=args.start, frames=args.frames, seconds=args.seconds, width=working_width(args),
+                       fps=args.fps)
+
+
 def run(args: argparse.Namespace) -> None:
     from foundation.errors import UserError
 
@@ -137,7 +156,7 @@ def run(args: argparse.Namespace) -> None:
     require_files(args.video, *args.styles)
     check_outputs(args, [args.video, *args.styles])
     # deferred: the library (and TensorFlow) loads only once the options are checked
-    from media.video_io import ReadOptions, probe
+    from media.video_io import probe
 
     info = probe(args.video)  # a bad video fails here, before TensorFlow starts and prints its banner
     from media.shots import parse_shots_option
@@ -154,7 +173,7 @@ def run(args: argparse.Namespace) -> None:
         video=Path(args.video),
         output=Path(args.output),
         style=style_spec(args, args.styles),
-        read=ReadOptions(start=args.start, frames=args.frames, seconds=args.seconds, width=args.width, fps=args.fps),
+        read=read_options(args),
         workdir=Path(args.workdir) if args.workdir else None,
         flow=args.flow or "deepflow",
         flow_dir=Path(args.flow_dir) if args.flow_dir else None,
@@ -192,7 +211,7 @@ def check_outputs(args: argparse.Namespace, inputs: list[str]) -> None:
     check_output_dir(default_workdir(args.output, args.workdir), what="work folder")
     from media.upsample import check_output_width  # deferred like the library: OpenCV loads after the checks
 
-    check_output_width(args.output_width, args.width)
+    check_output_width(args.output_width, working_width(args))
 
 
 def output_width_of(args: argparse.Namespace, info) -> int:
@@ -200,7 +219,7 @@ def output_width_of(args: argparse.Namespace, info) -> int:
     never below ``--width``."""
     from media.upsample import default_output_width
 
-    return args.output_width or default_output_width(info.width, args.width)
+    return args.output_width or default_output_width(info.width, working_width(args))
 
 
 def _feed_forward_models(args: argparse.Namespace) -> list[str]:
@@ -238,7 +257,7 @@ def run_fast(args: argparse.Namespace) -> None:
     paintings = list(args.styles) if args.method == "arbitrary" else []
     check_outputs(args, [args.video, *models, *paintings])
     # deferred: the library (and TensorFlow) loads only once the options are checked
-    from media.video_io import ReadOptions, probe
+    from media.video_io import probe
 
     info = probe(args.video)
     from video.fast_runner import FastVideoConfig, stylize_video_fast
@@ -255,7 +274,7 @@ def run_fast(args: argparse.Namespace) -> None:
         style_schedule=args.style_schedule,
         output=Path(args.output),
         workdir=Path(args.workdir) if args.workdir else None,
-        read=ReadOptions(start=args.start, frames=args.frames, seconds=args.seconds, width=args.width, fps=args.fps),
+        read=read_options(args),
         batch_size=args.batch_size,
         precision=precision_of(args),
         smoothing=args.smoothing,
@@ -294,13 +313,12 @@ def run_keyframes(args: argparse.Namespace) -> None:
     require_input_files(*(str(k.path) for k in keyframes), expected="an image file")
     check_outputs(args, [args.video, *(str(k.path) for k in keyframes)])
     from media.shots import parse_shots_option
-    from media.video_io import ReadOptions
     from video.keyframe_runner import KeyframeVideoConfig, stylize_video_keyframes
 
     config = KeyframeVideoConfig(
         video=Path(args.video), keyframes=tuple(keyframes), output=Path(args.output),
         workdir=Path(args.workdir) if args.workdir else None,
-        read=ReadOptions(start=args.start, frames=args.frames, seconds=args.seconds, width=args.width, fps=args.fps),
+        read=read_options(args),
         flow=args.flow or "dis", **({} if args.smoothing is None else {"fill_smoothing": args.smoothing}),
         side_by_side=args.side_by_side, progress=not args.quiet,
         shots=parse_shots_option(args.shots, threshold=args.shot_threshold, min_frames=args.min_shot_frames),
