@@ -57,7 +57,7 @@ from transfer.arbitrary.weights_file import default_weights
 from transfer.backbone import load_backbone
 from transfer.features import FeatureExtractor, Precision, preprocess
 from video.arbitrary_stylizer import frame_weights
-from video.fast_runner import DEFAULT_SMOOTHING, FastVideoConfig, stylize_video_fast
+from video.fast_runner import DEFAULT_SMOOTHING, PAINTER_CHECK, FastVideoConfig, stylize_video_fast
 from video.fast_stylizer import NetworkStylizer
 from video.loop import FrameItem
 from video.painter_stylizer import painter_stylizer
@@ -144,7 +144,8 @@ def painted(painting: Path, frames: list[np.ndarray], smoothing: float | None) -
     vectors = painter.style_vector(read_image(painting))[None]
     run_batch = painter_stylizer(painter, vectors, frame_weights(1, None, None, None))
     default_blend, flow = DEFAULT_SMOOTHING["arbitrary"]
-    stylizer = NetworkStylizer(run_batch, 4, default_blend if smoothing is None else smoothing, flow, 0.5)
+    stylizer = NetworkStylizer(run_batch, 4, default_blend if smoothing is None else smoothing, flow, 0.5,
+                               PAINTER_CHECK)
     out: list[np.ndarray] = []
     for start in range(0, len(frames), 4):
         out += stylizer.stylize([FrameItem(k + 1, frames[k]) for k in range(start, min(start + 4, len(frames)))])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from media.consistency import certainty
+from media.consistency import certainty, quick_certainty
 from media.flow import FlowMethod, estimate_flow
 from media.warp import warp
 
@@ -36,12 +36,18 @@ class Motion:
     certainty: np.ndarray
 
 
+#: The certainty functions ``estimate_motion`` can use: the reference checker's, or the forward-backward test alone.
+CHECKS = {"reference": certainty, "quick": quick_certainty}
+
+
 def estimate_motion(frame: np.ndarray, prev_frame: np.ndarray, method: FlowMethod | str,
-                    scale: float = 1.0) -> Motion:
+                    scale: float = 1.0, check: str = "reference") -> Motion:
     """Return the :class:`Motion` from ``prev_frame`` to ``frame`` (both (H, W, 3) uint8 BGR input frames).
 
     scale: estimate flow and certainty on frames resized by this factor (<= 1), then upsample them (flow vectors
     rescaled to full-size pixels); 0.5 is about 4x cheaper.
+    check: ``reference`` (:func:`media.consistency.certainty`) or ``quick``
+    (:func:`media.consistency.quick_certainty`, no motion-boundary test, far cheaper).
     """
     h, w = frame.shape[:2]
     a, b = frame, prev_frame
@@ -51,7 +57,7 @@ def estimate_motion(frame: np.ndarray, prev_frame: np.ndarray, method: FlowMetho
         b = cv2.resize(prev_frame, size, interpolation=cv2.INTER_AREA)
     back = estimate_flow(a, b, method)
     forward = estimate_flow(b, a, method)
-    cert = certainty(back, forward)
+    cert = CHECKS[check](back, forward)
     if scale < 1.0:
         factor = np.float32([w / a.shape[1], h / a.shape[0]])
         back = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR) * factor
@@ -87,6 +93,7 @@ def smooth_frame(
     alpha: float,
     flow_method: str,
     flow_scale: float = 1.0,
+    check: str = "reference",
 ) -> np.ndarray:
     """Return ``out`` blended with ``prev_out`` warped into this frame, under the flow certainty (uint8 BGR).
 
@@ -95,6 +102,7 @@ def smooth_frame(
         alpha: blend factor in [0, 1] where the flow is certain.
         flow_scale: estimate flow and certainty on frames resized by this factor (<= 1), then upsample them;
             0.5 makes smoothing about 4x cheaper.
+        check: the certainty, ``reference`` or ``quick`` (:data:`CHECKS`).
     """
-    motion = estimate_motion(frame, prev_frame, flow_method, flow_scale)
+    motion = estimate_motion(frame, prev_frame, flow_method, flow_scale, check)
     return blend_along_flow(out, prev_out, motion.back, motion.certainty, alpha)

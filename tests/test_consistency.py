@@ -128,3 +128,20 @@ def test_agrees_with_reference_checker_output(pair):
     # the reference stores int(255 * c) computed in float32 (so a certain pixel becomes 254): within one level
     ours = np.floor(c.astype(np.float64) * 255 + 1e-3)
     assert np.abs(ours - reference).max() <= 1
+
+
+def test_quick_certainty_passes_a_consistent_shift_and_fails_a_wrong_reverse():
+    """The forward-backward test alone: a uniform shift and its exact reverse pass except where the flow leaves the
+    image; a reverse that does not undo the flow fails everywhere; agrees with the reference checker on the pass."""
+    from media.consistency import certainty, quick_certainty
+
+    h, w = 24, 32
+    flow = np.zeros((h, w, 2), np.float32)
+    flow[..., 0] = 3.0  # frame j's pixel p came from p + (3, 0) in frame i
+    reverse = -flow
+    c = quick_certainty(flow, reverse)
+    assert c.shape == (h, w) and c.dtype == np.float32
+    assert c[:, : w - 6].min() > 0.99 and c[:, w - 2:].max() < 0.01  # the last 3 columns leave the image
+    assert quick_certainty(flow, flow).max() < 0.01  # the "reverse" moves the same way: inconsistent
+    reference = certainty(flow, reverse)
+    assert ((c > 0.5) == (reference > 0.5))[2:-2, 2: w - 6].all()  # the reference drops its last row and column

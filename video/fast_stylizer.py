@@ -63,13 +63,14 @@ def scheduled_stylizer(stylizers: list, schedule_text: str | None, fps: float):
 class NetworkStylizer:
     """Runs ``network(frames (B, H, W, 3) uint8) -> (B, H, W, 3) uint8`` on batches, then the optional smoothing.
 
-    ``network_seconds`` and ``smooth_seconds`` add up the time of each step.
+    ``network_seconds`` and ``smooth_seconds`` add up the time of each step; ``check`` is the smoothing's
+    certainty (:data:`media.smoothing.CHECKS`).
     """
 
     def __init__(self, network, batch_size: int, smoothing: float = 0.0, flow_method: str = "dis",
-                 flow_scale: float = 0.5):
+                 flow_scale: float = 0.5, check: str = "reference"):
         self.network, self.batch_size = network, batch_size
-        self.smoothing, self.flow_method, self.flow_scale = smoothing, flow_method, flow_scale
+        self.smoothing, self.flow_method, self.flow_scale, self.check = smoothing, flow_method, flow_scale, check
         self.network_seconds = self.smooth_seconds = 0.0
         self._prev: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -82,7 +83,7 @@ class NetworkStylizer:
             if self.smoothing > 0 and self._prev is not None:
                 t = time.perf_counter()
                 out = smooth_frame(out, self._prev[1], item.frame, self._prev[0], self.smoothing, self.flow_method,
-                                   self.flow_scale)
+                                   self.flow_scale, self.check)
                 self.smooth_seconds += time.perf_counter() - t
             self._prev = (item.frame, out)
             outputs.append(out)
