@@ -10,6 +10,12 @@ filter-gradient nodes have no consumer and are pruned). ReLU, pooling and the lo
 The peak is the best GFLOP/s of plain matrix products in the same precision, over a square GEMM and GEMMs shaped
 like the convolutions' own (rows = pixels, inner = 9 x input channels, columns = output channels). The loss pass
 and the peak are timed alternately, best of N each, so load from other jobs on a shared machine hits both alike.
+
+Every row runs twice: natively, and in a subprocess with ``ONEDNN_MAX_CPU_ISA=AVX2`` (oneDNN then runs an AVX2-only
+CPU's kernels; :mod:`benchmarks.cpu_class`), each against the GEMM peak measured under the same ISA. float32 runs
+with both convolution kernels (:class:`transfer.features.Convolutions`: Keras' forward convolutions, the previous
+path, and the backward-data kernels), timed alternately in one process, so the speed-up is measured before/after in
+one run.
 """
 
 from __future__ import annotations
@@ -18,10 +24,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
+from benchmarks.cpu_class import GemmPeak, columns
+from foundation.cpu import native_bfloat16
 from transfer.backbone import load_backbone
-from transfer.features import CONTENT_LAYER, STYLE_LAYERS, FeatureExtractor, Precision
+from transfer.features import (
+    CONTENT_LAYER,
+    DEFAULT_PRECISION,
+    STYLE_LAYERS,
+    Convolutions,
+    FeatureExtractor,
+    Precision,
+    default_convolutions,
+)
 from transfer.objective import LossWeights, StyleObjective
 from transfer.optimize import OptimizeOptions, OptimizerKind
 from transfer.stylize import StyleSpec, StylizeConfig, stylize_image
@@ -60,28 +75,9 @@ def conv_gemm_shapes(height: int, width: int) -> list[tuple[int, int, int]]:
     return sorted(shapes)
 
 
-class _Gemm:
-    """Timed matrix products of several shapes in one dtype; ``best_gflops`` is the best seen so far."""
-
-    def __init__(self, dtype: str, shapes: list[tuple[int, int, int]]):
-        rng = tf.random.Generator.from_seed(0)
-        self.cases = [(tf.cast(rng.normal((m, k)), dtype), tf.cast(rng.normal((k, n)), dtype), 2.0 * m * k * n)
-                      for m, k, n in shapes]
-        self.mm = tf.function(lambda a, b: tf.matmul(a, b))
-        self.best_gflops = 0.0
-        for a, b, _ in self.cases:
-            self.mm(a, b).numpy()
-
-    def measure(self) -> None:
-        for a, b, flops in self.cases:
-            started = time.perf_counter()
-            self.mm(a, b).numpy()
-            self.best_gflops = max(self.best_gflops, flops / (time.perf_counter() - started) / 1e9)
-
-
-def _loss_pass(size: int, precision: Precision):
+def _loss_pass(size: int, precision: Precision, convolutions: Convolutions | None = None):
     """Return a zero-argument function running one loss-and-gradient pass at size x size (warmed up)."""
-    extractor = FeatureExtractor(load_backbone("bundled"), (CONTENT_LAYER, *STYLE_LAYERS), precision)
+    extractor = FeatureExtractor(load_backbone("bundled"), (CONTENT_LAYER, *STYLE_LAYERS), precision, convolutions)
     objective = StyleObjective(extractor, CONTENT_LAYER, dict.fromkeys(STYLE_LAYERS, 1.0))
     x = np.random.default_rng(0).normal(0, 50, (1, size, size, 3)).astype(np.float32)
     targets = objective.targets(x, objective.style_grams(x))
@@ -90,24 +86,49 @@ def _loss_pass(size: int, precision: Precision):
     return lambda: objective.value_and_grad(x, targets, weights)
 
 
-def roofline(size: int, precision: Precision, repeats: int) -> dict:
-    """Return the loss pass at size x size against the GEMM peak of the same precision, timed alternately."""
-    run_pass = _loss_pass(size, precision)
-    gemm = _Gemm(precision.value, [(2048, 2048, 2048), *conv_gemm_shapes(size, size)])
-    best = np.inf
+def _variants() -> list[tuple[Precision, Convolutions]]:
+    """Return the (precision, convolutions) pairs timed here: float32 with both kernels (the one this CPU uses by
+    default first), and bfloat16 where the CPU computes it natively (elsewhere it is never the default: 8-10x
+    slower than float32 on AVX2 cores)."""
+    default = default_convolutions()
+    out = [(Precision.FLOAT32, default), *[(Precision.FLOAT32, c) for c in Convolutions if c is not default]]
+    if native_bfloat16():
+        out.append((Precision.BFLOAT16, Convolutions.KERAS))
+    return out
+
+
+def roofline(size: int, repeats: int) -> list[dict]:
+    """Return one row per :func:`_variants` entry: the loss pass at size x size against the GEMM peak of the same
+    precision, all timed alternately (pass, pass, ..., GEMMs) so load from other jobs hits every row alike."""
+    variants = _variants()
+    passes = [_loss_pass(size, p, c) for p, c in variants]
+    shapes = [(2048, 2048, 2048), *conv_gemm_shapes(size, size)]
+    peaks = {p: GemmPeak(p.value, shapes) for p in {p for p, _ in variants}}
+    best = [np.inf] * len(passes)
     for _ in range(repeats):
-        gemm.measure()
-        started = time.perf_counter()
-        run_pass()
-        best = min(best, time.perf_counter() - started)
-    gemm.measure()
+        for k, run_pass in enumerate(passes):
+            started = time.perf_counter()
+            run_pass()
+            best[k] = min(best[k], time.perf_counter() - started)
+        for peak in peaks.values():
+            peak.measure()
     flops = loss_pass_flops(size, size)
-    achieved = flops["total"] / best / 1e9
-    return {"size": size, "precision": precision.value, "seconds_per_iteration": best,
-            "gflop_per_iteration": flops["total"] / 1e9,
-            "gflop_breakdown": {k: v / 1e9 for k, v in flops.items() if k != "total"},
-            "achieved_gflops": achieved, "gemm_peak_gflops": gemm.best_gflops,
-            "efficiency": achieved / gemm.best_gflops}
+    rows = []
+    for (precision, convolutions), seconds in zip(variants, best, strict=True):
+        achieved = flops["total"] / seconds / 1e9
+        peak = peaks[precision].best_gflops
+        rows.append({"size": size, "precision": precision.value, "convolutions": convolutions.value,
+                     "default": precision is DEFAULT_PRECISION and convolutions is default_convolutions(),
+                     "seconds_per_iteration": seconds, "gflop_per_iteration": flops["total"] / 1e9,
+                     "gflop_breakdown": {k: v / 1e9 for k, v in flops.items() if k != "total"},
+                     "achieved_gflops": achieved, "gemm_peak_gflops": peak, "efficiency": achieved / peak})
+    return rows
+
+
+def isa_rows(sizes: list[int], repeats: int) -> dict:
+    """Return ``{"loss_pass": rows}`` of :func:`roofline` at every size, run under this process's ISA (a row
+    function for :func:`benchmarks.cpu_class.columns`)."""
+    return {"loss_pass": [row for size in sizes for row in roofline(size, repeats)]}
 
 
 def optimizer_comparison(iterations: int, width: int) -> dict:
@@ -128,18 +149,33 @@ def optimizer_comparison(iterations: int, width: int) -> dict:
 
 
 def run(quick: bool, out_dir: Path) -> dict:
-    """Loss pass at 256 (and 512) per precision against that precision's GEMM peak; L-BFGS vs Adam."""
-    sizes = (256,) if quick else (256, 512)
-    repeats = 3 if quick else 7
-    passes = [roofline(size, precision, repeats) for size in sizes for precision in Precision]
-    by_precision = {p.value: min(r["efficiency"] for r in passes if r["precision"] == p.value) for p in Precision}
-    result = {"loss_pass": passes, "efficiency_by_precision": by_precision, "efficiency_target": 0.85,
-              "bfloat16_speedup": {str(s): _speedup(passes, s) for s in sizes}}
+    """Loss pass at 256 (and 384) px per precision and convolution kernel against the GEMM peak of the same
+    precision, natively and under ``ONEDNN_MAX_CPU_ISA=AVX2`` (:func:`benchmarks.cpu_class.columns`); L-BFGS vs
+    Adam."""
+    sizes = [256] if quick else [256, 384]
+    cols = columns("benchmarks.vgg:isa_rows", {"sizes": sizes, "repeats": 3 if quick else 7})
+    result: dict = {"note": cols["note"], "efficiency_target": 0.85, "avx2_efficiency_target": 0.80}
+    for name in ("native", "avx2"):
+        rows = cols[name]["loss_pass"]
+        result[f"cpu_{name}"] = cols[name]["cpu"]
+        result[f"loss_pass_{name}"] = rows
+        result[f"summary_{name}"] = _summary(rows, sizes)
     if (SAMPLES / "building.jpg").exists():
         result["optimizers"] = optimizer_comparison(iterations=20 if quick else 100, width=128 if quick else 256)
     return result
 
 
-def _speedup(passes: list[dict], size: int) -> float:
-    t = {r["precision"]: r["seconds_per_iteration"] for r in passes if r["size"] == size}
-    return t[Precision.FLOAT32.value] / t[Precision.BFLOAT16.value]
+def _summary(rows: list[dict], sizes: list[int]) -> dict:
+    """Return one column's headline: the default's least efficiency over the sizes, and per size its seconds, the
+    speed-up of the backward-data kernels over Keras' in float32 and of bfloat16 over float32 where it ran."""
+    default = [r for r in rows if r["default"]]
+    out: dict = {"default_precision": default[0]["precision"], "default_convolutions": default[0]["convolutions"],
+                 "default_efficiency": min(r["efficiency"] for r in default)}
+    for size in sizes:
+        t = {(r["precision"], r["convolutions"]): r["seconds_per_iteration"] for r in rows if r["size"] == size}
+        keras32 = t[("float32", "keras")]
+        out[f"default_seconds_{size}"] = next(r["seconds_per_iteration"] for r in default if r["size"] == size)
+        out[f"backward_data_speedup_{size}"] = keras32 / t[("float32", "backward-data")]
+        if ("bfloat16", "keras") in t:
+            out[f"bfloat16_speedup_{size}"] = min(keras32, t[("float32", "backward-data")]) / t[("bfloat16", "keras")]
+    return out
