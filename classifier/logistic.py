@@ -98,6 +98,45 @@ def fit_l2_logistic(x: np.ndarray, y: np.ndarray, cs: Sequence[float], sample_we
         init: a fit with one row (used for every ``C``) or one row per ``C`` to start from (default: zeros).
         progress: called after every iteration with each ``C``'s largest gradient entry ``(k,)``.
     """
+    x, y, cs, weight = _checked_inputs(x, y, cs, sample_weight)
+    inv_c = 1.0 / np.array(cs)
+    k = len(cs)
+    w, b = _start(init, x.shape[1], k)
+    z = _matmul(x, w) + b
+    f = _loss(z, w, y, weight, inv_c)
+    gw, gb = _gradient(z, w, x, y, weight, inv_c)
+    passes = 2
+    history: list[list[tuple[np.ndarray, np.ndarray, float]]] = [[] for _ in range(k)]
+    active = _worst_gradient(gw, gb) > tol
+    iters = np.zeros(k, int)
+    while active.any():
+        run = np.flatnonzero(active)  # only running C enter the products: a finished one costs nothing more
+        dw, db = _directions(gw, gb, history, run)
+        xd = np.zeros_like(z)
+        xd[:, run] = _matmul(x, dw[:, run]) + db[run]
+        slope = (gw * dw).sum(0) + gb * db
+        t, ok = _armijo(z, xd, w, dw, f, slope, y, weight, inv_c, active)
+        # a C whose line search found no decrease is at the limit of the arithmetic: it stops there
+        moved = active & ok
+        mv = np.flatnonzero(moved)
+        new = _moved(x, y, weight, inv_c, (w, b, z, f, gw, gb), (dw, db, xd), t, mv)
+        passes += 2 if len(mv) else 1  # x @ directions, then x.T @ residuals when some C moved
+        _remember(history, mv, (w, b, gw, gb), new, memory)
+        w, b, z, f, gw, gb = new
+        iters[mv] += 1
+        worst = _worst_gradient(gw, gb)
+        active = moved & (worst > tol) & (iters < max_iter)
+        if progress is not None:
+            progress(worst)
+    converged = bool((_worst_gradient(gw, gb) <= tol).all())
+    return LogisticFit(cs, w.T.copy(), b.copy(), int(iters.max()), passes, converged)
+
+
+def _checked_inputs(x: np.ndarray, y: np.ndarray, cs: Sequence[float], sample_weight: np.ndarray | None
+                    ) -> tuple[np.ndarray, np.ndarray, tuple[float, ...], np.ndarray]:
+    """Return ``(x, y, cs, weight)`` as the solver uses them: ``x (n, d)`` float64 or float32, ``y (n,) float64``
+    in {0, 1}, ``cs`` a tuple of floats, ``weight (n,) float64`` (all 1 without ``sample_weight``); ValueError on
+    a shape mismatch, a ``C`` that is not positive or a label that is not 0 or 1."""
     x = np.asarray(x)
     x = x if x.dtype == np.float64 else x.astype(np.float32, copy=False)
     y = np.asarray(y, np.float64).ravel()
@@ -109,58 +148,67 @@ def fit_l2_logistic(x: np.ndarray, y: np.ndarray, cs: Sequence[float], sample_we
     if not np.isin(y, (0.0, 1.0)).all():
         raise ValueError("labels must be 0 or 1")
     weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    inv_c = 1.0 / np.array(cs)
-    d, k = x.shape[1], len(cs)
+    return x, y, cs, weight
+
+
+def _start(init: LogisticFit | None, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the starting ``(w (d, k), b (k,))`` float64: zeros, or ``init``'s one row (for every ``C``) or its
+    ``k`` rows."""
     w, b = np.zeros((d, k)), np.zeros(k)
     if init is not None:
         w[:] = init.coef.T if len(init.cs) == k else init.coef[0][:, None]
         b[:] = init.intercept if len(init.cs) == k else init.intercept[0]
-    z = _matmul(x, w) + b
-    f = _loss(z, w, y, weight, inv_c)
-    gw, gb = _gradient(z, w, x, y, weight, inv_c)
-    passes = 2
-    history: list[list[tuple[np.ndarray, np.ndarray, float]]] = [[] for _ in range(k)]
-    active = np.maximum(np.abs(gw).max(0), np.abs(gb)) > tol
-    iters = np.zeros(k, int)
-    while active.any():
-        # directions: steepest descent of unit length first, then each C's L-BFGS two-loop recursion
-        run = np.flatnonzero(active)  # only running C enter the products: a finished one costs nothing more
-        dw, db = np.zeros((d, k)), np.zeros(k)
-        for j in run:
-            g = np.append(gw[:, j], gb[j])
-            step = _two_loop(g, history[j]) if history[j] else -g / np.linalg.norm(g)
-            dw[:, j], db[j] = step[:d], step[d]
-        xd = np.zeros_like(z)
-        xd[:, run] = _matmul(x, dw[:, run]) + db[run]
-        passes += 1
-        slope = (gw * dw).sum(0) + gb * db
-        t, ok = _armijo(z, xd, w, dw, f, slope, y, weight, inv_c, active)
-        # a C whose line search found no decrease is at the limit of the arithmetic: it stops there
-        moved = active & ok
-        mv = np.flatnonzero(moved)
-        w_new, b_new, z_new, f_new = w.copy(), b.copy(), z.copy(), f.copy()
-        gw_new, gb_new = gw.copy(), gb.copy()
-        if len(mv):
-            w_new[:, mv] += t[mv] * dw[:, mv]
-            b_new[mv] += t[mv] * db[mv]
-            z_new[:, mv] += t[mv] * xd[:, mv]
-            f_new[mv] = _loss(z_new[:, mv], w_new[:, mv], y, weight, inv_c[mv])
-            gw_new[:, mv], gb_new[mv] = _gradient(z_new[:, mv], w_new[:, mv], x, y, weight, inv_c[mv])
-            passes += 1
-        for j in mv:
-            s = np.append(w_new[:, j] - w[:, j], b_new[j] - b[j])
-            yv = np.append(gw_new[:, j] - gw[:, j], gb_new[j] - gb[j])
-            sy = float(s @ yv)
-            if sy > 1e-12 * float(yv @ yv):
-                history[j] = [*history[j][-(memory - 1):], (s, yv, 1.0 / sy)]
-        w, b, z, f, gw, gb = w_new, b_new, z_new, f_new, gw_new, gb_new
-        iters[mv] += 1
-        worst = np.maximum(np.abs(gw).max(0), np.abs(gb))
-        active = moved & (worst > tol) & (iters < max_iter)
-        if progress is not None:
-            progress(worst)
-    converged = bool((np.maximum(np.abs(gw).max(0), np.abs(gb)) <= tol).all())
-    return LogisticFit(cs, w.T.copy(), b.copy(), int(iters.max()), passes, converged)
+    return w, b
+
+
+def _worst_gradient(gw: np.ndarray, gb: np.ndarray) -> np.ndarray:
+    """Return each column's largest absolute gradient entry ``(k,)`` from ``gw (d, k)`` and ``gb (k,)``."""
+    return np.maximum(np.abs(gw).max(0), np.abs(gb))
+
+
+def _directions(gw: np.ndarray, gb: np.ndarray, history: list[list[tuple[np.ndarray, np.ndarray, float]]],
+                run: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the search directions ``((d, k), (k,))`` of the columns ``run`` (zeros elsewhere): steepest descent
+    of unit length while a column has no correction pairs, then its L-BFGS two-loop recursion."""
+    d, k = gw.shape
+    dw, db = np.zeros((d, k)), np.zeros(k)
+    for j in run:
+        g = np.append(gw[:, j], gb[j])
+        step = _two_loop(g, history[j]) if history[j] else -g / np.linalg.norm(g)
+        dw[:, j], db[j] = step[:d], step[d]
+    return dw, db
+
+
+def _moved(x, y, weight, inv_c, state: tuple, direction: tuple, t: np.ndarray, mv: np.ndarray) -> tuple:
+    """Return the new ``(w, b, z, f, gw, gb)`` (copies of ``state``) after the steps ``t (k,)`` along ``direction
+    = (dw (d, k), db (k,), xd (n, k))`` of the columns ``mv``; the others keep their values. Reads ``x`` once
+    (the gradient) when ``mv`` is not empty."""
+    w, b, z, f, gw, gb = state
+    dw, db, xd = direction
+    w_new, b_new, z_new, f_new = w.copy(), b.copy(), z.copy(), f.copy()
+    gw_new, gb_new = gw.copy(), gb.copy()
+    if len(mv):
+        w_new[:, mv] += t[mv] * dw[:, mv]
+        b_new[mv] += t[mv] * db[mv]
+        z_new[:, mv] += t[mv] * xd[:, mv]
+        f_new[mv] = _loss(z_new[:, mv], w_new[:, mv], y, weight, inv_c[mv])
+        gw_new[:, mv], gb_new[mv] = _gradient(z_new[:, mv], w_new[:, mv], x, y, weight, inv_c[mv])
+    return w_new, b_new, z_new, f_new, gw_new, gb_new
+
+
+def _remember(history: list[list[tuple[np.ndarray, np.ndarray, float]]], mv: np.ndarray, old: tuple, new: tuple,
+              memory: int) -> None:
+    """Append each moved column's correction pair ``(s, y, 1 / s.y)`` to its ``history`` (the newest ``memory``
+    kept), from ``old = (w, b, gw, gb)`` and ``new = (w, b, z, f, gw, gb)``. A pair with too small a curvature
+    ``s.y`` is skipped: it would make the inverse Hessian estimate blow up."""
+    w, b, gw, gb = old
+    w_new, b_new, _, _, gw_new, gb_new = new
+    for j in mv:
+        s = np.append(w_new[:, j] - w[:, j], b_new[j] - b[j])
+        yv = np.append(gw_new[:, j] - gw[:, j], gb_new[j] - gb[j])
+        sy = float(s @ yv)
+        if sy > 1e-12 * float(yv @ yv):
+            history[j] = [*history[j][-(memory - 1):], (s, yv, 1.0 / sy)]
 
 
 def _matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
