@@ -13,6 +13,10 @@ Methods (same frames, style and backbone):
   first frame's pyramid and has no temporal loss;
 - ``drift`` (full mode): the defaults over 30 frames, to see whether the style fades or the content loss climbs.
 
+Speed per CPU class: the rows above run natively; ``avx2`` holds the defaults and the old defaults again in a
+subprocess with ``ONEDNN_MAX_CPU_ISA=AVX2`` (oneDNN then runs an AVX2-only CPU's kernels, and the precision default
+is float32 as there), with their measures.
+
 Every output is measured by :func:`video.evaluate.evaluate_frames` under the input's DeepFlow flow and, for style and
 content loss, by one referee objective fixed to the old defaults' (float32, ``block4_conv2``, style at the frame's
 width), so a change of defaults cannot move its own yardstick; and by :func:`media.structure.mean_structure`, which
@@ -30,6 +34,7 @@ import cv2
 import numpy as np
 from matplotlib.figure import Figure
 
+from benchmarks.cpu_class import AVX2_NOTE, cpu_record, native_is_avx2, run_capped
 from foundation.figures import save_figure
 from media.flo import read_flo
 from media.structure import structure_score
@@ -80,6 +85,35 @@ def _methods(quick: bool) -> dict[str, dict]:
     return methods
 
 
+def isa_rows(quick: bool, out_dir: str, names: list[str]) -> dict:
+    """Return ``{"methods": {name: row}}`` of the ``names`` among :func:`_methods` (old defaults, defaults, ...),
+    stylised and measured in this process, so under its ISA (a row function for
+    :func:`benchmarks.cpu_class.run_capped`); work directories go to ``out_dir/NAME.work``."""
+    width, frames = (128, 6) if quick else (256, 10)
+    read = ReadOptions(width=width, frames=frames)
+    methods = {name: kw for name, kw in _methods(quick).items() if name in names}
+    runs = {name: optimise(CLIP, Path(out_dir) / f"{name}.mp4", read, **kw) for name, kw in methods.items()}
+    ref = reference(runs[names[0]][1])
+    return {"methods": {name: _row(ref, report, workdir) for name, (report, workdir) in runs.items()}}
+
+
+def _avx2_column(quick: bool, out_dir: Path) -> dict:
+    """Return the old defaults and today's defaults under ``ONEDNN_MAX_CPU_ISA=AVX2`` (a subprocess; there the
+    default precision is float32, as on an AVX2-only CPU): each row, the speed-up, the CPU record."""
+    names = [DEFAULTS_METHOD, "old_defaults"]
+    col = run_capped("benchmarks.video:isa_rows", {"quick": quick, "out_dir": str(out_dir / "video_avx2"),
+                                                   "names": names})
+    rows = col["methods"]
+    new, old = rows[DEFAULTS_METHOD], rows["old_defaults"]
+    return {"avx2_note": AVX2_NOTE, "cpu_avx2": col["cpu"],
+            "targets_avx2": {"speedup_vs_old_defaults": old["seconds_per_frame"] / new["seconds_per_frame"],
+                             "structure": new["structure"], "structure_old_defaults": old["structure"],
+                             "style_loss_change_vs_old_defaults": new["mean_style_loss"] / old["mean_style_loss"] - 1,
+                             "temporal_error_vs_old_defaults": new["temporal_error"] / old["temporal_error"]},
+            "methods_avx2": {name: {k: v for k, v in row.items() if not k.startswith("per_frame")}
+                             for name, row in rows.items()}}
+
+
 def run(quick: bool, out_dir: Path) -> dict:
     if not CLIP.exists():
         return {"skipped": f"{CLIP} missing (run make samples)"}
@@ -88,6 +122,9 @@ def run(quick: bool, out_dir: Path) -> dict:
     runs = {name: optimise(CLIP, out_dir / "video" / f"{name}.mp4", read, **kw) for name, kw in _methods(quick).items()}
     ref = reference(runs[DEFAULTS_METHOD][1])
     results = {name: _row(ref, report, workdir) for name, (report, workdir) in runs.items()}
+    avx2 = {"avx2_note": "this CPU is AVX2 class: the rows above are its AVX2 column"}
+    if not native_is_avx2():
+        avx2 = _avx2_column(quick, out_dir)
     new, old, base = results[DEFAULTS_METHOD], results["old_defaults"], results["independent"]
     targets = {
         "speedup_vs_old_defaults": old["seconds_per_frame"] / new["seconds_per_frame"],
@@ -111,8 +148,8 @@ def run(quick: bool, out_dir: Path) -> dict:
     _plot(results, out_dir / "video_temporal_error.png")
     _contact_sheet(ref["inputs"], {n: load_workdir_frames(runs[n][1])[1] for n in ("old_defaults", DEFAULTS_METHOD)},
                    out_dir / "video_contact_sheet.png")
-    return {"clip": str(CLIP), "style": str(STYLE), "width": width, "frames": frames, "methods": results,
-            "targets": targets}
+    return {"clip": str(CLIP), "style": str(STYLE), "width": width, "frames": frames, "cpu": cpu_record(),
+            "methods": results, "targets": targets, **avx2}
 
 
 def _row(ref: dict, report, workdir: Path) -> dict:
