@@ -58,6 +58,34 @@ def smooth_texture(xs: np.ndarray, ys: np.ndarray, seed: int, components: int = 
     return out + 127.5
 
 
+@dataclass(frozen=True)
+class _Patch:
+    """The moving patch: top-left corner ``(x0, y0)`` in frame 0 and size ``(height, width)``, pixels; it moves
+    by ``(dx, dy)`` pixels per frame."""
+
+    x0: float
+    y0: float
+    height: int
+    width: int
+    dx: float
+    dy: float
+
+    def covers(self, qx: np.ndarray, qy: np.ndarray, t: int) -> np.ndarray:
+        """Return a bool array of ``qx``'s shape: True where the real point ``(qx, qy)`` lies on the patch in
+        frame ``t``."""
+        left, top = self.x0 + t * self.dx, self.y0 + t * self.dy
+        return (qx >= left) & (qx < left + self.width) & (qy >= top) & (qy < top + self.height)
+
+    def mask(self, xs: np.ndarray, ys: np.ndarray, t: int) -> np.ndarray:
+        """Return the (H, W) bool mask of the patch in frame ``t`` on the pixel grid ``xs, ys`` (H, W); ValueError
+        when the patch leaves the frame."""
+        h, w = xs.shape
+        left, top = self.x0 + t * self.dx, self.y0 + t * self.dy
+        if left < 0 or top < 0 or left + self.width > w or top + self.height > h:
+            raise ValueError(f"the patch leaves the {w}x{h} frame at frame {t}; use fewer frames or a smaller shift")
+        return self.covers(xs, ys, t)
+
+
 def synthetic_clip(
     n_frames: int = 4,
     h: int = 64,
@@ -82,44 +110,52 @@ def synthetic_clip(
     sx, sy = map(float, shift)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
     ph, pw = patch_size
-    x0, y0 = (w - pw) / 2.0, (h - ph) / 2.0
     psx, psy = (0.0, 0.0) if patch_shift is None else map(float, patch_shift)
-
-    def patch_mask(t: int) -> np.ndarray:
-        if patch_shift is None:
-            return np.zeros((h, w), dtype=bool)
-        left, top = x0 + t * psx, y0 + t * psy
-        if left < 0 or top < 0 or left + pw > w or top + ph > h:
-            raise ValueError(f"the patch leaves the {w}x{h} frame at frame {t}; use fewer frames or a smaller shift")
-        return (xs >= left) & (xs < left + pw) & (ys >= top) & (ys < top + ph)
-
-    frames, patch_masks = [], []
-    for t in range(n_frames):
-        image = smooth_texture(xs - t * sx, ys - t * sy, seed)
-        inside = patch_mask(t)
-        if inside.any():
-            patch = smooth_texture(xs - t * psx, ys - t * psy, seed + 1)
-            image[inside] = 255.0 - patch[inside]  # inverted so the patch contrasts with the background
-        frames.append(np.clip(np.rint(image), 0, 255).astype(np.uint8))
-        patch_masks.append(inside)
-
+    patch = None if patch_shift is None else _Patch((w - pw) / 2.0, (h - ph) / 2.0, ph, pw, psx, psy)
+    frames, patch_masks = _render(xs, ys, n_frames, (sx, sy), patch, seed)
     flows_back, flows_forward, masks = [], [], []
     for t in range(1, n_frames):
-        back = np.empty((h, w, 2), dtype=np.float32)
-        back[...] = (-sx, -sy)
-        back[patch_masks[t]] = (-psx, -psy)
-        forward = np.empty((h, w, 2), dtype=np.float32)
-        forward[...] = (sx, sy)
-        forward[patch_masks[t - 1]] = (psx, psy)
-        # where each pixel of frame t came from in frame t-1, and whether it was visible there
-        qx, qy = xs + back[..., 0], ys + back[..., 1]
-        in_image = (qx >= 0) & (qx <= w - 1) & (qy >= 0) & (qy <= h - 1)
-        if patch_shift is None:
-            covered = np.zeros((h, w), dtype=bool)
-        else:
-            left, top = x0 + (t - 1) * psx, y0 + (t - 1) * psy
-            covered = (qx >= left) & (qx < left + pw) & (qy >= top) & (qy < top + ph)
-        masks.append(in_image & (patch_masks[t] | ~covered))
+        back, forward, visible = _exact_motion(xs, ys, t, (sx, sy), (psx, psy), patch, patch_masks)
+        masks.append(visible)
         flows_back.append(back)
         flows_forward.append(forward)
     return SyntheticClip(frames, flows_back, flows_forward, masks, patch_masks, (sx, sy), (psx, psy))
+
+
+def _render(xs: np.ndarray, ys: np.ndarray, n_frames: int, shift: tuple[float, float], patch: _Patch | None,
+            seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Return ``(frames, patch_masks)``: T frames (H, W, 3) uint8 BGR, each evaluated from the continuous textures
+    at shifted coordinates (the background of ``seed`` panned by ``shift``, the patch of ``seed + 1`` inverted),
+    and T (H, W) bool masks of the patch (all False without one). ``xs, ys``: the (H, W) float64 pixel grid."""
+    sx, sy = shift
+    frames, patch_masks = [], []
+    for t in range(n_frames):
+        image = smooth_texture(xs - t * sx, ys - t * sy, seed)
+        inside = np.zeros(xs.shape, dtype=bool) if patch is None else patch.mask(xs, ys, t)
+        if inside.any():
+            texture = smooth_texture(xs - t * patch.dx, ys - t * patch.dy, seed + 1)
+            image[inside] = 255.0 - texture[inside]  # inverted so the patch contrasts with the background
+        frames.append(np.clip(np.rint(image), 0, 255).astype(np.uint8))
+        patch_masks.append(inside)
+    return frames, patch_masks
+
+
+def _exact_motion(xs: np.ndarray, ys: np.ndarray, t: int, shift: tuple[float, float],
+                  patch_shift: tuple[float, float], patch: _Patch | None, patch_masks: list[np.ndarray]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return frame ``t``'s exact ``(flow t->t-1, flow t-1->t, visibility)``: (H, W, 2) float32 twice (``-shift``
+    / ``+shift`` on the background, ``-/+ patch_shift`` on the patch) and (H, W) bool, True where pixel p of
+    frame t is visible in frame t-1 at ``p + flow(p)``. ``xs, ys``: the (H, W) float64 pixel grid."""
+    h, w = xs.shape
+    (sx, sy), (psx, psy) = shift, patch_shift
+    back = np.empty((h, w, 2), dtype=np.float32)
+    back[...] = (-sx, -sy)
+    back[patch_masks[t]] = (-psx, -psy)
+    forward = np.empty((h, w, 2), dtype=np.float32)
+    forward[...] = (sx, sy)
+    forward[patch_masks[t - 1]] = (psx, psy)
+    # where each pixel of frame t came from in frame t-1, and whether it was visible there
+    qx, qy = xs + back[..., 0], ys + back[..., 1]
+    in_image = (qx >= 0) & (qx <= w - 1) & (qy >= 0) & (qy <= h - 1)
+    covered = np.zeros((h, w), dtype=bool) if patch is None else patch.covers(qx, qy, t - 1)
+    return back, forward, in_image & (patch_masks[t] | ~covered)
