@@ -11,6 +11,8 @@
   path on the video benchmark's frames: warping error as a multiple of the optimisation path's, under the path's
   own DeepFlow flows and under flows it never saw (DIS, Farneback);
 - the same comparison on a photograph filmed by a virtual camera (exact flow, no estimate favours anyone).
+Throughput rows run natively and again (float32, the default there) in a subprocess with
+``ONEDNN_MAX_CPU_ISA=AVX2`` (``*_avx2`` keys; oneDNN then runs an AVX2-only CPU's kernels).
 Writes ``fast_ablation.png`` (loss curves) and ``fast_throughput.png`` into ``out_dir``.
 """
 
@@ -25,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 from matplotlib.figure import Figure
 
+from benchmarks.cpu_class import AVX2_NOTE, cpu_record, native_is_avx2, run_capped
 from benchmarks.known_motion import camera_clip
 from benchmarks.video import DEFAULTS_METHOD, optimise, reference
 from foundation.figures import save_figure
@@ -51,9 +54,10 @@ def run(quick: bool, out_dir: Path) -> dict:
     work = Path(out_dir) / "fast"
     work.mkdir(parents=True, exist_ok=True)
     clip = _clip_640x360(work / "clip_640x360.mp4", frames=48 if quick else 240)
-    results: dict = {"clip": {"path": str(clip), "size": list(SIZE)}}
+    results: dict = {"clip": {"path": str(clip), "size": list(SIZE)}, "cpu": cpu_record()}
     results["network_only_fps"] = _network_only(quick)
     results["end_to_end"] = _end_to_end(clip, work, quick)
+    results.update(_avx2_column(quick, clip, work))
     results["ablation"] = _ablation(work, quick)
     results["versus_optimization"] = _versus_optimization(work, Path(out_dir))
     results["known_motion"] = _known_motion(work, quick)
@@ -80,11 +84,29 @@ def _clip_640x360(path: Path, frames: int) -> Path:
     return encode_frames(out, path, fps=24)
 
 
-def _network_only(quick: bool) -> dict:
+def isa_rows(quick: bool, clip: str, work: str) -> dict:
+    """Return the network-only and end-to-end rows of the slim network in float32 (the default precision without
+    native bfloat16) under this process's ISA: a row function for :func:`benchmarks.cpu_class.run_capped`."""
+    runs = {"slim_float32": {"precision": "float32"}, "slim_float32_smoothing": {"precision": "float32",
+                                                                                "smoothing": 0.5}}
+    return {"network_only_fps": _network_only(quick, ("float32",)),
+            "end_to_end": _end_to_end(Path(clip), Path(work), quick, runs)}
+
+
+def _avx2_column(quick: bool, clip: Path, work: Path) -> dict:
+    """Return :func:`isa_rows` under ``ONEDNN_MAX_CPU_ISA=AVX2`` (a subprocess) with its CPU record and a note."""
+    if native_is_avx2():
+        return {"avx2_note": "this CPU is AVX2 class: the rows above are its AVX2 column"}
+    col = run_capped("benchmarks.fast:isa_rows", {"quick": quick, "clip": str(clip), "work": str(work / "avx2")})
+    return {"avx2_note": AVX2_NOTE, "cpu_avx2": col["cpu"], "network_only_fps_avx2": col["network_only_fps"],
+            "end_to_end_avx2": col["end_to_end"]}
+
+
+def _network_only(quick: bool, precisions: tuple[str, ...] = ("bfloat16", "float32")) -> dict:
     x = tf.constant(np.random.default_rng(0).uniform(0, 255, (4, SIZE[1], SIZE[0], 3)).astype(np.float32))
-    variants = [("slim", "bfloat16"), ("slim", "float32")]
+    variants = [("slim", p) for p in precisions]
     if not quick:
-        variants += [("johnson", "bfloat16"), ("johnson", "float32")]
+        variants += [("johnson", p) for p in precisions]
     out = {}
     for preset, precision in variants:
         net = build_network(NetworkSpec.preset(preset), precision, seed=0)
@@ -99,10 +121,11 @@ def _network_only(quick: bool) -> dict:
     return out
 
 
-def _end_to_end(clip: Path, work: Path, quick: bool) -> dict:
+def _end_to_end(clip: Path, work: Path, quick: bool, runs: dict | None = None) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
     model = save_network(build_network(NetworkSpec.preset("slim"), seed=0), work / "slim_random.keras")
-    runs = {"slim_bfloat16": {"precision": "bfloat16"}, "slim_float32": {"precision": "float32"},
-            "slim_bfloat16_smoothing": {"precision": "bfloat16", "smoothing": 0.5}}
+    runs = runs or {"slim_bfloat16": {"precision": "bfloat16"}, "slim_float32": {"precision": "float32"},
+                    "slim_bfloat16_smoothing": {"precision": "bfloat16", "smoothing": 0.5}}
     out = {}
     for name, options in runs.items():
         cfg = FastVideoConfig(video=clip, model=model, output=work / f"{name}.mp4", workdir=work / f"{name}.work",
