@@ -23,7 +23,8 @@ starry_night.jpg``. Working width 384, output width 1920 unless a row says other
   --output-width 3840`` in a fresh process: its peak resident memory (``VmHWM``; target < 4 GB). The ffmpeg
   encoder is a process of its own and not counted.
 - Pictures: ``hd_crops.png`` (and ``docs/hd_crops.jpg``): 100 % crops of one frame, input | bicubic | guided |
-  painted at full width (the painter at 1920 directly; the optimisation path at 1920 is not affordable here).
+  guided-full | painted at full width (the painter at 1920 directly; the optimisation path at 1920 is not
+  affordable here).
 """
 
 from __future__ import annotations
@@ -239,9 +240,10 @@ def _crops(work: Path, out_dir: Path, full: np.ndarray, painted_opt: np.ndarray)
     for name, painted, native in (("optimize", painted_opt, None), ("arbitrary", painted_arb, at_full)):
         panels = [_label(_crop(full), "input 1920"),
                   _label(_crop(upsample(painted, full, "bicubic")), f"{name} 384, bicubic"),
-                  _label(_crop(upsample(painted, full, DEFAULT_METHOD)), f"{name} 384, guided")]
+                  _label(_crop(upsample(painted, full, UpsampleMethod.GUIDED)), f"{name} 384, guided"),
+                  _label(_crop(upsample(painted, full, UpsampleMethod.GUIDED_FULL)), f"{name} 384, guided-full")]
         panels.append(_label(_crop(native), f"{name} painted at 1920") if native is not None else
-                      _label(np.full_like(panels[0], 40), f"{name} at 1920: hours"))
+                      _label(np.full_like(panels[0], 40), f"{name} at 1920: too slow to paint"))
         rows.append(np.hstack([p for panel in panels for p in (panel, gap)][:-1]))
     sheet = np.vstack([rows[0], np.full((6, rows[0].shape[1], 3), 255, np.uint8), rows[1]])
     cv2.imwrite(str(out_dir / "hd_crops.png"), sheet)

@@ -3,24 +3,40 @@
 Painting does not need every pixel: brush marks live at a coarser scale than a photograph's detail, so every method
 paints at a working width and :func:`upsample` delivers the painting at the clip's own size. The full-resolution
 input frame is the guide: the painting is fitted, in small windows at the working size, as a linear function of the
-input's luminance (``painted ≈ a * Y + b`` per colour channel, the guided filter of He et al. 2013), and that fit is
-applied to the full-resolution luminance (``out = up(a) * Y_full + up(b)``: the fast guided upsampling of He & Sun
-2015 and Wu et al. 2018). Where the painting follows the input's light and dark, the subject's edges come back at
-full sharpness and exactly where they are in the input; where the painting departs from the input (a brush mark
-across an edge), the fit's offset ``b`` carries the mark, softened no more than a bicubic upscale would.
+input's luminance (``painted ≈ a * Y + b`` per colour channel, the guided filter of He et al. 2013), the gain ``a``
+is applied to the full-resolution luminance, and the rest (``painted - a * Y``: the fit's offset and the marks it
+does not explain) is upscaled bicubically: ``out = up(a) * Y_full + up(painted - a * Y_small)`` (the fast guided
+upsampling of He & Sun 2015, with the fit's remainder kept). That is the bicubic upscale plus the input's detail
+finer than a working pixel, scaled by how strongly the painting follows the input there: where it follows the
+input's light and dark, the subject's edges come back sharp and exactly where they are in the input; where it
+departs from the input (a brush mark across an edge), the mark stays, as soft as a bicubic upscale leaves it.
 
-The candidates, measured on a 1920x1080 clip painted at 384 px (``benchmarks/hd.py``, numbers in
-``docs/guide/hd-output.md``):
+The candidates, measured by ``benchmarks/hd.py`` on a native 1920x1080 clip (10 frames) painted at 384x216 by the
+optimisation path, brought to 1920x1080 (2 cores of an AMD EPYC with AVX-512 BF16, shared with other jobs, load
+average about 10; milliseconds per frame; warping error of Lai et al. under the input's DIS flow, relative to the
+bicubic upscale's; ``edges``: the structure measure of :mod:`media.structure` without its pre-blur, how closely the
+output follows the input's fine edges, 0.54 for the painting at 384 against its own input):
 
-- ``bicubic``: the painted frame upscaled alone. The cheapest; every edge and mark is 5x soft.
+============  ========  ===================  =======  ===========================================
+method        ms/frame  warping vs bicubic   edges    what it looks like
+============  ========  ===================  =======  ===========================================
+bicubic       6         1.00                 0.29     every edge and mark 5x soft
+detail        83        1.13                 0.77     the photograph's own detail and noise over the painting
+guided        48        1.07                 0.63     the subject's edges sharp, the marks kept (the default)
+guided-full   257       0.23                 0.84     a recoloured photograph: the marks are filtered away
+============  ========  ===================  =======  ===========================================
+
+- ``bicubic``: the painted frame upscaled alone. Cheapest; it cannot add flicker (a fixed linear map of each
+  painting), but nothing is sharper than a working pixel.
 - ``detail``: the painted-minus-input difference upsampled and added to the full-resolution input
-  (``up(P - down(I)) + I``): bicubic plus the photograph's own detail finer than a working pixel. Sharp, but the
-  detail it adds is the photograph's (texture, noise, compression blocks), painted over nothing.
-- ``guided`` (the default): as above. Sharp edges where the subject has them, and only there; steady, since it depends
-  only on the two frames; about as cheap as ``detail`` (the fit runs at the working size; at full size only two
-  bilinear resizes and one multiply-add per channel).
-- ``guided-full``: OpenCV contrib's guided filter (``cv2.ximgproc.guidedFilter``) run at full resolution on the
-  bicubic upscale. Much the same picture at several times the cost.
+  (``up(P - down(I)) + I``): bicubic plus all of the photograph's detail finer than a working pixel, wherever the
+  painting has gone, noise and compression blocks included.
+- ``guided`` (the default): above. It adds the input's fine detail only as strongly as the painting follows the
+  input there, so the edges come back where the painting has them and a brush mark stays a brush mark; 7 % more
+  warping error than bicubic, the cost of the edges it adds.
+- ``guided-full``: OpenCV contrib's guided filter (``cv2.ximgproc.guidedFilter``) at full resolution (radius 10 px
+  at 5x) on the bicubic upscale. Steadiest and sharpest, because within each window it replaces the painting by a
+  linear function of the photograph: the marks are gone (see ``docs/hd_crops.jpg``), and it is 5x the cost.
 
 A constant painted frame comes through as that constant; a painted frame that is ``alpha * Y + beta`` of the working
 input's luminance comes through as ``alpha * Y_full + beta`` wherever the input is textured (``GUIDED_EPS`` against
