@@ -236,35 +236,20 @@ def _lbfgs_projected(value_and_grad, x0, lo, hi, options, progress) -> OptimizeR
     with ``s.y <= 0`` clears the memory. One iteration per accepted step; the evaluation budget is
     ``2 * iterations``, as for :func:`_lbfgs`.
     """
-    shape, n = x0.shape, x0.size
+    n = x0.size
     lo, hi = lo.ravel(), hi.ravel()
     memory = max(1, options.lbfgs_memory)
     max_evaluations = 2 * options.iterations
     stall = _Stall(options.stall_tolerance, options.stall_window)
-    best = {"loss": np.inf, "x": x0, "parts": {}}
-    evaluations = 0
-
-    def evaluate(flat: np.ndarray):
-        nonlocal evaluations
-        x = flat.reshape(shape)
-        loss, grad, parts = value_and_grad(x)
-        evaluations += 1
-        loss = float(loss)
-        if loss < best["loss"]:
-            best.update(loss=loss, x=x, parts=parts)
-        return loss, np.asarray(grad, np.float32).reshape(n), parts
-
+    evaluate = _Evaluations(value_and_grad, x0)
     x = x0.reshape(n).copy()
     f, g, _ = evaluate(x)
     pairs: list[tuple[np.ndarray, np.ndarray, float]] = []  # (s, y, 1 / s.y), oldest first
     stopped = False
-    while len(stall.history) < options.iterations and evaluations <= max_evaluations:
-        free = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
-        q = np.where(free, g, np.float32(0))
-        if not q.any():
+    while len(stall.history) < options.iterations and evaluate.count <= max_evaluations:
+        d = _projected_direction(x, g, lo, hi, pairs)
+        if d is None:
             break  # every pixel with a gradient is held at a bound: a stationary point of the box
-        d = -_two_loop(q, pairs)
-        d[~free] = 0
         step = _line_search(evaluate, x, f, g, d, 1.0, lo, hi)
         if step is None:
             if not pairs:
@@ -272,21 +257,57 @@ def _lbfgs_projected(value_and_grad, x0, lo, hi, options, progress) -> OptimizeR
             pairs.clear()
             continue
         x_new, f_new, g_new, parts = step
-        s, y = x_new - x, g_new - g
-        sy = float(np.dot(s, y))
-        if sy > 0:
-            pairs.append((s, y, 1.0 / sy))
-            if len(pairs) > memory:
-                pairs.pop(0)
-        else:
-            pairs.clear()
+        _remember(pairs, x_new - x, g_new - g, memory)
         x, f, g = x_new, f_new, g_new
         if progress is not None:
             progress(len(stall.history) + 1, f, parts)
         if stall.push(f):
             stopped = True
             break
+    best = evaluate.best
     return OptimizeResult(best["x"], float(best["loss"]), best["parts"], len(stall.history), stall.history, stopped)
+
+
+class _Evaluations:
+    """Wraps a ``value_and_grad`` for flat float32 images of ``x0``'s size: returns ``(loss, flat float32 grad,
+    parts)``, counts the calls and keeps the lowest loss seen with its image (``x0``'s shape) and parts."""
+
+    def __init__(self, value_and_grad: ValueAndGrad, x0: np.ndarray):
+        self.value_and_grad, self.shape, self.count = value_and_grad, x0.shape, 0
+        self.best = {"loss": np.inf, "x": x0, "parts": {}}
+
+    def __call__(self, flat: np.ndarray):
+        x = flat.reshape(self.shape)
+        loss, grad, parts = self.value_and_grad(x)
+        self.count += 1
+        loss = float(loss)
+        if loss < self.best["loss"]:
+            self.best.update(loss=loss, x=x, parts=parts)
+        return loss, np.asarray(grad, np.float32).reshape(flat.size), parts
+
+
+def _projected_direction(x, g, lo, hi, pairs) -> np.ndarray | None:
+    """Return the direction ``-P H P g`` (flat float32, 0 on the pixels held at a bound: at it with the gradient
+    pointing out of the box), or None when no free pixel has a gradient (a stationary point of the box)."""
+    free = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
+    q = np.where(free, g, np.float32(0))
+    if not q.any():
+        return None
+    d = -_two_loop(q, pairs)
+    d[~free] = 0
+    return d
+
+
+def _remember(pairs: list[tuple[np.ndarray, np.ndarray, float]], s: np.ndarray, y: np.ndarray, memory: int) -> None:
+    """Append the pair ``(s, y, 1 / s.y)`` to ``pairs`` (the newest ``memory`` kept); a pair with ``s.y <= 0``
+    would make the inverse Hessian indefinite: it clears the memory instead."""
+    sy = float(np.dot(s, y))
+    if sy > 0:
+        pairs.append((s, y, 1.0 / sy))
+        if len(pairs) > memory:
+            pairs.pop(0)
+    else:
+        pairs.clear()
 
 
 def _two_loop(q: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
