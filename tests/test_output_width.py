@@ -108,3 +108,14 @@ def test_studio_job_writes_its_film_width(media, tmp_path):
         run_job(tmp_path, spec)
         assert probe(tmp_path / OUTPUT).width == want
         shutil.rmtree(tmp_path / "work")
+
+
+def test_image_arbitrary_is_delivered_at_the_photos_own_width(tmp_path):
+    content, style, out = tmp_path / "c.png", tmp_path / "s.png", tmp_path / "o.png"
+    cv2.imwrite(str(content), textured_image(51, 77))
+    cv2.imwrite(str(style), stripes_image(64, 64))
+    assert main(["image", str(content), str(style), "--method", "arbitrary", "-o", str(out), "--width", "32"]) == 0
+    assert cv2.imread(str(out)).shape == (51, 77, 3)
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["size"] == {"height": 51, "width": 77} and report["working_size"]["width"] == 32
+    assert report["upsample"] == "guided" and report["timings_seconds"]["upsample"] >= 0
