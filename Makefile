@@ -39,12 +39,13 @@ TRAIN_CONTENT ?= $(wildcard data/flickr/images/photo) samples/building.jpg sampl
 PAINTINGS ?= ../shared/data/images/painting
 ARB_CONTENT ?= ../shared/data/images/photo ../shared/data/video
 ARB_OUT ?= $(MODELS)/arbitrary_$(if $(FAST),quick,default)_$(shell git rev-parse --short HEAD 2>/dev/null || echo local).npz
+STUDENT_OUT ?= $(MODELS)/student_$(if $(FAST),quick,default).npz
 
 # Video defaults: a few seconds of the sample clip at WIDTH
 SECONDS ?= 2
 STYLIZE_ARGS ?=
 
-.PHONY: help install test lint samples demo stylize-image stylize scrape finetune evaluate train-style train-arbitrary notebooks bench app docs docs-serve clean
+.PHONY: help install test lint samples demo stylize-image stylize scrape finetune evaluate train-style train-arbitrary distill-arbitrary notebooks bench app docs docs-serve clean
 
 help: ## list every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}'
@@ -101,6 +102,9 @@ train-style: $(STAMP) samples ## train a fast network for STYLE into OUT (defaul
 
 train-arbitrary: $(STAMP) ## train the any-painting network on PAINTINGS and ARB_CONTENT into ARB_OUT (default recipe ≤ 3 h on 2 cores; FAST=1 = minutes); reruns resume
 	$(BIN)/paintvid train-arbitrary --paintings $(PAINTINGS) --content $(ARB_CONTENT) $(if $(FAST),--fast) --out $(ARB_OUT)
+
+distill-arbitrary: $(STAMP) ## train the slim any-painting student from the pretrained network on PAINTINGS and ARB_CONTENT into STUDENT_OUT (FAST=1 = minutes); reruns resume
+	$(BIN)/paintvid distill-arbitrary --paintings $(PAINTINGS) --content $(ARB_CONTENT) $(if $(FAST),--fast) --out $(STUDENT_OUT)
 
 notebooks: $(STAMP) ## execute the video-evaluation (runs in out/, or RUNS=name=dir,...), dataset (DATA) and classifier (MODELS/eval) notebooks that have inputs into out/notebooks/; skips the rest saying what to run first
 	$(BIN)/python scripts/run_notebooks.py --out out/notebooks --runs "$(RUNS)" --runs-dir $(CURDIR)/out \

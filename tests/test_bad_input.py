@@ -109,6 +109,13 @@ COMMANDS = [
              ("--steps", "20000000", "--steps 2e+07")), bad_out="results/arb.txt",
             not_applicable={"text": "an unreadable painting in the folder is skipped with a message, by design",
                   "truncated": "an unreadable painting in the folder is skipped with a message, by design"}),
+    Command("distill-arbitrary", "distill-arbitrary --paintings {bad} --content {d}/imgs --out {out} --steps 1 "
+            "--quiet", FOLDER, "results/student.npz", (("--steps", "0", "--steps 0"),
+                                                       ("--batch-size", "-1", "--batch-size -1"),
+                                                       ("--samples", "20000000", "--samples 2e+07")),
+            bad_out="results/student.txt",
+            not_applicable={"text": "an unreadable painting in the folder is skipped, by design",
+                  "truncated": "an unreadable painting in the folder is skipped, by design"}),
     Command("stabilize", "stabilize {d}/v.avi {bad} -o {out} --quiet", ".mp4", "results/out.mp4",
             (("--flow-scale", "0", "--flow-scale 0"), ("--strength", "-1", "--strength -1"),
              ("--strength", "100000", "--strength 100000")), bad_out="results/out.txt"),

@@ -41,6 +41,8 @@ from media.video_io import (
 )
 from transfer.arbitrary.magenta import PREDICT_FILE, TRANSFORM_FILE, load_magenta
 from transfer.arbitrary.network import load_arbitrary
+from transfer.arbitrary.student import load_student
+from transfer.arbitrary.student_file import is_student_file
 from transfer.color import ColorMode
 from transfer.fast.network import load_network
 from transfer.features import DEFAULT_PRECISION, Precision
@@ -51,6 +53,7 @@ from video.output import check_video_output, default_workdir, side_by_side_path
 from video.painter_stylizer import PainterOptions, painter_stylizer, painting_vectors
 from video.results import FrameSize, Throughput, VideoResult, result_from_json
 from video.sink import ThreadedSink, VideoSink
+from video.student_stylizer import student_stylizer
 from video.upsample_sink import UpsamplingSink, peak_rss_mb
 
 #: Per method, the smoothing blend and its flow when the user names none. A per-style fast network is steady on
@@ -196,6 +199,8 @@ def _network(config: FastVideoConfig, info: VideoInfo, fps: float):
     """Return (the batch styliser, a record of the model) with graphs traced for this frame size."""
     if config.paintings and config.model is None:
         run, record = _painter(config, info, fps)
+    elif config.paintings and is_student_file(config.model):
+        run, record = _student(config, info, fps)
     elif config.paintings:
         run, record = _arbitrary(config, info, fps)
     else:
@@ -241,6 +246,23 @@ def _painter(config: FastVideoConfig, info: VideoInfo, fps: float):
     return run, record
 
 
+def _student(config: FastVideoConfig, info: VideoInfo, fps: float):
+    """Return the distilled student's batch styliser (``model`` a student ``.npz``) and its record; the style
+    vectors come from the teacher's style-prediction network, as for the painter."""
+    net = load_student(config.model, config.precision)
+    options = PainterOptions(config.strength, config.stroke_scale, config.preserve_colors)
+    first = None
+    if options.colors is ColorMode.HISTOGRAM or options.strength < 1.0:
+        first = next((f for _, f in iter_frames(config.video, config.read, info)), None)
+    vectors = painting_vectors(load_magenta(), config.paintings, first, options)
+    weights_at = frame_weights(len(vectors), config.style_schedule, fps, config.blend)
+    run = student_stylizer(net, vectors, weights_at, options)
+    record = {"path": str(config.model), "engine": "student", "spec": jsonable(net.spec), "meta": net.meta,
+              "parameters": int(net.count_params()), "paintings": [str(p) for p in config.paintings],
+              "strength": config.strength, "stroke_scale": config.stroke_scale}
+    return run, record
+
+
 def stylize_video_fast(config: FastVideoConfig) -> VideoResult:
     """Stylise ``config.video`` with the fast network; write the MP4(s) and ``run.json``; return the result."""
     started = time.perf_counter()
@@ -253,7 +275,8 @@ def stylize_video_fast(config: FastVideoConfig) -> VideoResult:
         return finished
     fps = output_fps(info, config.read)
     network, record = _network(config, info, fps)
-    check = PAINTER_CHECK if config.paintings and config.model is None else "reference"
+    painted = config.paintings and (config.model is None or is_student_file(config.model))
+    check = PAINTER_CHECK if painted else "reference"
     stylizer = NetworkStylizer(network, config.batch_size, config.smoothing, config.flow_method, config.flow_scale,
                                check)
     start, duration = selected_span(info, config.read)

@@ -228,6 +228,7 @@ def _feed_forward_models(args: argparse.Namespace) -> list[str]:
 
     if args.method == "arbitrary":
         from media.image_io import read_image
+        from transfer.arbitrary.student_file import is_student_file
         from transfer.arbitrary.weights_file import read_header
 
         if not args.styles:
@@ -237,7 +238,7 @@ def _feed_forward_models(args: argparse.Namespace) -> list[str]:
         require_input_files(*args.styles, expected="an image file")
         for painting in args.styles:
             read_image(painting)  # an unreadable painting fails here, before TensorFlow starts
-        if models:
+        if models and not is_student_file(models[0]):  # a distilled student, or the previous network
             read_header(models[0])
         check_range("--strength", args.strength, 0.0, 1.0)
         check_range("--stroke-scale", args.stroke_scale, 0.25, 4.0)

@@ -13,8 +13,11 @@ import pytest
 import tensorflow as tf
 
 from foundation.errors import UserError
+from media.encode import encode_frames
+from media.video_io import probe, read_frames
 from paintvid.cli import main
 from tests.conftest import stripes_image, textured_image
+from tests.synthetic import synthetic_clip
 from transfer.arbitrary.distill import DistillConfig, distill, heldout_l1, make_batch, make_train_step
 from transfer.arbitrary.distill_data import TargetOptions, TargetSet, random_crop, sample_vectors
 from transfer.arbitrary.magenta import load_magenta
@@ -22,6 +25,8 @@ from transfer.arbitrary.student import StudentSpec, build_student, load_student,
 from transfer.arbitrary.student_file import read_student_header
 from transfer.fast.motion import MotionOptions, synthetic_pair
 from transfer.fast.warp_tf import warp
+from video.painter_stylizer import PainterOptions
+from video.student_stylizer import student_stylizer
 
 SIZE = 32
 
@@ -161,3 +166,36 @@ def test_distill_caches_targets_resumes_and_exports(tmp_path, capsys):
     code = main(["distill-arbitrary", "--paintings", str(tmp_path / "nothing"), "--content", str(tmp_path),
                  "--out", str(tmp_path / "x.npz")])
     assert code == 2 and "nothing: no such file" in capsys.readouterr().err
+
+
+def _drawing_student(tmp_path):
+    net = build_student(StudentSpec.tiny(), seed=4)
+    net.conv_out.kernel.assign(np.random.default_rng(2).normal(0, 0.5, net.conv_out.kernel.shape))
+    net.film.kernel.assign(np.random.default_rng(3).normal(0, 0.5, net.film.kernel.shape))
+    return net, save_student(net, tmp_path / "student_tiny.npz")
+
+
+def test_student_stylizer_follows_the_schedule_and_keeps_the_size(tmp_path):
+    net, _ = _drawing_student(tmp_path)
+    vectors = np.random.default_rng(0).normal(size=(2, 100)).astype(np.float32)
+    frames = np.stack([textured_image(36, 52, seed=1)] * 3)
+    run = student_stylizer(net, vectors, lambda k: (1.0, 0.0) if k < 2 else (0.0, 1.0), PainterOptions(stroke_scale=2))
+    out = run(frames)
+    assert out.shape == frames.shape and out.dtype == np.uint8 and run.next_index == 3
+    assert np.array_equal(out[0], out[1]) and np.abs(out[2].astype(int) - out[0]).mean() > 0.5
+
+
+def test_video_method_arbitrary_paints_with_a_student_model(tmp_path, capsys):
+    _, model = _drawing_student(tmp_path)
+    clip = synthetic_clip(n_frames=4, h=48, w=64, shift=(1.0, 0.5), patch_shift=None, seed=0)
+    video = encode_frames(clip.frames, tmp_path / "clip.mp4", fps=6)
+    painting = tmp_path / "p.png"
+    cv2.imwrite(str(painting), stripes_image(64, 64))
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(video), str(painting), "--method", "arbitrary", "--model", str(model), "-o", str(out),
+                 "--width", "64", "--quiet"]) == 0
+    assert probe(out).frame_count == 4
+    run = json.loads((tmp_path / "out.work" / "run.json").read_text())
+    assert run["model"]["engine"] == "student" and run["model"]["spec"]["channels"] == [8, 8, 16]
+    painted = np.stack(read_frames(out)).astype(float)
+    assert np.abs(painted - np.stack(clip.frames)).mean() > 5
