@@ -88,6 +88,7 @@ def test_a_finished_run_is_not_redone_and_the_folder_form_works(folder):
     (["--keyframe", "1={d}/k1.png", "--shots", "{d}/cuts.csv"], "frames 7..12", "no keyframe"),
     (["--keyframe", "1={d}/k1.png", "--smoothing", "2"], "--smoothing 2", "choose 0 to 1"),
     (["{d}/k1.png", "--keyframe", "1={d}/k1.png"], "k1.png", "drop STYLE"),
+    (["--keyframe", "1={d}/k1.png", "--output-width", "128"], "--output-width 128", "made at --width"),
 ])
 def test_bad_keyframe_input_is_one_line(folder, tmp_path, capsys, extra, needle, problem):
     if extra[0].startswith("{d}"):  # a STYLE after the clip

@@ -307,6 +307,9 @@ def run_keyframes(args: argparse.Namespace) -> None:
     if args.method != "optimize":
         raise UserError(f"--method {args.method} does not apply with --keyframe: the keyframes are the style")
     check_range("--smoothing", args.smoothing, 0.0, 1.0)
+    if getattr(args, "output_width", None):
+        raise UserError(f"--output-width {args.output_width}: with --keyframe the film is made at --width; give the "
+                        "width you want there")
     keyframes = [parse_keyframe_option(text) for text in args.keyframe]
     if args.keyframes:
         keyframes += keyframes_from_folder(args.keyframes)
