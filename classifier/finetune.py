@@ -549,16 +549,38 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
     columns = np.arange(train_x.shape[1]) if columns is None else np.asarray(columns)
     xt = np.asarray(norm(np.asarray(train_x, np.float32)))[:, columns]
     xv = np.asarray(norm(np.asarray(val_x, np.float32)))[:, columns]
-    image_of = np.array([r for _, r in val_items])
-    images, inverse = np.unique(image_of, return_inverse=True)
-    y_img = np.zeros(len(images))
-    y_img[inverse] = val_y
     init = _head_as_fit(top, columns) if warm_start else None
     t0 = time.perf_counter()
     with _solver_bar(f"logistic head, {len(cs)} C", progress) as bar:
         path = fit_l2_logistic(xt, train_y, cs, sample_weights(train_y, class_weight), init=init, progress=bar)
     solver = {"iterations": path.n_iter, "passes": path.passes, "converged": path.converged,
               "seconds": time.perf_counter() - t0, "warm_start": warm_start}
+    candidates, chosen = _choose_c(path, xt, train_y, xv, val_items, val_y)
+    fit = path.select(chosen["C"])
+    if refit_on_val:
+        fit, solver["refit"] = _refit_logistic(xt, train_y, xv, val_y, chosen["C"], fit, class_weight, progress)
+    if not path.converged or not fit.converged:
+        log.warning("logistic head: the solver stopped before every gradient entry reached its tolerance")
+    kernel = np.zeros((train_x.shape[1], 1), np.float32)
+    kernel[columns, 0] = fit.coef[0]
+    top.get_layer("painting").set_weights([kernel, fit.intercept.astype(np.float32)])
+    refit_on = "train+val" if refit_on_val else "train"
+    log.info("logistic head: C=%g (validation AUC %s), fitted on %s", chosen["C"], chosen["val_auc"], refit_on)
+    return {"solver": HeadSolver.LOGISTIC.value, "chosen": chosen, "candidates": candidates,
+            "features_used": int(len(columns)), "features_total": int(train_x.shape[1]), "refit_on": refit_on,
+            "work": solver}
+
+
+def _choose_c(path: LogisticFit, xt: np.ndarray, train_y: np.ndarray, xv: np.ndarray, val_items,
+              val_y: np.ndarray) -> tuple[list[dict], dict]:
+    """Score every ``C`` of ``path`` and return ``(candidates, chosen)``: one row per ``C`` (training log-loss;
+    validation log-loss, AUC and accuracy of the views' average per image) and the row of the best validation AUC,
+    then lowest validation log-loss. ``xt (n, d)`` / ``xv (m, d)``: normalised training / validation rows;
+    ``val_items``: each validation row's ``(view, image)``; ``train_y (n,)``, ``val_y (m,)`` in {0, 1}."""
+    image_of = np.array([r for _, r in val_items])
+    images, inverse = np.unique(image_of, return_inverse=True)
+    y_img = np.zeros(len(images))
+    y_img[inverse] = val_y
     train_p, val_p = path.proba(xt), path.proba(xv)
     candidates, best = [], None
     for j, c in enumerate(path.cs):
@@ -572,26 +594,20 @@ def _fit_logistic(top, train_x: np.ndarray, train_y: np.ndarray, val_items, val_
         key = (round(row["val_auc"] or 0.0, 9), -row["val_log_loss"])
         if best is None or key > best[0]:
             best = (key, row)
-    _, chosen = best
-    fit = path.select(chosen["C"])
-    if refit_on_val:
-        y_all = np.concatenate([train_y, val_y])
-        t0 = time.perf_counter()
-        with _solver_bar(f"logistic head, C={chosen['C']:g} on train+val", progress) as bar:
-            fit = fit_l2_logistic(np.concatenate([xt, xv]), y_all, [chosen["C"]],
-                                  sample_weights(y_all, class_weight), init=fit, progress=bar)
-        solver["refit"] = {"iterations": fit.n_iter, "passes": fit.passes, "converged": fit.converged,
-                           "seconds": time.perf_counter() - t0}
-    if not path.converged or not fit.converged:
-        log.warning("logistic head: the solver stopped before every gradient entry reached its tolerance")
-    kernel = np.zeros((train_x.shape[1], 1), np.float32)
-    kernel[columns, 0] = fit.coef[0]
-    top.get_layer("painting").set_weights([kernel, fit.intercept.astype(np.float32)])
-    refit_on = "train+val" if refit_on_val else "train"
-    log.info("logistic head: C=%g (validation AUC %s), fitted on %s", chosen["C"], chosen["val_auc"], refit_on)
-    return {"solver": HeadSolver.LOGISTIC.value, "chosen": chosen, "candidates": candidates,
-            "features_used": int(len(columns)), "features_total": int(train_x.shape[1]), "refit_on": refit_on,
-            "work": solver}
+    return candidates, best[1]
+
+
+def _refit_logistic(xt: np.ndarray, train_y: np.ndarray, xv: np.ndarray, val_y: np.ndarray, c: float,
+                    init: LogisticFit, class_weight, progress: bool) -> tuple[LogisticFit, dict]:
+    """Fit ``C = c`` again on training plus validation rows (``xt (n, d)`` then ``xv (m, d)``), starting from
+    ``init`` (its training fit); return the one-row fit and the solver's work."""
+    y_all = np.concatenate([train_y, val_y])
+    t0 = time.perf_counter()
+    with _solver_bar(f"logistic head, C={c:g} on train+val", progress) as bar:
+        fit = fit_l2_logistic(np.concatenate([xt, xv]), y_all, [c], sample_weights(y_all, class_weight),
+                              init=init, progress=bar)
+    return fit, {"iterations": fit.n_iter, "passes": fit.passes, "converged": fit.converged,
+                 "seconds": time.perf_counter() - t0}
 
 
 @contextmanager
