@@ -7,7 +7,7 @@
   itself (as ``paintvid video --keyframe`` does); the exact flow only judges it;
 - ``real``: the pedestrians clip ``vtest.avi`` (``../shared/data/video``, else ``samples/``), through the whole
   runner :func:`video.keyframe_runner.stylize_video_keyframes` (frames, shots, flows, propagation, encode), judged
-  with the input's own DIS flow both ways;
+  with the input's own DIS flow both ways (the one the run estimated and stored);
 - ``sample`` (full mode): the sample cartoon ``samples/Megamind.avi`` at 320 px with its audio, two keyframes (first
   and last frame) painted by ``paintvid image``'s library function, through the whole runner.
 
@@ -48,7 +48,7 @@ from media.propagation import detail_energy, step_certainty, warp_crisp
 from media.video_io import ReadOptions, iter_frames
 from media.warp import warp
 from video.keyframe_propagation import PropagationSettings, render_shot
-from video.keyframe_runner import KeyframeVideoConfig, stylize_video_keyframes
+from video.keyframe_runner import KeyframeVideoConfig, WorkDirFrames, stylize_video_keyframes
 from video.keyframes import Keyframe
 from video.workdir import WorkDir
 
@@ -319,7 +319,8 @@ def through_runner(work: Path, name: str, clip: Path, read: ReadOptions, keys: d
     frames = [workdir.read_png(workdir.frame(i)) for i in range(1, result.n_frames + 1)]
     out = [workdir.read_png(workdir.stylized(i)) for i in range(1, result.n_frames + 1)]
     keys = {k: workdir.read_png(workdir.stylized(k)) for k in keys}
-    source = _MemorySource(frames)  # the judge: the input's own DIS flow both ways
+    # the judge: the input's own DIS flow both ways, as the run stored it (the same estimate, not computed twice)
+    source = WorkDirFrames(workdir, keep=len(frames) * 2)
     back = [source.step(i, i - 1)[0] for i in range(2, len(frames) + 1)]
     fwd = [source.step(i - 1, i)[0] for i in range(2, len(frames) + 1)]
     linear = dict(render_shot(source, range(1, len(frames) + 1), keys, PropagationSettings(detail=False)))
