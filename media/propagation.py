@@ -124,7 +124,7 @@ def colour_model(keyframe: np.ndarray, frame: np.ndarray, radius: int | None = N
     outer_ik = box((i[..., :, None] * k[..., None, :]).reshape(h, w, 9)).reshape(h, w, 3, 3)
     sigma = outer_ii - mean_i[..., :, None] * mean_i[..., None, :] + COLOUR_EPS * np.eye(3, dtype=np.float32)
     cross = outer_ik - mean_i[..., :, None] * mean_k[..., None, :]
-    a = np.swapaxes(np.linalg.solve(sigma, cross), -1, -2)  # (h, w, out channel, in channel)
+    a = np.swapaxes(_inverse3(sigma) @ cross, -1, -2)  # (h, w, out channel, in channel)
     b = mean_k - np.einsum("hwki,hwi->hwk", a, mean_i)
     return np.dstack([box(np.ascontiguousarray(a.reshape(h, w, 9))), box(b)]).astype(np.float32)
 
@@ -229,6 +229,18 @@ def detail_energy(image: np.ndarray) -> float:
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Return a float image rounded and clipped to (H, W, 3) uint8."""
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def _inverse3(m: np.ndarray) -> np.ndarray:
+    """Return the inverses of (..., 3, 3) symmetric matrices by their adjugate (a batched solve is several times
+    slower for 3x3 systems); the colour model's matrices are positive definite (regularised by ``COLOUR_EPS``)."""
+    a, b, c = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
+    d, e, f = m[..., 1, 1], m[..., 1, 2], m[..., 2, 2]
+    adj = np.stack([np.stack([d * f - e * e, c * e - b * f, b * e - c * d], -1),
+                    np.stack([c * e - b * f, a * f - c * c, b * c - a * e], -1),
+                    np.stack([b * e - c * d, b * c - a * e, a * d - b * b], -1)], -2)
+    det = a * adj[..., 0, 0] + b * adj[..., 1, 0] + c * adj[..., 2, 0]
+    return adj / det[..., None, None]
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
