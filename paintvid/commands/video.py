@@ -64,7 +64,7 @@ def _fast_options(p) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="with --method fast: frames per network call")
     p.add_argument("--smoothing", type=float, default=None,
                    help="with --method fast/arbitrary: blend of the flow-warped previous output (0 = off; default "
-                        "0 for fast, 0.8 for arbitrary)")
+                        "0 for fast, 0.8 for arbitrary); with --keyframe: the same for what no keyframe saw (0.5)")
     p.add_argument("--smoothing-flow", choices=FLOW_METHODS, default=None,
                    help="with --smoothing: flow method (default dis; deepflow aligns "
                         "like the optimisation path)")
