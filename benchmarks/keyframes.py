@@ -320,7 +320,7 @@ def through_runner(work: Path, name: str, clip: Path, read: ReadOptions, keys: d
     out = [workdir.read_png(workdir.stylized(i)) for i in range(1, result.n_frames + 1)]
     keys = {k: workdir.read_png(workdir.stylized(k)) for k in keys}
     # the judge: the input's own DIS flow both ways, as the run stored it (the same estimate, not computed twice)
-    source = WorkDirFrames(workdir, keep=len(frames) * 2)
+    source = WorkDirFrames(workdir, keep=len(frames))
     back = [source.step(i, i - 1)[0] for i in range(2, len(frames) + 1)]
     fwd = [source.step(i - 1, i)[0] for i in range(2, len(frames) + 1)]
     linear = dict(render_shot(source, range(1, len(frames) + 1), keys, PropagationSettings(detail=False)))

@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -39,6 +40,10 @@ from video.results import FrameSize, ShotRecord, VideoResult, result_from_json
 from video.sink import VideoSink
 from video.workdir import WorkDir
 
+#: Input frames the propagation keeps in memory (a backward sweep's frames are read again going forward), and
+#: consecutive flows (each is used by one sweep and the smoothing right after).
+FRAMES_KEPT = 64
+STEPS_KEPT = 8
 #: The content check compares a keyframe with the frames this many frames either side of its own.
 MATCH_WINDOW = 30
 
@@ -92,9 +97,10 @@ class KeyframeVideoConfig:
 
 
 class WorkDirFrames:
-    """The run's frames and consecutive flows as :class:`video.keyframe_propagation.FrameSource` reads them."""
+    """The run's frames and consecutive flows as :class:`video.keyframe_propagation.FrameSource` reads them; the
+    last ``keep`` frames and :data:`STEPS_KEPT` flows read stay in memory."""
 
-    def __init__(self, workdir: WorkDir, keep: int = 8):
+    def __init__(self, workdir: WorkDir, keep: int = FRAMES_KEPT):
         self.workdir, self.keep = workdir, keep
         self._frames: dict[int, np.ndarray] = {}
         self._steps: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -108,7 +114,7 @@ class WorkDirFrames:
 
     def step(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
         if (i, j) not in self._steps:
-            if len(self._steps) >= self.keep:
+            if len(self._steps) >= STEPS_KEPT:
                 self._steps.pop(next(iter(self._steps)))
             self._steps[(i, j)] = read_flo(self.workdir.flow(i, j)), self.workdir.read_certainty(i, j)
         return self._steps[(i, j)]
@@ -249,10 +255,14 @@ def _run_shot(config: KeyframeVideoConfig, workdir: WorkDir, number: int, shot: 
         settings = PropagationSettings(fill_smoothing=config.fill_smoothing, detail=config.detail)
         inside = {i: image for i, image in images.items() if i in frames}
         made = render_shot(WorkDirFrames(workdir), frames, inside, settings)
-        for i, out in tqdm(made, total=len(frames), desc=f"keyframes shot {number}", unit="frame",
-                           disable=not config.progress, leave=False):
-            workdir.write_png(workdir.stylized(i), out)
-            computed += 1
+        # PNG encoding (it releases the GIL) overlaps the next frame's propagation
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            writes = [writer.submit(workdir.write_png, workdir.stylized(i), out)
+                      for i, out in tqdm(made, total=len(frames), desc=f"keyframes shot {number}", unit="frame",
+                                         disable=not config.progress, leave=False)]
+        for done in writes:
+            done.result()  # a failed write raises here
+        computed = len(writes)
     t2 = time.perf_counter()
     return ShotRecord(shot=number, start=shot.start, end=shot.end, frames=len(shot), status="done", attempt=1,
                       host=socket.gethostname(), pid=os.getpid(), threads=None, seconds=t2 - t0,
