@@ -22,9 +22,9 @@ starry_night.jpg``. Working width 384, output width 1920 unless a row says other
 - ``uhd``: a 3840x2160 clip (the clip upscaled bicubically to 4K, 3 frames) through ``--method arbitrary
   --output-width 3840`` in a fresh process: its peak resident memory (``VmHWM``; target < 4 GB). The ffmpeg
   encoder is a process of its own and not counted.
-- Pictures: ``hd_crops.png`` (and ``docs/hd_crops.jpg``): 100 % crops of one frame, input | bicubic | guided |
-  guided-full | painted at full width (the painter at 1920 directly; the optimisation path at 1920 is not
-  affordable here).
+- Pictures: ``hd_crops.png`` (and, in full mode, ``docs/hd_crops.jpg``): 100 % crops of one frame, input |
+  bicubic | guided | guided-full | painted at full width (the painter at 1920 directly; the optimisation path at
+  1920 is not affordable here).
 """
 
 from __future__ import annotations
@@ -67,15 +67,15 @@ def run(quick: bool, out_dir: Path) -> dict:
         return {"skipped": f"{CLIP} is absent (the shared data beside the repository)"}
     work = Path(out_dir) / "hd"
     work.mkdir(parents=True, exist_ok=True)
-    frames = 3 if quick else 10
+    frames = 2 if quick else 10
     load_before = os.getloadavg()[0]
     optimize, workdir = _optimize(work, frames, quick)
     inputs, working_inputs, painted = _stored(workdir, frames)
     candidates = candidate_rows(painted, working_inputs, inputs)
     chosen = next(r for r in candidates if r["method"] == DEFAULT_METHOD.value)
-    arbitrary = columns("benchmarks.hd:arbitrary_row", {"out": str(work), "frames": 10 if quick else 30})
-    uhd = run_capped("benchmarks.hd:uhd_row", {"out": str(work), "frames": 2 if quick else 3}, isa="ALL")
-    _crops(work, Path(out_dir), inputs[0], painted[0])
+    arbitrary = columns("benchmarks.hd:arbitrary_row", {"out": str(work), "frames": 4 if quick else 30})
+    uhd = run_capped("benchmarks.hd:uhd_row", {"out": str(work), "frames": 1 if quick else 3}, isa="ALL")
+    _crops(Path(out_dir), inputs[0], painted[0], docs=not quick)
     return {
         "clip": f"{CLIP.name} (1920x1080, native, {frames} frames), painting {STYLE.name}", "cpu": cpu_record(),
         "load_average_1min": f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (2 cores)",
@@ -109,7 +109,7 @@ def _optimize(work: Path, frames: int, quick: bool) -> tuple[dict, Path]:
     """Run the optimisation path at 384 -> 1920; return its row and work directory."""
     out = work / "optimize_1080p.mp4"
     shutil.rmtree(out.with_suffix(".work"), ignore_errors=True)  # a resumed run would report no stylise time
-    budget = {"first_iterations": 40, "coarse_iterations": 20, "iterations": 15} if quick else {}
+    budget = {"first_iterations": 10, "coarse_iterations": 0, "iterations": 5} if quick else {}
     config = VideoConfig(video=CLIP, output=out, style=StyleSpec(styles=(STYLE,)), flow="dis",
                          read=ReadOptions(frames=frames, width=WORK_WIDTH), output_width=OUTPUT_WIDTH, progress=False,
                          **budget)
@@ -119,7 +119,7 @@ def _optimize(work: Path, frames: int, quick: bool) -> tuple[dict, Path]:
            "output_size": f"{result.size.width}x{result.size.height}", "stylize_seconds": stylize,
            "upsample_seconds": up, "encode_seconds": result.stage_seconds["encode"],
            "upsample_share_of_stylize": up / stylize, "peak_rss_mb": result.peak_rss_mb,
-           "budget": "quick: 40+20 / 15 iterations" if quick else "defaults"}
+           "budget": "quick: 10 / 5 iterations" if quick else "defaults"}
     return row, out.with_suffix(".work")
 
 
@@ -228,8 +228,9 @@ def _crop(image: np.ndarray) -> np.ndarray:
     return image[y:y + h, x:x + w]
 
 
-def _crops(work: Path, out_dir: Path, full: np.ndarray, painted_opt: np.ndarray) -> None:
-    """Write the 100 % crops (optimisation row, painter row) to ``out_dir/hd_crops.png`` and ``docs/``."""
+def _crops(out_dir: Path, full: np.ndarray, painted_opt: np.ndarray, docs: bool) -> None:
+    """Write the 100 % crops (optimisation row, painter row) to ``out_dir/hd_crops.png`` and, with ``docs`` (full
+    mode: the optimisation path's default budget), to ``docs/hd_crops.jpg``."""
     painter = load_magenta()
     vector = painter.style_vector(cv2.imread(str(STYLE)))
     small = cv2.resize(full, (WORK_WIDTH, painted_opt.shape[0]), interpolation=cv2.INTER_AREA)
@@ -247,4 +248,5 @@ def _crops(work: Path, out_dir: Path, full: np.ndarray, painted_opt: np.ndarray)
         rows.append(np.hstack([p for panel in panels for p in (panel, gap)][:-1]))
     sheet = np.vstack([rows[0], np.full((6, rows[0].shape[1], 3), 255, np.uint8), rows[1]])
     cv2.imwrite(str(out_dir / "hd_crops.png"), sheet)
-    cv2.imwrite(str(DOCS_PICTURE), sheet, [cv2.IMWRITE_JPEG_QUALITY, 88])
+    if docs:
+        cv2.imwrite(str(DOCS_PICTURE), sheet, [cv2.IMWRITE_JPEG_QUALITY, 88])
