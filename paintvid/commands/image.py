@@ -112,9 +112,7 @@ def run_arbitrary(args: argparse.Namespace) -> None:
         content=Path(args.content), styles=tuple(Path(s) for s in args.styles), output=Path(args.output),
         model=model, width=args.width, blend=tuple(args.blend) if args.blend else None, strength=args.strength,
         preserve_colors=args.preserve_colors, precision=precision_of(args), stroke_scale=args.stroke_scale,
+        output_width=output_width_of(args),
     )
     report = stylize_image_arbitrary(config)
-    from media.deliver import deliver_image
-
-    report = {**report, **deliver_image(args.output, args.content, output_width_of(args))}
     print(f"{report['output']}\tarbitrary\t{report['timings_seconds']['total']:.2f}s")

@@ -18,6 +18,7 @@ from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
 from foundation.records import jsonable
 from media.image_io import read_image, resize_to_width, write_image
+from media.upsample import DEFAULT_METHOD, upsample_to_width
 from transfer.arbitrary.magenta import load_magenta, paint_frame
 from transfer.arbitrary.network import load_arbitrary
 from transfer.color import ColorMode, match_histogram, restore_colors
@@ -33,6 +34,8 @@ class ArbitraryImageConfig:
         model: None for the any-painting painter (:mod:`transfer.arbitrary.magenta`, the default), or the previous
             network's ``.npz`` weights.
         stroke_scale: the painter only: size of the painted marks relative to the image (2 = twice as large).
+        output_width: width of the written image (aspect kept): the painting at ``width`` is upsampled to it,
+            guided by the full-resolution photo (:mod:`media.upsample`); None writes it at ``width``.
         width: output width (aspect kept); None keeps the content's size.
         blend: one weight per painting (default equal); strength: 0 (content's own statistics) .. 1 (painting's).
         preserve_colors: ``luminance`` or ``histogram`` as in :class:`transfer.color.ColorMode`.
@@ -48,6 +51,7 @@ class ArbitraryImageConfig:
     preserve_colors: ColorMode = ColorMode.NONE
     precision: Precision = DEFAULT_PRECISION
     stroke_scale: float = 1.0
+    output_width: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.25 <= self.stroke_scale <= 4.0:
@@ -89,10 +93,16 @@ def stylize_image_arbitrary(config: ArbitraryImageConfig) -> dict:
         paintings = [match_histogram(p, content) for p in paintings]
     image, meta = (_painted if config.model is None else _network)(config, content, paintings)
     image = restore_colors(config.preserve_colors, image, content)
-    write_image(config.output, image)
+    painted_at = time.perf_counter()
+    final = upsample_to_width(image, read_image(config.content), config.output_width)
+    write_image(config.output, final)
     finished = time.perf_counter()
     report = {"output": str(config.output), "method": "arbitrary", "config": jsonable(config),
-              "size": {"height": int(image.shape[0]), "width": int(image.shape[1])}, "model_meta": meta,
-              "timings_seconds": {"stylize": finished - started, "total": finished - started}}
+              "working_size": {"height": int(image.shape[0]), "width": int(image.shape[1])},
+              "size": {"height": int(final.shape[0]), "width": int(final.shape[1])}, "model_meta": meta,
+              "timings_seconds": {"stylize": painted_at - started, "upsample": finished - painted_at,
+                                  "total": finished - started}}
+    if final is not image:
+        report["upsample"] = DEFAULT_METHOD.value
     atomic_write_json(Path(config.output).with_suffix(".json"), report)
     return report
