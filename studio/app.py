@@ -2,7 +2,8 @@
 
 Two events are public API endpoints for ``gradio_client``: ``/preview`` (clip, painting, ... -> stylised frame,
 message) and ``/stylize`` (clip, painting, ... -> MP4, side-by-side MP4, status, ...); every parameter after the
-first two has a default. Everything else (timer, sample pickers, job picker) is private to the page.
+first two has a default (``/stylize``'s ``keyframes``: painted frames named by frame number, with
+``method="keyframes"`` and no painting). Everything else (timer, sample pickers, job picker) is private to the page.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from studio.service import Choices, JobView, Studio
 
 log = logging.getLogger("studio")
 METHOD_INFO = ("optimize: Gatys + Ruder per frame (minutes a frame); fast: a network trained for one painting by "
-               "make train-style; arbitrary: one network for any painting, seconds not minutes, no training")
+               "make train-style; arbitrary: one network for any painting, seconds not minutes, no training; "
+               "keyframes: frames you painted yourself are the style, carried along the motion")
+KEYFRAMES_LABEL = "Painted keyframes — files named by frame number, e.g. 0001.png, 0090.png"
 COLOR_MODES = ["none", "luminance", "histogram"]
 MAX_FRAME_INDEX = 1_000_000
 #: System fonts only: the page loads nothing from outside this machine.
@@ -67,9 +70,14 @@ def _none_if_blank(value):
 
 def _paintings(painting: str | None, more_paintings) -> list[str]:
     files = [painting] if painting else []
-    for f in more_paintings or []:
-        files.append(f if isinstance(f, str) else getattr(f, "name", str(f)))
-    return files
+    return files + _file_list(more_paintings)
+
+
+def _file_list(files) -> list[str]:
+    """Return the paths of a multiple-file upload (None: none; a single path: one)."""
+    if isinstance(files, str):
+        files = [files]
+    return [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files or []]
 
 
 def _choices(method, model, width, seconds, frames, temporal_weight, preserve_colors, style_schedule,
@@ -107,11 +115,11 @@ class Endpoints:
 
     def stylize(self, clip, painting, more_paintings=None, method="optimize", model=None, width=256, seconds=0,
                 frames=0, temporal_weight=None, preserve_colors="none", style_schedule="", first_iterations=None,
-                iterations=None, strength=1.0, output_width=0, stroke_scale=1.0):
+                iterations=None, strength=1.0, output_width=0, stroke_scale=1.0, keyframes=None):
         """Start a job and follow it; the last value is (MP4, side-by-side MP4, status, frame, evaluation, ...)."""
         choices = _choices(method, model, width, seconds, frames, temporal_weight, preserve_colors, style_schedule,
                            first_iterations, iterations, strength, output_width, stroke_scale)
-        job_id = self.studio.submit(clip, _paintings(painting, more_paintings), choices)
+        job_id = self.studio.submit(clip, _paintings(painting, more_paintings), choices, _file_list(keyframes))
         picker = gr.Dropdown(choices=self.studio.job_ids(), value=job_id)
         while True:
             view = self.studio.view(job_id)
@@ -184,6 +192,8 @@ def _inputs(studio: Studio) -> SimpleNamespace:
                                 info="0 keeps each frame's own look, 1 takes the painting's", elem_id="strength")
         ui.stroke_scale = gr.Slider(0.25, 4, value=1, step=0.25, label="Brush size (arbitrary)", visible=False,
                                     info="size of the painted marks: 2 = twice as large", elem_id="stroke-scale")
+        ui.keyframes = gr.File(label=KEYFRAMES_LABEL, file_count="multiple", file_types=["image"], visible=False,
+                               elem_id="keyframes")
         with gr.Row():
             ui.width = gr.Number(256, label="Working width (px)", precision=0, minimum=16,
                                  maximum=studio.config.limits.max_width, elem_id="width")
@@ -259,12 +269,12 @@ def _wire(demo: gr.Blocks, studio: Studio, ends: Endpoints, i, o, shown) -> None
         _page_errors(ends.stylize),
         [i.clip, i.painting, i.more_paintings, i.method, i.model, i.width, i.seconds, i.frames, i.temporal_weight,
          i.preserve_colors, i.style_schedule, i.first_iterations, i.iterations, i.strength, i.output_width,
-         i.stroke_scale],
+         i.stroke_scale, i.keyframes],
         results, api_name="stylize", concurrency_limit=None, show_progress="minimal")
     i.clip.change(ends.clip_changed, [i.clip], [i.clip_info, o.frame], **private)
     i.method.change(lambda m: (gr.Dropdown(visible=m == "fast"), gr.Slider(visible=m == "arbitrary"),
-                               gr.Slider(visible=m == "arbitrary")), [i.method],
-                    [i.model, i.strength, i.stroke_scale], **private)
+                               gr.Slider(visible=m == "arbitrary"), gr.File(visible=m == "keyframes")), [i.method],
+                    [i.model, i.strength, i.stroke_scale, i.keyframes], **private)
     samples = {Path(p).name: p for p in studio.sample_clips() + studio.sample_paintings()}
     i.sample_clip.change(lambda name: samples.get(name, gr.skip()), [i.sample_clip], [i.clip], **private)
     i.sample_painting.change(lambda name: samples.get(name, gr.skip()), [i.sample_painting], [i.painting],

@@ -26,10 +26,13 @@ from foundation.atomic import atomic_write_json
 from foundation.errors import UserError
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-#: optimize: Gatys + Ruder per frame; fast: a per-style network (train-style); arbitrary: the any-painting network.
-METHODS = ("optimize", "fast", "arbitrary")
+#: optimize: Gatys + Ruder per frame; fast: a per-style network (train-style); arbitrary: the any-painting network;
+#: keyframes: the artist's own painted frames are the style, carried along the motion (``paintvid video --keyframe``).
+METHODS = ("optimize", "fast", "arbitrary", "keyframes")
 UNFINISHED = (QUEUED, RUNNING)
 _JOB_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
+#: The studio's name of an uploaded keyframe in a job folder: ``input/keyframe_0090.png`` paints frame 90.
+_KEYFRAME_NAME = re.compile(r"^input/keyframe_(\d+)\.[a-z]+$")
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,9 @@ class Choices:
     """The job options a page or an API call gives (None: the video runner's default, as ``paintvid video``).
 
     method: ``optimize`` (Gatys + Ruder per frame), ``fast`` (``model``: a trained ``.keras`` network, by name on
-    the page, by path in a job) or ``arbitrary`` (one network for any painting; ``model``: None for the committed
-    default weights, else a ``.npz``, by name under ``models/`` in the studio, by path in a job).
+    the page, by path in a job), ``arbitrary`` (one network for any painting; ``model``: None for the committed
+    default weights, else a ``.npz``, by name under ``models/`` in the studio, by path in a job) or ``keyframes``
+    (the artist's painted keyframes are the style; no painting, no model; the film is made at ``width``).
     width: working width in pixels (the method paints at it); seconds / frames: how much of the clip (None = all).
     output_width: width of the film (None: the clip's own, at most 3840, as ``paintvid video``).
     temporal_weight, preserve_colors, style_schedule, first_iterations, iterations: as ``paintvid video``.
@@ -68,12 +72,15 @@ class JobSpec(Choices):
 
     Attributes:
         clip: the input clip, e.g. ``input/clip.mp4``; paintings: style images (``input/painting_0.jpg``, ...).
+        keyframes: the keyframes method's painted frames, named by the frame they paint (1-based, among the frames
+            the job reads): ``input/keyframe_0001.png``, ``input/keyframe_0090.jpg`` (see :func:`keyframe_frame`).
         weights: the VGG16 weights (``bundled`` or a path); side_by_side: also write the comparison video;
         evaluate: measure warping error and per-frame style loss afterwards (optimisation path only).
     """
 
     clip: str
     paintings: tuple[str, ...] = ()
+    keyframes: tuple[str, ...] = ()
     weights: str = "bundled"
     side_by_side: bool = True
     evaluate: bool = True
@@ -85,6 +92,8 @@ class JobSpec(Choices):
             raise UserError("fast mode needs a model (train one with `make train-style STYLE=...`)")
         if self.method in ("optimize", "arbitrary") and not self.paintings:
             raise UserError("painting: give at least one painting")
+        if self.method == "keyframes":
+            self._check_keyframes()
         if self.method == "arbitrary" and self.model and not self.model.endswith(".npz"):
             raise UserError(f"model {self.model!r}: the arbitrary method takes arbitrary-style weights (.npz)")
         if not 0.0 <= self.strength <= 1.0:
@@ -92,12 +101,31 @@ class JobSpec(Choices):
         if not 0.25 <= self.stroke_scale <= 4.0:
             raise UserError(f"stroke scale {self.stroke_scale}: use 0.25..4")
 
+    def _check_keyframes(self) -> None:
+        if not self.keyframes:
+            raise UserError("keyframes: give at least one painted keyframe (files named by frame number, e.g. "
+                            "0001.png)")
+        if self.paintings:
+            raise UserError("keyframes: the painted keyframes are the style; give no painting")
+        for name in self.keyframes:
+            keyframe_frame(name)
+
     @classmethod
     def from_json(cls, data: Mapping) -> JobSpec:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["paintings"] = tuple(values.get("paintings", ()))
+        values["keyframes"] = tuple(values.get("keyframes", ()))
         return cls(**values)
+
+
+def keyframe_frame(name: str) -> int:
+    """Return the frame (1-based) a job's keyframe file paints, from its name ``input/keyframe_0090.png`` -> 90;
+    UserError for a name the studio does not give."""
+    match = _KEYFRAME_NAME.match(name)
+    if not match or int(match.group(1)) < 1:
+        raise UserError(f"keyframe {name!r}: expected input/keyframe_N.png with N the frame it paints, from 1")
+    return int(match.group(1))
 
 
 #: ``runner(job_dir, spec) -> outputs``: does the work of one job; outputs are JSON-able (paths relative to job_dir).

@@ -2,9 +2,11 @@
 
 A job is ``paintvid video``: :func:`video.pipeline.stylize_video` (``VideoConfig``) then
 :func:`video.evaluate.evaluate_video`, or, for a fast-mode model or the arbitrary (any-painting) network,
-:func:`video.fast_runner.stylize_video_fast` (``FastVideoConfig``; no evaluation, as ``paintvid video``).
+:func:`video.fast_runner.stylize_video_fast` (``FastVideoConfig``; no evaluation, as ``paintvid video``), or, for
+painted keyframes, :func:`video.keyframe_runner.stylize_video_keyframes` (``KeyframeVideoConfig``; no evaluation).
 A preview stylises one frame at low resolution with few iterations (:func:`transfer.stylize.stylize_image`), runs
-the fast network once, or the arbitrary network once (:func:`transfer.arbitrary.image.stylize_image_arbitrary`).
+the fast network once, or the arbitrary network once (:func:`transfer.arbitrary.image.stylize_image_arbitrary`);
+there is no preview for painted keyframes (:data:`KEYFRAMES_NO_PREVIEW`): the keyframes are what the film looks like.
 The arbitrary network's weights are the committed default unless a job names a ``.npz``. Fast-mode models are the
 ``.keras`` files under ``models/`` that ``paintvid train-style`` wrote (it leaves a ``.json`` report with
 ``options.style`` beside each).
@@ -23,7 +25,7 @@ from media.image_io import read_image, resize_to_width, write_image
 from media.schedule import parse_schedule
 from media.upsample import default_output_width
 from media.video_io import ReadOptions, iter_frames, probe
-from studio.jobs import JobSpec
+from studio.jobs import JobSpec, keyframe_frame
 from transfer.arbitrary.image import ArbitraryImageConfig, stylize_image_arbitrary
 from transfer.fast.network import load_network
 from transfer.objective import LossWeights
@@ -32,11 +34,15 @@ from transfer.stylize import StyleSpec, StylizeConfig, stylize_image
 from video.config import DEFAULT_TEMPORAL_WEIGHT, VideoConfig
 from video.evaluate import EvaluateVideoConfig, evaluate_video
 from video.fast_runner import FastVideoConfig, stylize_video_fast
+from video.keyframe_runner import KeyframeVideoConfig, stylize_video_keyframes
+from video.keyframes import Keyframe
 from video.pipeline import stylize_video
 
 OUTPUT = "stylized.mp4"
 SIDE_BY_SIDE = "stylized_side_by_side.mp4"
 WORKDIR = "work"
+KEYFRAMES_NO_PREVIEW = ("preview: not offered for painted keyframes (your keyframes show the look); paint the video, "
+                        "a few seconds of clip take seconds")
 
 
 def find_fast_models(models_dir: Path) -> list[Path]:
@@ -74,6 +80,18 @@ def arbitrary_weights(model: str | Path | None) -> Path | None:
     return Path(model) if model else None
 
 
+def check_keyframe_output_width(output_width: int | None) -> None:
+    """Raise UserError when a keyframes job asks for a film width (it is made at the working width, as the CLI)."""
+    if output_width:
+        raise UserError(f"film width {output_width}: with painted keyframes the film is made at the working width; "
+                        "give the width you want there")
+
+
+def job_keyframes(job_dir: Path, spec: JobSpec) -> tuple[Keyframe, ...]:
+    """Return the job's keyframes (frame number from the studio's file name, path inside ``job_dir``)."""
+    return tuple(Keyframe(keyframe_frame(name), job_dir / name) for name in spec.keyframes)
+
+
 def run_job(job_dir: Path, spec: JobSpec) -> dict:
     """Run one job in ``job_dir``; return its outputs (paths relative to ``job_dir``) for ``job.json``."""
     clip, work, out = job_dir / spec.clip, job_dir / WORKDIR, job_dir / OUTPUT
@@ -90,6 +108,12 @@ def run_job(job_dir: Path, spec: JobSpec) -> dict:
             paintings=tuple(job_dir / p for p in spec.paintings), strength=spec.strength,
             stroke_scale=spec.stroke_scale, preserve_colors=spec.preserve_colors, style_schedule=spec.style_schedule,
             side_by_side=spec.side_by_side, progress=False, output_width=output_width(spec, clip)))
+        return outputs
+    if spec.method == "keyframes":
+        check_keyframe_output_width(spec.output_width)
+        stylize_video_keyframes(KeyframeVideoConfig(
+            video=clip, keyframes=job_keyframes(job_dir, spec), output=out, workdir=work, read=read_options(spec),
+            side_by_side=spec.side_by_side, progress=False))
         return outputs
     style = StyleSpec(styles=tuple(job_dir / p for p in spec.paintings), weights=spec.weights)
     chosen = {"first_iterations": spec.first_iterations, "iterations": spec.iterations,
@@ -126,6 +150,8 @@ def preview(
     previous any-painting network's ``.npz`` (None: the painter); ``strength`` and ``stroke_scale`` are the
     any-painting method's.
     """
+    if method == "keyframes":
+        raise UserError(KEYFRAMES_NO_PREVIEW)
     content = out_dir / "frame.png"
     write_image(content, read_frame(clip, frame))
     out = out_dir / "preview.png"

@@ -21,8 +21,17 @@ from media.video_io import ReadOptions, expected_frames
 from studio.config import StudioConfig
 from studio.jobs import DONE, FAILED, QUEUED, RUNNING, Choices, JobManager, JobSpec
 from studio.progress import format_seconds, read_progress, read_run_json
-from studio.runner import find_fast_models, preview, run_job
-from studio.uploads import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_clip, check_job_size, check_painting, safe_suffix
+from studio.runner import KEYFRAMES_NO_PREVIEW, check_keyframe_output_width, find_fast_models, preview, run_job
+from studio.uploads import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    check_clip,
+    check_job_size,
+    check_keyframes,
+    check_painting,
+    keyframe_name,
+    safe_suffix,
+)
 from transfer.arbitrary.weights_file import read_header
 
 SAMPLE_VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".webm")
@@ -98,7 +107,9 @@ class Studio:
     # -- preview -------------------------------------------------------------------------------------------
     def preview(self, clip: str | None, paintings: list[str], choices: Choices, frame: int = 0, width: int = 128,
                 iterations: int = 20) -> str:
-        """Stylise one frame at low resolution; return the PNG's path."""
+        """Stylise one frame at low resolution; return the PNG's path (none for painted keyframes: UserError)."""
+        if choices.method == "keyframes":
+            raise UserError(KEYFRAMES_NO_PREVIEW)
         limits = self.config.limits
         info = check_clip(clip, limits)
         model = self._model(choices)
@@ -137,26 +148,39 @@ class Studio:
         return out
 
     # -- jobs ----------------------------------------------------------------------------------------------
-    def submit(self, clip: str | None, paintings: list[str], choices: Choices) -> str:
-        """Check everything, copy the uploads into a new job folder, queue the job; return its id."""
+    def submit(self, clip: str | None, paintings: list[str], choices: Choices,
+               keyframes: list[str] | None = None) -> str:
+        """Check everything, copy the uploads into a new job folder, queue the job; return its id.
+
+        ``keyframes`` (painted frames named by frame number) are the keyframes method's style and are ignored by
+        the others, as ``paintings`` are by it.
+        """
         limits = self.config.limits
         info = check_clip(clip, limits)
         model = self._model(choices)
         model = str(model.resolve()) if model else None
-        if choices.method != "fast":
+        painted = choices.method == "keyframes"
+        paintings = [] if painted else paintings
+        if choices.method not in ("fast", "keyframes"):
             _check_paintings(paintings, limits)
         read = ReadOptions(frames=choices.frames, seconds=choices.seconds, width=choices.width)
-        check_job_size(info, expected_frames(info, read), int(choices.width), limits)
+        n_frames = expected_frames(info, read)
+        check_job_size(info, n_frames, int(choices.width), limits)
         check_output_width(choices.output_width, int(choices.width))
-        if choices.style_schedule and choices.method != "fast":
+        if painted:
+            check_keyframe_output_width(choices.output_width)
+        if choices.style_schedule and choices.method not in ("fast", "keyframes"):
             parse_schedule(choices.style_schedule, len(paintings), info.fps)  # a bad schedule fails here
-        files = {f"input/clip{safe_suffix(clip, VIDEO_SUFFIXES)}": Path(clip)}
+        clip_name = f"input/clip{safe_suffix(clip, VIDEO_SUFFIXES)}"
+        files = {clip_name: Path(clip)}
         for k, p in enumerate(paintings):
             files[f"input/painting_{k}{safe_suffix(p, IMAGE_SUFFIXES)}"] = Path(p)
-        spec = JobSpec(clip=next(iter(files)), paintings=tuple(list(files)[1:]),
+        painted_frames = check_keyframes(keyframes or [], info, n_frames, limits) if painted else {}
+        key_names = {keyframe_name(frame, p): p for frame, p in painted_frames.items()}
+        spec = JobSpec(clip=clip_name, paintings=tuple(list(files)[1:]), keyframes=tuple(key_names),
                        **{**asdict(choices), "model": model, "width": int(choices.width)},
                        weights=self.config.resolved_weights, evaluate=choices.method == "optimize")
-        return self.manager.submit(spec, files)
+        return self.manager.submit(spec, {**files, **key_names})
 
     def active_job(self) -> str | None:
         """Return the job to show when a page opens: the running one, else the next queued, else the newest."""
@@ -205,7 +229,8 @@ class Studio:
             style = ev.get("per_frame", {}).get("style_loss", [])
             losses = pd.DataFrame({"frame": list(range(1, len(style) + 1)), "style loss": style})
         elif report and report.get("fps"):
-            what = "Any-painting network" if record["spec"].get("method") == "arbitrary" else "Fast mode"
+            what = {"arbitrary": "Any-painting network", "keyframes": "Painted keyframes"}.get(
+                record["spec"].get("method"), "Fast mode")
             evaluation = f"{what}: {report.get('n_frames', '?')} frames at {report['fps']:.1f} frames/s."
         return JobView(job_id, DONE, markdown, latest, video, sbs, evaluation, losses)
 

@@ -2,12 +2,14 @@
 
 An upload is judged by its content (ffmpeg/OpenCV for clips, OpenCV for paintings), never by its name; the name a
 browser sent never becomes a path: :func:`store_upload` writes ``<dest>/<name><suffix>`` where ``name`` is the
-studio's and ``suffix`` comes from a short list of known extensions (``.bin`` otherwise).
+studio's and ``suffix`` comes from a short list of known extensions (``.bin`` otherwise). Of a painted keyframe's
+name only the frame number it holds is used (:func:`check_keyframes`, :func:`keyframe_name`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +20,11 @@ from PIL import Image
 from foundation.errors import UserError, check_input_file
 from media.image_io import read_image
 from media.video_io import VideoInfo, probe
+from video.keyframes import ASPECT_TOLERANCE
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ogv", ".wmv"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+_NUMBER = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,44 @@ def check_painting(path: str | os.PathLike | None, limits: UploadLimits, label: 
         raise UserError(f"{_label(path, label)}: {image.shape[1]}x{image.shape[0]} is larger than the "
                         f"{limits.max_source_width} pixels accepted")
     return image
+
+
+def check_keyframes(paths: list[str | os.PathLike], info: VideoInfo, n_frames: int,
+                    limits: UploadLimits) -> dict[int, Path]:
+    """Return {frame (1-based): path} of uploaded painted keyframes; raise :class:`UserError` naming the file.
+
+    A keyframe's frame is the last number in its file name (``0090.png``, ``frame_90.jpg``: frame 90), counted among
+    the ``n_frames`` frames the job reads, as ``paintvid video --keyframes DIR``. Reasons: none given, a name without
+    a frame number, a frame outside 1..n_frames, two files for one frame, not an image (the painting checks), a
+    shape other than the clip's.
+    """
+    if not paths:
+        raise UserError("keyframes: no file given, expected painted frames named by frame number, e.g. 0001.png")
+    found: dict[int, Path] = {}
+    for path in paths:
+        path = Path(path)
+        numbers = _NUMBER.findall(path.stem)
+        if not numbers or int(numbers[-1]) < 1:
+            raise UserError(f"{_label(path, 'keyframe')}: the name must hold the frame number (from 1), e.g. 0090.png")
+        frame = int(numbers[-1])
+        if not 1 <= frame <= n_frames:
+            raise UserError(f"{_label(path, 'keyframe')}: frame {frame} is outside the {n_frames} frames the job "
+                            f"reads (1..{n_frames})")
+        if frame in found:
+            raise UserError(f"{_label(path, 'keyframe')}: frame {frame} already has a keyframe "
+                            f"({found[frame].name}); give one painted image per frame")
+        image = check_painting(path, limits, label="keyframe")
+        h, w = image.shape[:2]
+        if abs(w / h - info.width / info.height) > ASPECT_TOLERANCE * info.width / info.height:
+            raise UserError(f"{_label(path, 'keyframe')}: {w}x{h} is another shape than the clip's "
+                            f"{info.width}x{info.height}; paint over the frame itself")
+        found[frame] = path
+    return dict(sorted(found.items()))
+
+
+def keyframe_name(frame: int, src: str | os.PathLike) -> str:
+    """Return the job file name of the keyframe painting ``frame``: ``input/keyframe_0090.png`` (suffix checked)."""
+    return f"input/keyframe_{int(frame):04d}{safe_suffix(src, IMAGE_SUFFIXES)}"
 
 
 def check_job_size(info: VideoInfo, frames: int, width: int, limits: UploadLimits, label: str = "clip") -> None:

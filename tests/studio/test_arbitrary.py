@@ -33,7 +33,7 @@ def test_arbitrary_spec_needs_a_painting_and_npz_weights():
         JobSpec(clip="input/clip.mp4", paintings=("p.png",), method="arbitrary", model="/models/x.keras")
     with pytest.raises(UserError, match="strength"):
         JobSpec(clip="input/clip.mp4", paintings=("p.png",), method="arbitrary", strength=1.5)
-    with pytest.raises(UserError, match="optimize, fast or arbitrary"):
+    with pytest.raises(UserError, match="optimize, fast, arbitrary or keyframes"):
         JobSpec(clip="input/clip.mp4", paintings=("p.png",), method="magic")
     s = JobSpec(clip="input/clip.mp4", paintings=("p.png",), method="arbitrary", strength=0.5)
     assert JobSpec.from_json(json.loads(json.dumps(s.__dict__))) == s
