@@ -16,7 +16,7 @@ import cv2
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from media.video_io import probe
+from media.video_io import ReadOptions, iter_frames, probe
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -133,9 +133,15 @@ def test_page_previews_a_frame_and_paints_a_tiny_video(studio_server, media, bro
     page.locator("#method").get_by_label("arbitrary").check()
     expect(page.locator("#strength")).to_be_visible()
     expect(page.locator("#stroke-scale")).to_be_visible()
+    expect(page.locator("#keyframes")).to_be_hidden()
+    page.locator("#method").get_by_label("keyframes").check()
+    expect(page.locator("#keyframes")).to_be_visible()
+    expect(page.locator("#keyframes")).to_contain_text("files named by frame number")
+    expect(page.locator("#strength")).to_be_hidden()
     page.locator("#method").get_by_label("optimize").check()
     expect(page.locator("#strength")).to_be_hidden()
     expect(page.locator("#stroke-scale")).to_be_hidden()
+    expect(page.locator("#keyframes")).to_be_hidden()
     page.locator("#clip input[type=file]").set_input_files(str(media["clip"]))
     page.locator("#clip-info").get_by_text("6 frames, 64x48").wait_for(timeout=30_000)
     page.locator("#painting input[type=file]").set_input_files(str(media["painting"]))
@@ -170,3 +176,28 @@ def test_page_previews_a_frame_and_paints_a_tiny_video(studio_server, media, bro
     assert newest["spec"]["width"] == 64 and newest["spec"]["frames"] == 3
     assert outside == []  # the page asked nothing of the internet
     assert server_outside == []
+
+
+def test_api_stylize_with_painted_keyframes(studio_server, media, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    url, studio, outside = studio_server
+    frames = [f for _, f in iter_frames(media["clip"], ReadOptions())]
+    painted = []
+    for number in (1, 6):  # upload names hold the frame number; the studio stores them under its own names
+        painted.append(tmp_path / f"my painting {number:04d}.png")
+        cv2.imwrite(str(painted[-1]), 255 - frames[number - 1])
+    client = Client(url, verbose=False)
+    jobs_before = len(studio.manager.list_jobs())
+    with pytest.raises(AppError, match="preview: not offered for painted keyframes"):
+        client.predict(handle_file(str(media["clip"])), None, method="keyframes", api_name="/preview")
+    result = client.predict(handle_file(str(media["clip"])), None, method="keyframes", width=64,
+                            keyframes=[handle_file(str(p)) for p in painted], api_name="/stylize")
+    info = probe(result[0])
+    assert (info.frame_count, info.width, info.height) == (6, 64, 48)
+    assert "done in" in result[2] and "Painted keyframes: 6 frames" in result[4]
+    job = studio.manager.list_jobs()[0]
+    assert len(studio.manager.list_jobs()) == jobs_before + 1
+    assert job["spec"]["keyframes"] == ["input/keyframe_0001.png", "input/keyframe_0006.png"]
+    assert outside == []
