@@ -18,13 +18,22 @@ from media.video_io import probe, read_frames
 from paintvid.cli import main
 from tests.conftest import stripes_image, textured_image
 from tests.synthetic import synthetic_clip
-from transfer.arbitrary.distill import DistillConfig, distill, heldout_l1, make_batch, make_train_step
+from transfer.arbitrary.distill import (
+    DistillConfig,
+    distill,
+    heldout_l1,
+    make_batch,
+    make_train_step,
+    texture_loss,
+)
 from transfer.arbitrary.distill_data import TargetOptions, TargetSet, random_crop, sample_vectors
 from transfer.arbitrary.magenta import load_magenta
 from transfer.arbitrary.student import StudentSpec, build_student, load_student, paint_batch, save_student
 from transfer.arbitrary.student_file import read_student_header
+from transfer.backbone import load_backbone
 from transfer.fast.motion import MotionOptions, synthetic_pair
 from transfer.fast.warp_tf import warp
+from transfer.features import FeatureExtractor
 from video.painter_stylizer import PainterOptions
 from video.student_stylizer import student_stylizer
 
@@ -199,3 +208,17 @@ def test_video_method_arbitrary_paints_with_a_student_model(tmp_path, capsys):
     assert run["model"]["engine"] == "student" and run["model"]["spec"]["channels"] == [8, 8, 16]
     painted = np.stack(read_frames(out)).astype(float)
     assert np.abs(painted - np.stack(clip.frames)).mean() > 5
+
+
+def test_texture_term_compares_marks_not_places_and_trains(tmp_path):
+    extractor = FeatureExtractor(load_backbone(), ("block1_conv1", "block2_conv1"))
+    stripes = tf.constant(stripes_image(32, 32)[None].astype(np.float32))
+    shifted = tf.roll(stripes, 3, axis=2)  # the same marks elsewhere
+    flat = tf.fill(stripes.shape, 128.0)
+    assert float(texture_loss(extractor, stripes, stripes)) < 1e-6
+    assert float(texture_loss(extractor, shifted, stripes)) < 0.2 * float(texture_loss(extractor, flat, stripes))
+    samples = _teacher_set(4, seed=2)
+    net = build_student(StudentSpec.tiny(), seed=0)
+    step = make_train_step(net, tf.keras.optimizers.Adam(1e-3), 0.5, 0.1, ("block1_conv1",))
+    parts = step(*(tf.constant(a) for a in make_batch(samples, _config(tmp_path), np.random.default_rng(0))))
+    assert float(parts["texture"]) > 0 and np.isfinite(float(parts["l1"]))

