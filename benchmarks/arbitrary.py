@@ -69,7 +69,7 @@ from transfer.stylize import StyleSpec, StylizeConfig, blend_weights, build_obje
 from transfer.stylize import stylize_image as optimise_image
 from video.arbitrary_stylizer import arbitrary_stylizer, frame_weights, painting_codes
 from video.evaluate import frame_losses
-from video.fast_runner import DEFAULT_SMOOTHING, FastVideoConfig, stylize_video_fast
+from video.fast_runner import DEFAULT_SMOOTHING, FastVideoConfig, auto_flow_scale, stylize_video_fast
 from video.fast_stylizer import NetworkStylizer, compile_stylizer
 from video.loop import FrameItem
 from video.stabilize import DEFAULT_FLOW, DEFAULT_STRENGTH, StabilizeConfig, Stabilizer
@@ -262,7 +262,8 @@ def ours(net, painting: Path, frames: list[np.ndarray], smoothing: float | None 
     batch = _runner_default("batch_size")
     default_blend, flow = DEFAULT_SMOOTHING["arbitrary"]
     blend = default_blend if smoothing is None else smoothing
-    stylizer = NetworkStylizer(run, batch, blend, flow, _runner_default("flow_scale"))
+    stylizer = NetworkStylizer(run, batch, blend, flow, _runner_default("flow_scale") or auto_flow_scale(
+        frames[0].shape[1]))
     out: list[np.ndarray] = []
     for start in range(0, len(frames), batch):
         out += stylizer.stylize([FrameItem(k + 1, frames[k]) for k in range(start, min(start + batch, len(frames)))])

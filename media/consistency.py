@@ -132,6 +132,29 @@ def quick_certainty(flow: np.ndarray, reverse: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(weights, (5, 5), SMOOTH_SIGMA, borderType=cv2.BORDER_REFLECT)
 
 
+def photometric_certainty(frame: np.ndarray, prev_frame: np.ndarray, back: np.ndarray, low: float = 6.0,
+                          high: float = 24.0) -> np.ndarray:
+    """Return (H, W) float32 weights in [0, 1] from one flow: how well ``prev_frame`` warped by ``back`` matches
+    ``frame``. 1 where the mean absolute colour difference (3x3 box-blurred, 0..255) is at most ``low``, 0 from
+    ``high`` on and where ``p + back(p)`` leaves the image, linear between.
+
+    Needs no reverse flow, so it costs one flow instead of two; it cannot see an occlusion whose colours happen to
+    match, which for blending a painted frame with its predecessor costs little (the painting there matches too).
+
+    Args:
+        frame, prev_frame: (H, W, 3) uint8 BGR input frames t and t-1; back: (H, W, 2) float32 flow t -> t-1.
+    """
+    back = _as_flow(back, "back").astype(np.float32, copy=False)
+    h, w = back.shape[:2]
+    xs = np.arange(w, dtype=np.float32)[None, :] + back[..., 0]
+    ys = np.arange(h, dtype=np.float32)[:, None] + back[..., 1]
+    warped = cv2.remap(prev_frame, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    difference = cv2.absdiff(frame, warped).astype(np.float32).mean(axis=-1)
+    difference = cv2.blur(difference, (3, 3))
+    inside = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+    return (np.clip((high - difference) / (high - low), 0.0, 1.0) * inside).astype(np.float32)
+
+
 def motion_edge_strength(flow: np.ndarray) -> np.ndarray:
     """Return ``|grad u|^2 + |grad v|^2`` (H, W) float64 by central differences with mirrored borders."""
     f = np.asarray(flow, dtype=np.float64)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from media.consistency import certainty, quick_certainty
+from media.consistency import certainty, photometric_certainty, quick_certainty
 from media.flow import FlowMethod, estimate_flow
 from media.warp import warp
 
@@ -36,8 +36,9 @@ class Motion:
     certainty: np.ndarray
 
 
-#: The certainty functions ``estimate_motion`` can use: the reference checker's, or the forward-backward test alone.
-CHECKS = {"reference": certainty, "quick": quick_certainty}
+#: The certainty functions ``estimate_motion`` can use: the reference checker's, the forward-backward test alone, or
+#: (``photo``, :func:`media.consistency.photometric_certainty`) the match of the warped previous frame: one flow.
+CHECKS = {"reference": certainty, "quick": quick_certainty, "photo": None}
 
 
 def estimate_motion(frame: np.ndarray, prev_frame: np.ndarray, method: FlowMethod | str,
@@ -46,8 +47,10 @@ def estimate_motion(frame: np.ndarray, prev_frame: np.ndarray, method: FlowMetho
 
     scale: estimate flow and certainty on frames resized by this factor (<= 1), then upsample them (flow vectors
     rescaled to full-size pixels); 0.5 is about 4x cheaper.
-    check: ``reference`` (:func:`media.consistency.certainty`) or ``quick``
-    (:func:`media.consistency.quick_certainty`, no motion-boundary test, far cheaper).
+    check: ``reference`` (:func:`media.consistency.certainty`), ``quick``
+    (:func:`media.consistency.quick_certainty`, no motion-boundary test, far cheaper) or ``photo``
+    (:func:`media.consistency.photometric_certainty`: no reverse flow; ``forward`` is then ``-back``, an
+    approximation).
     """
     h, w = frame.shape[:2]
     a, b = frame, prev_frame
@@ -56,8 +59,11 @@ def estimate_motion(frame: np.ndarray, prev_frame: np.ndarray, method: FlowMetho
         a = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
         b = cv2.resize(prev_frame, size, interpolation=cv2.INTER_AREA)
     back = estimate_flow(a, b, method)
-    forward = estimate_flow(b, a, method)
-    cert = CHECKS[check](back, forward)
+    if check == "photo":
+        forward, cert = -back, photometric_certainty(a, b, back)
+    else:
+        forward = estimate_flow(b, a, method)
+        cert = CHECKS[check](back, forward)
     if scale < 1.0:
         factor = np.float32([w / a.shape[1], h / a.shape[0]])
         back = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR) * factor

@@ -145,3 +145,19 @@ def test_quick_certainty_passes_a_consistent_shift_and_fails_a_wrong_reverse():
     assert quick_certainty(flow, flow).max() < 0.01  # the "reverse" moves the same way: inconsistent
     reference = certainty(flow, reverse)
     assert ((c > 0.5) == (reference > 0.5))[2:-2, 2: w - 6].all()  # the reference drops its last row and column
+
+
+def test_photometric_certainty_trusts_a_flow_that_explains_the_frame_and_not_one_that_does_not():
+    """A textured frame moved by (2, 1) px: the exact flow back gives weight 1 inside the image, 0 where it leaves;
+    zero flow on the same pair leaves the textured pixels mostly below the threshold."""
+    from media.consistency import photometric_certainty
+    from tests.conftest import textured_image
+
+    prev = textured_image(48, 64)
+    frame = np.roll(prev, (1, 2), axis=(0, 1))  # frame(p) = prev(p - (2, 1))
+    back = np.zeros((48, 64, 2), np.float32)
+    back[..., 0], back[..., 1] = -2.0, -1.0
+    c = photometric_certainty(frame, prev, back)
+    assert c.shape == (48, 64) and c.dtype == np.float32
+    assert c[4:-4, 4:-4].min() > 0.99 and c[:, 0].max() == 0.0
+    assert photometric_certainty(frame, prev, np.zeros_like(back))[4:-4, 4:-4].mean() < 0.7

@@ -68,8 +68,9 @@ def _fast_options(p) -> None:
     p.add_argument("--smoothing-flow", choices=FLOW_METHODS, default=None,
                    help="with --smoothing: flow method (default dis; deepflow aligns "
                         "like the optimisation path)")
-    p.add_argument("--smoothing-scale", type=float, default=0.5,
-                   help="with --smoothing: estimate flow at this fraction of the frame size (1 = full, slower)")
+    p.add_argument("--smoothing-scale", type=float, default=None,
+                   help="with --smoothing: estimate flow at this fraction of the frame size (1 = full, slower; "
+                        "default: about 320 px wide)")
 
 
 def _frame_options(g) -> None:
