@@ -228,7 +228,10 @@ def _restore(net: StudentNet, config: DistillConfig, workdir: Path) -> _State:
     best: dict = {}
     if manager.latest_checkpoint:
         saved = checkpoint_json(manager.latest_checkpoint)
-        refuse_other_options(saved.get("options"), config_json(config), workdir, ignore=_RESUMABLE_CHANGES)
+        # options added since a checkpoint was written count as their defaults
+        defaults = config_json(DistillConfig(paintings=config.paintings, content=config.content, output=config.output))
+        saved_options = {**defaults, **saved["options"]} if saved.get("options") else None
+        refuse_other_options(saved_options, config_json(config), workdir, ignore=_RESUMABLE_CHANGES)
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         history, best = list(saved.get("history", [])), dict(saved.get("best", {}))
     return _State(optimizer, step, manager, history, best)
