@@ -28,6 +28,11 @@ LOSS_PARTS = ("content", "style", "tv", "temporal", "laplacian")
 #: The Laplacian term's pool is the content width divided by this (4 px at 256 px wide): twice the blur of
 #: :mod:`media.structure`, whose measure it serves.
 LAPLACIAN_WIDTH_DIVISOR = 64.0
+#: Pixels of mirrored image added on every side before the VGG pass; the features are cropped back to the image's
+#: own extent (a multiple of block 5's stride of 16, so every layer crops whole cells). VGG's 'same' convolutions pad
+#: with zeros, the mean colour in VGG-preprocessed space; seen against that frame, the optimisation painted a dark band
+#: about 4 px wide along the edges (issue text: left 46.8 against 80.8 grey levels just inside). 0 turns it off.
+DEFAULT_BORDER = 16
 
 
 def laplacian_pool(width: int) -> int:
@@ -76,6 +81,39 @@ class Targets:
     laplacian_pool: tf.Tensor = field(default=None)  # type: ignore[assignment]
 
 
+def layer_stride(name: str) -> int:
+    """Return the stride in pixels of a VGG16 layer named ``blockN_...`` (``2 ** (N - 1)``)."""
+    return 2 ** (int(name.split("_")[0].removeprefix("block")) - 1)
+
+
+def framed_features(extractor: FeatureExtractor, x: tf.Tensor, border: int) -> dict[str, tf.Tensor]:
+    """Return ``{layer: (B, h_l, w_l, C_l)}`` features (compute dtype) of a (B, H, W, 3) image that is first mirrored
+    ``border`` pixels out on every side (edge pixel repeated, any image size), each cropped back to the image's own
+    extent (``border / stride`` cells). ``border`` must be a multiple of every layer's stride (16 for block 5); with
+    0 this is ``extractor.raw(x)``.
+
+    The margin is gathered by index rather than ``tf.pad(mode="REFLECT")``, which needs a margin smaller than the
+    image and would need a ``tf.cond`` for small ones, inside which the float32 pass's custom-gradient convolutions
+    fail to differentiate.
+    """
+    if border == 0:
+        return extractor.raw(x)
+    shape = tf.shape(x)
+    padded = tf.gather(tf.gather(x, _mirrored(shape[1], border), axis=1), _mirrored(shape[2], border), axis=2)
+    out = {}
+    for name, value in extractor.raw(padded).items():
+        cut = border // layer_stride(name)
+        out[name] = value[:, cut:tf.shape(value)[1] - cut, cut:tf.shape(value)[2] - cut, :]
+    return out
+
+
+def _mirrored(n: tf.Tensor, border: int) -> tf.Tensor:
+    """Return the int32 indices ``-border .. n + border - 1`` folded back into ``0 .. n - 1`` by mirroring."""
+    period = 2 * n
+    i = tf.math.floormod(tf.range(-border, n + border), period)
+    return tf.where(i >= n, period - 1 - i, i)
+
+
 class StyleObjective:
     """Loss and gradient of an image w.r.t. :class:`Targets`; holds no per-frame state.
 
@@ -83,10 +121,16 @@ class StyleObjective:
         extractor: built with (at least) ``content_layer`` and the keys of ``style_layer_weights``.
         content_layer: e.g. ``block4_conv2``.
         style_layer_weights: ``{layer: weight}``, e.g. 1.0 for each of ``block1_conv1..block5_conv1``.
+        border: mirrored margin of the VGG pass in pixels (:func:`framed_features`, :data:`DEFAULT_BORDER`), for the
+            optimised image and the content target alike; the style image's Grams are taken as they are.
     """
 
-    def __init__(self, extractor: FeatureExtractor, content_layer: str, style_layer_weights: Mapping[str, float]):
+    def __init__(self, extractor: FeatureExtractor, content_layer: str, style_layer_weights: Mapping[str, float],
+                 border: int = DEFAULT_BORDER):
+        if border < 0 or border % 16:
+            raise ValueError(f"border must be a non-negative multiple of 16 pixels, got {border}")
         self.extractor = extractor
+        self.border = border
         self.content_layer = content_layer
         self.style_layer_weights = dict(style_layer_weights)
         image = tf.TensorSpec((None, None, None, 3), tf.float32)
@@ -104,7 +148,8 @@ class StyleObjective:
 
     def content_features(self, x: np.ndarray | tf.Tensor) -> tf.Tensor:
         """Return (1, h, w, C) content-layer features of a VGG-preprocessed (1, H, W, 3) image."""
-        return self.extractor(tf.convert_to_tensor(x, tf.float32))[self.content_layer]
+        feats = framed_features(self.extractor, tf.convert_to_tensor(x, tf.float32), self.border)
+        return tf.cast(feats[self.content_layer], tf.float32)
 
     def style_grams(self, x: np.ndarray | tf.Tensor) -> dict[str, tf.Tensor]:
         """Return ``{layer: (1, C, C)}`` Gram matrices of a VGG-preprocessed (1, H, W, 3) style image."""
@@ -142,7 +187,8 @@ class StyleObjective:
     def _value_and_grad_eager(self, x, content_target, grams, warped, certainty, laplacian, pool, w):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            feats = self.extractor.raw(x)  # the Grams take the compute dtype, the content term float32
+            # the Grams take the compute dtype, the content term float32
+            feats = framed_features(self.extractor, x, self.border)
             own_grams = {name: losses.gram_matrix(feats[name]) for name in self.style_layer_weights}
             parts = tf.stack(
                 [
