@@ -124,7 +124,8 @@ def laplacian(image: tf.Tensor, pool) -> tf.Tensor:
     then along columns, and the Laplacian's five taps as shifted slices p apart: 2p + 5 operations per pixel
     instead of the dense kernel's 9p^2 (at 512 px, p = 8, the term cost 28 ms of a 0.45 s loss pass; issue 12).
     Mirroring the border to hold it too cost more style loss for the same structure on vtest (0.134 against 0.113
-    at a structure of 0.945) and did not remove the dark bands VGG's zero padding paints along the edges.
+    at a structure of 0.945) and did not remove the dark bands VGG's zero padding painted along the edges (the
+    objective's mirrored margin does, :func:`transfer.objective.framed_features`).
     """
     p = tf.cast(pool, tf.int32)
     luma = tf.reduce_sum(image * tf.constant(LUMA_BGR, image.dtype), axis=-1, keepdims=True)
