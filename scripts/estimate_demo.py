@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu = describe_cpu()
     where = f"{cpu['model']} ({cpu['isa_class']} class, {cpu['cores']} cores)"
     estimate = estimate_seconds(plan, full, coarse).describe(where)
-    print(f"Expected time for {frames} frames at {width}x{height}: {estimate}, from a probe of {full:.2f} s per VGG pass here; the first frame's progress bar shows the real pace.")
+    print(f"Expected time for {frames} frames at {width}x{height}: {estimate}"
+          f", from a probe of {full:.2f} s per VGG pass here; the first frame's progress bar shows the real pace.")
     return 0
 
 
