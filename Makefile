@@ -9,6 +9,9 @@ comma := ,
 # Options of the main targets (override on the command line: make stylize VIDEO=clip.mp4 STYLE=a.jpg,b.jpg)
 VIDEO ?= samples/vtest.avi
 STYLE ?= samples/starry_night.jpg
+# make demo's clip and painting, shipped in the repository (demo/README.md: sources and licences)
+DEMO_VIDEO := demo/vtest.mp4
+DEMO_STYLE := demo/starry_night.jpg
 CONTENT ?= samples/building.jpg
 OUT ?=
 WIDTH ?= 384
@@ -71,10 +74,10 @@ lint: $(STAMP) ## run ruff and import-linter (the floor plan in ARCHITECTURE.md)
 samples: ## put a real painting and real clips into samples/ (from Debian's opencv-doc)
 	@bash scripts/fetch_samples.sh samples
 
-demo: $(STAMP) $(if $(filter samples/%,$(VIDEO) $(subst $(comma), ,$(STYLE))),samples) ## the main job on the built-in sample: 2 s of vtest.avi at 384 px in the Starry Night style
-	@$(BIN)/python scripts/estimate_demo.py $(VIDEO) --width $(WIDTH) --weights $(BACKBONE_WEIGHTS) \
-		$(if $(filter tree.avi vtest.avi Megamind.avi,$(notdir $(VIDEO))),--seconds $(SECONDS)) 2>/dev/null || true
-	@$(MAKE) --no-print-directory stylize
+demo: $(STAMP) ## the main job on the bundled sample (demo/): 2 s of OpenCV's vtest clip at 384 px as The Starry Night
+	@$(BIN)/python scripts/estimate_demo.py $(DEMO_VIDEO) --width $(WIDTH) --weights $(BACKBONE_WEIGHTS) \
+		2>/dev/null || true
+	@$(MAKE) --no-print-directory stylize VIDEO=$(DEMO_VIDEO) STYLE=$(DEMO_STYLE)
 
 stylize: $(STAMP) $(if $(filter samples/%,$(VIDEO) $(subst $(comma), ,$(STYLE))),samples) ## stylise VIDEO with STYLE (comma-separated for several) into out/; BACKBONE=auto|bundled|imagenet|PATH
 	@mkdir -p out
