@@ -183,3 +183,15 @@ def test_readme_python_example_builds_a_real_config(monkeypatch):
     assert config.video == Path("clip.mp4") and config.output == Path("out.mp4")
     assert config.style.styles == (Path("painting.jpg"),) and config.read.width == 384
     assert namespace["result"] == "result"
+
+
+def test_version_comes_from_the_package_metadata(capsys):
+    """``paintvid --version`` prints the installed package's version (pyproject.toml's), not a copy of it."""
+    import importlib.metadata
+
+    from paintvid.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"paintvid {importlib.metadata.version('paint-your-video')}"
