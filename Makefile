@@ -64,7 +64,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the project with pinned dependencies (TensorFlow CPU, Keras 3, OpenCV contrib)
 
-test: $(STAMP) ## run the test suite (pytest -n TEST_WORKERS; about 7 min on 2 AVX-512 BF16 cores)
+test: $(STAMP) ## run the test suite (pytest -n TEST_WORKERS; about 8 min on 2 AVX-512 BF16 cores)
 	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 lint: $(STAMP) ## run ruff and import-linter (the floor plan in ARCHITECTURE.md)
