@@ -14,7 +14,6 @@ midway starts again from the first frame; at real-time speed that costs what the
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,7 +48,7 @@ from transfer.features import DEFAULT_PRECISION, Precision
 from video.arbitrary_stylizer import arbitrary_stylizer, frame_weights, painting_codes
 from video.fast_stylizer import NetworkStylizer, compile_stylizer, scheduled_stylizer
 from video.loop import FrameItem, Prefetch, run_frames
-from video.output import check_video_output, default_workdir, side_by_side_path
+from video.output import check_video_output, default_workdir, finished_record, side_by_side_path
 from video.painter_stylizer import PainterOptions, painter_stylizer, painting_vectors
 from video.results import FrameSize, Throughput, VideoResult, result_from_json
 from video.sink import ThreadedSink, VideoSink
@@ -198,15 +197,8 @@ def settings_key(config: FastVideoConfig) -> str:
 
 def _finished_run(config: FastVideoConfig, key: str) -> VideoResult | None:
     """Return the recorded result if this exact run already finished (output and side-by-side present), else None."""
-    run_json = config.resolved_workdir / "run.json"
-    if not (run_json.is_file() and Path(config.output).is_file()):
-        return None
-    previous = json.loads(run_json.read_text())
-    if previous.get("settings_key") != key or previous.get("status") != "done":
-        return None
-    if config.side_by_side and not config.side_by_side_path.is_file():
-        return None
-    return replace(result_from_json(previous), resumed=True)
+    previous = finished_record(config.resolved_workdir, config.output, key, config.side_by_side)
+    return None if previous is None else replace(result_from_json(previous), resumed=True)
 
 
 def _network(config: FastVideoConfig, info: VideoInfo, fps: float):

@@ -12,7 +12,6 @@ result; a finished run with the same settings and files is not redone.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -34,7 +33,7 @@ from media.video_io import ReadOptions, VideoInfo, expected_frames, frame_size, 
 from video.keyframe_propagation import DEFAULT_FILL_SMOOTHING, PropagationSettings, render_shot
 from video.keyframes import Keyframe, check_content, check_numbers, fit_keyframe, match_scores, read_keyframe
 from video.loop import FrameItem, run_frames
-from video.output import check_video_output, default_workdir, side_by_side_path
+from video.output import check_video_output, default_workdir, finished_record, side_by_side_path
 from video.prepare import extract_frames, find_run_shots
 from video.results import FrameSize, ShotRecord, VideoResult, result_from_json
 from video.sink import VideoSink
@@ -154,18 +153,8 @@ def settings_key(config: KeyframeVideoConfig, stages: dict[str, str]) -> str:
 
 def _finished_run(config: KeyframeVideoConfig, key: str) -> VideoResult | None:
     """Return the recorded result if this exact run already finished (its outputs present), else None."""
-    run_json = config.resolved_workdir / "run.json"
-    if not (run_json.is_file() and Path(config.output).is_file()):
-        return None
-    try:
-        previous = json.loads(run_json.read_text())
-    except ValueError:
-        return None
-    if previous.get("settings_key") != key or previous.get("status") != "done":
-        return None
-    if config.side_by_side and not side_by_side_path(config.output).is_file():
-        return None
-    return replace(result_from_json(previous), resumed=True)
+    previous = finished_record(config.resolved_workdir, config.output, key, config.side_by_side)
+    return None if previous is None else replace(result_from_json(previous), resumed=True)
 
 
 def load_keyframes(config: KeyframeVideoConfig, info: VideoInfo) -> tuple[tuple[Keyframe, ...], dict[int, np.ndarray]]:

@@ -19,7 +19,6 @@ Resume: a run whose output exists and whose ``run.json`` records the same settin
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Iterator
@@ -39,7 +38,7 @@ from media.metrics import occlusion_mask, warping_error
 from media.smoothing import blend_along_flow, estimate_motion
 from media.video_io import ReadOptions, VideoInfo, iter_frames, probe
 from video.loop import FrameItem, Prefetch, run_frames
-from video.output import OUTPUT_SUFFIXES, check_video_output, default_workdir, side_by_side_path
+from video.output import OUTPUT_SUFFIXES, check_video_output, default_workdir, finished_record, side_by_side_path
 from video.results import FrameSize
 from video.sink import ThreadedSink, VideoSink
 
@@ -250,18 +249,8 @@ def settings_key(config: StabilizeConfig) -> str:
 
 def _finished_run(config: StabilizeConfig, key: str) -> StabilizeResult | None:
     """Return the recorded result if this exact run already finished (its outputs present), else None."""
-    run_json = config.resolved_workdir / "run.json"
-    if not (run_json.is_file() and Path(config.output).is_file()):
-        return None
-    try:
-        previous = json.loads(run_json.read_text())
-    except ValueError:
-        return None
-    if previous.get("settings_key") != key or previous.get("status") != "done":
-        return None
-    if config.side_by_side and not config.side_by_side_path.is_file():
-        return None
-    return replace(StabilizeResult.from_json(previous), resumed=True)
+    previous = finished_record(config.resolved_workdir, config.output, key, config.side_by_side)
+    return None if previous is None else replace(StabilizeResult.from_json(previous), resumed=True)
 
 
 def _pairs(config: StabilizeConfig, original: VideoInfo, processed: VideoInfo) -> Iterator[FramePair]:
