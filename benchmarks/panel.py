@@ -49,6 +49,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.arbitrary import Peer, heldout_paintings, ours, peer_status, stabilized
+from benchmarks.cpu_class import cpu_record
 from benchmarks.fast import _clip_640x360
 from benchmarks.shared import SHARED_DATA
 from foundation.cpu import cpu_flags
@@ -119,18 +120,11 @@ def run(quick: bool, out_dir: Path) -> dict:
             sheet_rows.append((frames, painting, {m: images for m, (images, _) in outputs.items()}))
     sheet = out_dir / "panel_contact_sheet.png"
     contact_sheet(sheet_rows, sheet)
-    return {"cpu": _cpu_record(), "peer": peer, "paintings": [p.name for p in paintings],
+    cpu = {**cpu_record(), "avx512_vnni": "avx512_vnni" in cpu_flags()}  # onnxruntime's int8 layers use VNNI
+    return {"cpu": cpu, "peer": peer, "paintings": [p.name for p in paintings],
             "clips": {k: str(v) for k, v in clips.items()}, "frames": sizes.frames, "width": sizes.width,
             "rows": rows, "means": means(rows), "throughput": throughput(paintings[0], out_dir, sizes),
             "contact_sheet": sheet.name}
-
-
-def _cpu_record() -> dict:
-    flags = cpu_flags()
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "unknown")
-    return {"model": model, "avx2": "avx2" in flags, "avx512f": "avx512f" in flags,
-            "avx512_bf16": "avx512_bf16" in flags, "avx512_vnni": "avx512_vnni" in flags}
 
 
 def paint_all(painting: Path, frames: list[np.ndarray], with_peer: bool) -> dict:

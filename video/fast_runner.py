@@ -38,7 +38,7 @@ from media.video_io import (
     probe,
     selected_span,
 )
-from transfer.arbitrary.magenta import PREDICT_FILE, TRANSFORM_FILE, load_magenta
+from transfer.arbitrary.magenta import PREDICT_FILE, TRANSFORM_FILE, check_stroke_scale, load_magenta
 from transfer.arbitrary.network import load_arbitrary
 from transfer.arbitrary.student import load_student
 from transfer.arbitrary.student_file import is_student_file
@@ -58,9 +58,9 @@ from video.upsample_sink import UpsamplingSink, peak_rss_mb
 #: Per method, the smoothing blend and its flow when the user names none. A per-style fast network is steady on
 #: its own (trained with its temporal loss for one painting), so off. The any-painting painter flickers like every
 #: per-frame network; in the panel benchmark (2 held-out paintings x 2 real clips, 4 frames at 256 px, 2 AVX-512 BF16
-#: cores) a blend of 0.8 along DIS flow at half size took its warping error from 81x the input's own to 14x with the
-#: quick certainty (19x with the reference checker; the peer stabilised by ``paintvid stabilize``: 23x) for a style
-#: gain of 0.76 instead of 0.80; ``dis-fast`` reached only 44x, a blend of 0.9 12x.
+#: cores) a blend of 0.8 along DIS flow took its warping error from 81x the input's own to 4.6x with the certainty of
+#: :data:`PAINTER_CHECK` (the peer stabilised by ``paintvid stabilize``: 23x) for a style gain of 0.76 instead of 0.80;
+#: ``dis-fast`` reached only 44x.
 DEFAULT_SMOOTHING: dict[str, tuple[float, FlowMethod]] = {"fast": (0.0, FlowMethod.DIS),
                                                           "arbitrary": (0.8, FlowMethod.DIS)}
 
@@ -168,8 +168,7 @@ class FastVideoConfig:
         if not 0.0 <= self.strength <= 1.0:
             raise UserError(f"strength {self.strength} is outside [0, 1]")
         object.__setattr__(self, "preserve_colors", ColorMode(self.preserve_colors))
-        if not 0.25 <= self.stroke_scale <= 4.0:
-            raise UserError(f"stroke scale {self.stroke_scale} is outside [0.25, 4]")
+        check_stroke_scale(self.stroke_scale)
         if self.model is None and not self.paintings:
             raise UserError("a fast-mode run needs a model file")
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from foundation.errors import UserError
 from media.image_io import read_image
-from transfer.arbitrary.magenta import MagentaPainter, paint_frame
+from transfer.arbitrary.magenta import MagentaPainter, check_stroke_scale, paint_frame
 from transfer.color import ColorMode, match_histogram, restore_colors
 
 
@@ -40,8 +40,7 @@ class PainterOptions:
     def __post_init__(self) -> None:
         if not 0.0 <= self.strength <= 1.0:
             raise UserError(f"strength {self.strength} is outside [0, 1]")
-        if not 0.25 <= self.stroke_scale <= 4.0:
-            raise UserError(f"stroke scale {self.stroke_scale} is outside [0.25, 4]")
+        check_stroke_scale(self.stroke_scale)
         object.__setattr__(self, "colors", ColorMode(self.colors))
 
 

@@ -19,7 +19,7 @@ from foundation.errors import UserError
 from foundation.records import jsonable
 from media.image_io import read_image, resize_to_width, write_image
 from media.upsample import DEFAULT_METHOD, upsample_to_width
-from transfer.arbitrary.magenta import load_magenta, paint_frame
+from transfer.arbitrary.magenta import check_stroke_scale, load_magenta, paint_frame
 from transfer.arbitrary.network import load_arbitrary
 from transfer.color import ColorMode, match_histogram, restore_colors
 from transfer.features import DEFAULT_PRECISION, Precision
@@ -54,8 +54,7 @@ class ArbitraryImageConfig:
     output_width: int | None = None
 
     def __post_init__(self) -> None:
-        if not 0.25 <= self.stroke_scale <= 4.0:
-            raise UserError(f"stroke scale {self.stroke_scale} is outside [0.25, 4]")
+        check_stroke_scale(self.stroke_scale)
         if not self.styles:
             raise UserError("give at least one painting")
         if not 0.0 <= self.strength <= 1.0:

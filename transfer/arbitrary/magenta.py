@@ -80,6 +80,12 @@ def _session(model: bytes | str, threads: int) -> ort.InferenceSession:
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
+def check_stroke_scale(stroke_scale: float) -> None:
+    """Raise UserError unless ``stroke_scale`` lies in [0.25, 4] (the one bound every option and config shares)."""
+    if not 0.25 <= stroke_scale <= 4.0:
+        raise UserError(f"stroke scale {stroke_scale} is outside [0.25, 4]")
+
+
 def paint_size(width: int, height: int, stroke_scale: float = 1.0) -> tuple[int, int]:
     """Return ``(w, h)`` at which a ``width x height`` frame is painted: long side ``BASE_SIDE / stroke_scale``.
 
@@ -87,8 +93,7 @@ def paint_size(width: int, height: int, stroke_scale: float = 1.0) -> tuple[int,
     resolution); at least 32 px on the short side; both multiples of :data:`SIZE_MULTIPLE`, aspect kept.
     ``stroke_scale`` 2 makes every mark twice as large relative to the frame, 0.5 half as large.
     """
-    if not 0.25 <= stroke_scale <= 4.0:
-        raise UserError(f"stroke scale {stroke_scale} is outside [0.25, 4]")
+    check_stroke_scale(stroke_scale)
     factor = BASE_SIDE / stroke_scale / max(width, height)
     factor = max(factor, 32 / min(width, height))
     w = max(SIZE_MULTIPLE, round(width * factor / SIZE_MULTIPLE) * SIZE_MULTIPLE)
