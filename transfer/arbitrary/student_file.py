@@ -7,12 +7,10 @@ Light on purpose (NumPy only), so the CLI can tell a student file from the previ
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
-
-from foundation.errors import UserError, check_input_file
+from foundation.errors import UserError
+from transfer.arbitrary.weights_file import read_npz_header
 
 #: Format tag inside student weight files (bumped when the layout changes).
 FORMAT = "paintvid-student-1"
@@ -26,15 +24,7 @@ def read_student_header(path: str | Path) -> dict:
     Raises:
         UserError: missing, unreadable or not a student weights file.
     """
-    path = check_input_file(path, "a student weights file (.npz)")
-    try:
-        with np.load(path) as data:
-            header = json.loads(bytes(data["header"]).decode())
-    except Exception as exc:  # noqa: BLE001 - any read failure becomes one line
-        raise UserError(f"{path}: not a student weights file ({type(exc).__name__})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise UserError(f"{path}: not a student weights file (no {FORMAT} header)")
-    return header
+    return read_npz_header(path, "a student weights file", FORMAT)
 
 
 def is_student_file(path: str | Path) -> bool:

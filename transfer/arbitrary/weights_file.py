@@ -37,12 +37,21 @@ def read_header(path: str | Path) -> dict:
     Raises:
         UserError: missing, unreadable or not an arbitrary-style weights file.
     """
-    path = check_input_file(path, "an arbitrary-style weights file (.npz)")
+    return read_npz_header(path, "an arbitrary-style weights file", FORMAT)
+
+
+def read_npz_header(path: str | Path, what: str, format_tag: str) -> dict:
+    """Return the JSON ``header`` array of the ``.npz`` at ``path`` as a dict whose ``format`` is ``format_tag``.
+
+    Raises:
+        UserError: one line naming ``path`` and ``what`` it should be: missing, unreadable, or another format.
+    """
+    path = check_input_file(path, f"{what} (.npz)")
     try:
         with np.load(path) as data:
             header = json.loads(bytes(data["header"]).decode())
     except Exception as exc:  # noqa: BLE001 - any read failure becomes one line
-        raise UserError(f"{path}: not an arbitrary-style weights file ({type(exc).__name__})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise UserError(f"{path}: not an arbitrary-style weights file (no {FORMAT} header)")
+        raise UserError(f"{path}: not {what} ({type(exc).__name__})") from None
+    if not isinstance(header, dict) or header.get("format") != format_tag:
+        raise UserError(f"{path}: not {what} (no {format_tag} header)")
     return header
