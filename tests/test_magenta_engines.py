@@ -1,0 +1,76 @@
+"""The any-painting network's engines: the float graph (no activation rounding) and the same network in TensorFlow
+paint the same frames within a grey level; the int8 graph differs from them by its rounding only; bad engine names
+get one line."""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import onnx
+import pytest
+
+from foundation.errors import UserError
+from tests.conftest import stripes_image, textured_image
+from transfer.arbitrary.magenta import TRANSFORM_FILE, Engine, check_engine, load_magenta, model_file, paint_frame
+from transfer.arbitrary.magenta_graph import dequantize, float_graph
+
+
+@pytest.fixture(scope="module")
+def released() -> onnx.ModelProto:
+    return onnx.load(str(model_file(TRANSFORM_FILE)))
+
+
+@pytest.fixture(scope="module")
+def vector() -> np.ndarray:
+    return load_magenta().style_vector(stripes_image(128, 128))
+
+
+def test_float_graph_has_no_quantisation_and_changes_nothing_else(released):
+    graph = float_graph(released)
+    ops = collections.Counter(n.op_type for n in graph.graph.node)
+    before = collections.Counter(n.op_type for n in released.graph.node)
+    assert ops["QuantizeLinear"] == 0 and ops["DequantizeLinear"] == 0
+    # every other op is still there, as many times (the activation chains' shape ops included)
+    assert {op: n for op, n in before.items() if op not in ("QuantizeLinear", "DequantizeLinear")} == dict(ops)
+    assert all(i.data_type == onnx.TensorProto.FLOAT for i in graph.graph.initializer
+               if i.name.endswith("_dequant"))
+    dims = graph.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param for d in dims[:3]] == ["batch", "height", "width"]
+    assert len(released.graph.node) == 740  # the input is left as it was
+
+
+def test_dequantize_per_axis_and_per_tensor():
+    x = np.array([[1, -2], [3, 4]], np.int8)
+    np.testing.assert_allclose(dequantize(x, np.array([0.5, 2.0], np.float32), np.array([1, 0], np.int8), 0),
+                               [[0.0, -1.5], [6.0, 8.0]])
+    np.testing.assert_allclose(dequantize(x, np.array(0.25, np.float32), np.array(-2, np.int8)),
+                               [[0.75, 0.0], [1.25, 1.5]])
+
+
+def test_tensorflow_engine_paints_as_the_float_graph_within_a_grey_level(vector):
+    frames = np.stack([textured_image(48, 64, seed=1), textured_image(48, 64, seed=2)])
+    float_ort = load_magenta(engine="onnxruntime-float").paint(frames, vector)
+    tf_out = load_magenta(engine="tensorflow").paint(frames, vector)
+    assert tf_out.shape == frames.shape and tf_out.dtype == np.uint8
+    diff = np.abs(tf_out.astype(int) - float_ort)
+    assert diff.max() <= 1 and diff.mean() < 0.05
+    # and it paints: far from the photo
+    assert np.abs(tf_out.astype(float) - frames).mean() > 10
+
+
+def test_int8_graph_differs_from_the_float_one_by_its_rounding(vector):
+    frame = textured_image(48, 64, seed=3)
+    int8 = paint_frame(load_magenta(), frame, vector, 1.0)
+    floats = paint_frame(load_magenta(engine=Engine.ONNXRUNTIME_FLOAT), frame, vector, 1.0)
+    diff = np.abs(int8.astype(float) - floats).mean()
+    assert 0.5 < diff < 25  # close, but not the same graph
+
+
+def test_engine_names(released):
+    assert load_magenta().engine is Engine.ONNXRUNTIME
+    assert check_engine("tensorflow") is Engine.TENSORFLOW
+    with pytest.raises(UserError, match=r"unknown engine 'tflite'.*onnxruntime, onnxruntime-float, tensorflow"):
+        check_engine("tflite")
+    with pytest.raises(UserError, match="unknown engine"):
+        load_magenta(engine="cuda")

