@@ -22,7 +22,7 @@ from foundation.atomic import atomic_write, atomic_write_json
 from foundation.runtime import quiet_tensorflow
 
 #: Benchmark modules in the order they run (each ``benchmarks/<name>.py`` with ``run(quick, out_dir)``).
-MODULES = ("vgg", "flow", "video", "fast", "arbitrary", "hd", "panel", "keyframes", "scraper", "classifier",
+MODULES = ("vgg", "flow", "video", "fast", "arbitrary", "engines", "hd", "panel", "keyframes", "scraper", "classifier",
            "head_solver", "trunk_floor", "finetuned", "scaleout")
 
 
