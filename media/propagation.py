@@ -12,8 +12,10 @@ and the fill of what neither saw. No TensorFlow.
 - :func:`mix_details` blends two carried keyframes: their smooth parts linearly, their detail (brush texture) so
   that its contrast is kept — two keyframes painted independently have uncorrelated strokes, and a plain 50/50
   average of those halves their energy (the smear of the midway frames); dividing by
-  ``sqrt(wa^2 + wb^2 + 2 wa wb rho)``, with ``rho`` the local correlation of the two details, keeps it (Heitz and
-  Neyret's variance-preserving blending, made exact for correlated details too).
+  ``sqrt(ca^2 + cb^2 + 2 ca cb rho)``, with ``rho`` the local correlation of the two details, keeps it (Heitz and
+  Neyret's variance-preserving blending, made exact for correlated details too). The detail's weights
+  ``(ca, cb) = (cos, sin)(pi/2 wb)`` turn at a constant rate (:func:`detail_weights`), so the texture changes by
+  the same amount every frame of the hand-over.
 
 Images are (H, W, 3) arrays, BGR, 0..255 (uint8 in, float32 out where noted); flows (H, W, 2) float32, pixels,
 x then y, ``flow i -> j`` such that ``frame_i(p) ≈ frame_j(p + flow(p))``.
@@ -165,19 +167,35 @@ def blend_weight(t: int, a: int, b: int) -> float:
 
     Linear, because the hand-over between two differently painted keyframes changes the picture by the weight's step
     each frame, and the warping error grows with the square of that step: equal steps give the least total, and no
-    step stands out (an eased curve, smoothstep, makes the middle steps 1.5x the mean, a visible seam).
+    step stands out (an eased curve, smoothstep, makes the middle steps 1.5x the mean, a visible seam). The detail
+    follows it at a constant rate too (:func:`detail_weights`).
     """
     return min(max((t - a) / (b - a), 0.0), 1.0)
 
 
+def detail_weights(weight_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the detail's weights ``(cos, sin)(pi/2 weight_b)`` (arrays of ``weight_b``'s shape, float32).
+
+    With the variance-preserving normalisation, the blended detail of two unrelated textures is ``ca da + cb db`` on
+    the unit circle; the plain weights ``(1 - w, w)`` turn along it at a rate ``1 / (w^2 + (1 - w)^2)``, twice as
+    fast at the midpoint as next to a keyframe, which makes the midway frames' steps 1.27x the hand-over's mean
+    change. These weights turn at a constant rate: every step of the hand-over changes the texture equally.
+    """
+    angle = np.float32(np.pi / 2) * np.asarray(weight_b, np.float32)
+    return np.cos(angle), np.sin(angle)
+
+
 def mix_details(image_a: np.ndarray, image_b: np.ndarray, weight_a: np.ndarray) -> np.ndarray:
     """Return the (H, W, 3) float32 blend of two images that keeps the contrast of their detail.
+
+    The smooth parts are blended linearly by ``weight_a``, the details by :func:`detail_weights` of ``1 - weight_a``.
 
     Args:
         image_a, image_b: (H, W, 3) float32, 0..255. weight_a: (H, W) float in [0, 1], the share of ``image_a``.
     """
     wa = np.asarray(weight_a, np.float32)[..., None]
     wb = 1.0 - wa
+    ca, cb = (c[..., None] for c in detail_weights(1.0 - np.asarray(weight_a, np.float32)))
     low_a, low_b = _blur(image_a, DETAIL_SIGMA), _blur(image_b, DETAIL_SIGMA)
     da, db = image_a - low_a, image_b - low_b
     cross = _blur(np.sum(da * db, axis=2), DETAIL_WINDOW_SIGMA)
@@ -186,8 +204,8 @@ def mix_details(image_a: np.ndarray, image_b: np.ndarray, weight_a: np.ndarray) 
     # negative estimates are kept (down to RHO_FLOOR): clipped at 0, the estimate of two unrelated textures' correlation
     # in small windows is biased upwards and the blend loses about a tenth of its detail
     rho = np.clip(cross / np.maximum(energy, 1e-6), RHO_FLOOR, 1.0)[..., None]
-    norm = np.sqrt(np.maximum(wa * wa + wb * wb + 2.0 * wa * wb * rho, 1e-6))
-    return (wa * low_a + wb * low_b + (wa * da + wb * db) / norm).astype(np.float32)
+    norm = np.sqrt(np.maximum(ca * ca + cb * cb + 2.0 * ca * cb * rho, 1e-6))
+    return (wa * low_a + wb * low_b + (ca * da + cb * db) / norm).astype(np.float32)
 
 
 def combine(look_a: Look | None, look_b: Look | None, weight_b: float, detail: bool = True) -> tuple[np.ndarray,

@@ -19,6 +19,7 @@ from media.propagation import (
     combine,
     compose,
     detail_energy,
+    detail_weights,
     identity_carry,
     mix_details,
     step_certainty,
@@ -157,6 +158,18 @@ def test_blend_weight_and_detail_mix():
     assert 0.85 < mixed.std() / a.std() < 1.15  # contrast kept, where a plain average keeps ~0.71
     np.testing.assert_allclose(mix_details(a, a, half), a, atol=0.5)  # identical images: unchanged
     np.testing.assert_allclose(mix_details(a, b, np.ones((64, 64), np.float32)), a, atol=1e-3)
+
+
+def test_the_hand_over_changes_the_texture_by_equal_steps_through_the_midpoint():
+    r = np.random.default_rng(1)
+    a = (128 + 30 * r.normal(size=(64, 64, 3))).astype(np.float32)
+    b = (128 + 30 * r.normal(size=(64, 64, 3))).astype(np.float32)
+    mixed = [mix_details(a, b, np.full((64, 64), 1.0 - blend_weight(t, 0, 8), np.float32)) for t in range(9)]
+    steps = np.array([np.sqrt(np.mean(np.square(q - p))) for p, q in zip(mixed, mixed[1:], strict=False)])
+    assert steps.max() / steps.mean() < 1.1  # no step stands out: the midpoint's is as large as the others
+    ca, cb = detail_weights(np.float32([0.0, 0.5, 1.0]))
+    np.testing.assert_allclose(ca**2 + cb**2, 1.0, atol=1e-6)
+    np.testing.assert_allclose([ca[0], cb[0], ca[2], cb[2]], [1, 0, 0, 1], atol=1e-6)
 
 
 def test_combine_takes_what_only_one_keyframe_saw_from_that_one():
