@@ -40,10 +40,15 @@ from transfer.seeding import seed_everything
 
 
 class InitMode(StrEnum):
-    """Starting image of the optimisation (an image path is accepted too, see :class:`StylizeConfig`)."""
+    """Starting image of the optimisation (an image path is accepted too, see :class:`StylizeConfig`).
+
+    ``painted`` (a video's first frame only, :mod:`transfer.painted_start`): the any-painting painter's rendering of
+    the frame, so the optimisation starts from a painting's layout instead of building it from the photo.
+    """
 
     CONTENT = "content"
     RANDOM = "random"
+    PAINTED = "painted"
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from media.warp import warp
 from transfer.color import prepare_inputs
 from transfer.features import deprocess, preprocess
 from transfer.optimize import OptimizeOptions
+from transfer.painted_start import painted_start, style_vector
 from transfer.pyramid import coarse_to_fine
-from transfer.stylize import initial_image, progress_bar, run_optimization
+from transfer.stylize import InitMode, blend_weights, initial_image, load_styles, progress_bar, run_optimization
 from video.config import Init, VideoConfig
 from video.loop import FrameItem
 from video.workdir import WorkDir
@@ -94,6 +95,7 @@ class OptimizationStylizer:
         self.forward = pass_index % 2 == 1
         self.out_pass = None if config.passes == 1 else pass_index
         self._last: dict = {}
+        self._vector: np.ndarray | None = None
 
     def stylize(self, items: list[FrameItem]) -> list[np.ndarray]:
         return [self._frame(item.index, item.frame) for item in items]
@@ -123,7 +125,7 @@ class OptimizationStylizer:
         config = self.config
         rng = np.random.default_rng(config.seed * 100_003 + i)
         if self.p == 1 and not neighbours:
-            return initial_image(config.first_init, content, rng), config.first_iterations, config.coarse_iterations
+            return self._first_start(content, rng), config.first_iterations, config.coarse_iterations
         if self.p == 1:
             x0 = initial_frame(config.init, content, warped[0], cert[0], self._stylized_of(neighbours[0]), rng)
             if float(cert[0].mean()) < config.disocclusion:
@@ -135,6 +137,15 @@ class OptimizationStylizer:
             c = config.pass_blend * cert[0]
             previous = (c * warped[0] + (1 - c) * previous[0])[None]
         return previous, config.pass_iterations or config.iterations, 0
+
+    def _first_start(self, content: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return the (1, H, W, 3) VGG-preprocessed start of a shot's first frame (``config.first_init``)."""
+        config = self.config
+        if config.first_init is not InitMode.PAINTED:
+            return initial_image(config.first_init, content, rng)
+        if self._vector is None:  # the painter's style code, once per shot (the styles' blend of the run)
+            self._vector = style_vector(load_styles(config.style), blend_weights(config.style))
+        return painted_start(content, self._vector)
 
     def _frame(self, i: int, frame: np.ndarray) -> np.ndarray:
         config, t0 = self.config, time.perf_counter()
