@@ -52,7 +52,8 @@ class VideoConfig:
         flow: optical-flow method name (``deepflow``, ``dis``, ``farneback``); ``flow_dir`` a folder of
             Middlebury ``.flo`` files to use instead (named ``000002_000001.flo`` for 2 -> 1, or the reference's
             ``forward_1_2.flo`` / ``backward_2_1.flo``).
-        init: start of frames after the first; the first frame uses ``first_init`` (content or random).
+        init: start of frames after the first; the first frame uses ``first_init`` (content, random, or painted:
+            the any-painting painter's rendering of it, :mod:`transfer.painted_start`).
         loss: content/style/TV/temporal weights; ``loss.temporal = 0`` with ``init=content`` is the per-frame
             independent baseline.
         long_term: offsets of earlier frames in the temporal loss, e.g. (1,) short-term, (1, 2, 4) long-term.

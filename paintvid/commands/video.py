@@ -101,6 +101,9 @@ def _temporal_options(g) -> None:
 
 def _optimisation_options(g) -> None:
     # the defaults are video.config.VideoConfig's (not imported here: it would start TensorFlow for --help)
+    g.add_argument("--first-init", choices=["painted", "content", "random"], default=None,
+                   help="start of a shot's first frame: the any-painting painter's rendering of it (painted), the "
+                        "frame itself (content, the default), or noise (random)")
     g.add_argument("--first-iterations", type=int, default=120,
                    help="full-size iterations of a shot's first frame, after --coarse-iterations at half size")
     g.add_argument("--coarse-iterations", type=int, default=40,
@@ -179,6 +182,7 @@ def run(args: argparse.Namespace) -> None:
         flow=args.flow or "deepflow",
         flow_dir=Path(args.flow_dir) if args.flow_dir else None,
         init=Init(args.init),
+        first_init=args.first_init or VideoConfig.first_init,
         loss=loss_weights(args, temporal=DEFAULT_TEMPORAL_WEIGHT if args.temporal_weight is None
                           else args.temporal_weight),
         first_iterations=args.first_iterations,
