@@ -208,21 +208,35 @@ def mix_details(image_a: np.ndarray, image_b: np.ndarray, weight_a: np.ndarray) 
     return (wa * low_a + wb * low_b + (ca * da + cb * db) / norm).astype(np.float32)
 
 
-def combine(look_a: Look | None, look_b: Look | None, weight_b: float, detail: bool = True) -> tuple[np.ndarray,
-                                                                                                    np.ndarray]:
+def unseen_share(look_a: Look | None, look_b: Look | None) -> np.ndarray:
+    """Return the (H, W) float32 share in [0, 1] of frame t that no keyframe saw: ``(1 - ca)(1 - cb)`` of the
+    looks' certainties (a missing look counts as unsure everywhere)."""
+    looks = [look for look in (look_a, look_b) if look is not None]
+    if not looks:
+        raise ValueError("unseen_share needs at least one look")
+    share = np.ones(looks[0].certainty.shape, np.float32)
+    for look in looks:
+        share = share * (1.0 - look.certainty)
+    return share
+
+
+def combine(look_a: Look | None, look_b: Look | None, weight_b: float, detail: bool = True,
+            fill: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return (the frame (H, W, 3) float32 0..255, the share (H, W) float32 of it that is fill) from the looks of
     the keyframes before (``look_a``) and after (``look_b``; either may be None) at blend weight ``weight_b``.
 
     Where a keyframe is certain its carried marks are used; where both are, they are blended by distance
     (:func:`mix_details`, or linearly with ``detail=False``), each weighted by its certainty, so a region only one
-    keyframe saw comes from that one; where neither is, the distance blend of their fills.
+    keyframe saw comes from that one; where neither is, the distance blend of their fills, or ``fill`` ((H, W, 3)
+    float 0..255) when given.
     """
     if look_a is None or look_b is None:
         only = look_a if look_b is None else look_b
         if only is None:
             raise ValueError("combine needs at least one look")
         c = only.certainty[..., None]
-        return (c * only.image + (1.0 - c) * only.fill).astype(np.float32), 1.0 - only.certainty
+        fill = only.fill if fill is None else np.asarray(fill, np.float32)
+        return (c * only.image + (1.0 - c) * fill).astype(np.float32), 1.0 - only.certainty
     wb = float(weight_b)
     ea, eb = (1.0 - wb) * look_a.certainty, wb * look_b.certainty
     total = ea + eb
@@ -232,7 +246,7 @@ def combine(look_a: Look | None, look_b: Look | None, weight_b: float, detail: b
     else:
         carried = share_a[..., None] * look_a.image + (1.0 - share_a[..., None]) * look_b.image
     confidence = 1.0 - (1.0 - look_a.certainty) * (1.0 - look_b.certainty)
-    fill = (1.0 - wb) * look_a.fill + wb * look_b.fill
+    fill = (1.0 - wb) * look_a.fill + wb * look_b.fill if fill is None else np.asarray(fill, np.float32)
     out = confidence[..., None] * carried + (1.0 - confidence[..., None]) * fill
     return out.astype(np.float32), (1.0 - confidence).astype(np.float32)
 

@@ -26,7 +26,7 @@ from media.propagation import (
 )
 from media.warp import warp
 from tests.synthetic import synthetic_clip
-from video.keyframe_propagation import PropagationSettings, render_shot, segments
+from video.keyframe_propagation import PropagationSettings, render_shot, render_shot_parts, segments
 from video.keyframes import (
     Keyframe,
     check_content,
@@ -137,6 +137,30 @@ def test_what_no_keyframe_saw_is_painted_in_its_colours(clip):
     new = (slice(4, -4), slice(0, 6))
     assert np.abs(out[5][new].astype(np.float32) - paint(clip.frames[4])[new]).mean() < 12.0
     assert np.abs(out[5][new].astype(np.float32) - clip.frames[4][new]).mean() > 30.0  # not the photo
+
+
+def test_a_fill_painter_paints_only_what_no_keyframe_saw(clip):
+    calls = []
+
+    def flat_green(frame, styles, colours):
+        calls.append(dict(styles))
+        assert colours.shape == frame.shape and colours.dtype == np.float32
+        return np.broadcast_to(np.float32([0, 255, 0]), frame.shape)
+
+    src = Source(clip, exact=True)
+    keys = {1: paint(clip.frames[0]), 9: paint(clip.frames[8])}
+    parts = {i: (out, unseen) for i, out, unseen in render_shot_parts(src, range(1, 10), keys,
+                                                                        PropagationSettings(fill_smoothing=0),
+                                                                        flat_green)}
+    out, unseen = parts[5]
+    assert (unseen > 0.99).any() and (unseen < 0.01).mean() > 0.5
+    green = (out[..., 1] > 250) & (out[..., 0] < 5) & (out[..., 2] < 5)
+    assert green[unseen > 0.99].all() and not green[unseen < 0.01].any()
+    assert not (parts[1][1].any() or parts[9][1].any())  # keyframes: as painted, nothing unseen
+    assert all(abs(sum(c.values()) - 1) < 1e-6 and set(c) == {1, 9} for c in calls)
+    assert calls[0][1] > calls[-1][1]  # the blend by distance moves towards the later keyframe
+    np.testing.assert_array_equal(out, dict(render_shot(src, range(1, 10), keys, PropagationSettings(
+        fill_smoothing=0), flat_green))[5])
 
 
 def test_colour_model_learns_the_painters_colour_map_with_swapped_channels(clip):

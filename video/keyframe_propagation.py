@@ -6,7 +6,8 @@ gap); a forward sweep from a does the same for a and blends the two on the fly (
 linear weights by distance). Frames before the shot's first keyframe come from it alone, those after the last
 from the last. What neither keyframe saw is painted in their colours (the fill); the fill, unlike carried marks,
 follows each frame's input and would shimmer, so it is blended with the previous output along the flow
-(:func:`media.smoothing.blend_along_flow`) in proportion to its share. Keyframes themselves are output as painted.
+(:func:`media.smoothing.blend_along_flow`) in proportion to its share. A :class:`FillPainter` may paint that part
+instead (e.g. a painting network conditioned on the keyframes). Keyframes themselves are output as painted.
 Nothing crosses the shot's borders.
 """
 
@@ -27,6 +28,7 @@ from media.propagation import (
     compose,
     identity_carry,
     to_uint8,
+    unseen_share,
 )
 from media.smoothing import blend_along_flow
 
@@ -45,6 +47,23 @@ class FrameSource(Protocol):
         """Return (flow i -> j (H, W, 2) float32, its certainty (H, W) float32 in [0, 1]) for |i - j| = 1 (the
         certainty of :func:`media.propagation.step_certainty`)."""
         ...
+
+
+class FillPainter(Protocol):
+    """Paints what no keyframe saw in a frame (the fill), in place of the keyframes' colour model."""
+
+    def __call__(self, frame: np.ndarray, styles: dict[int, float], colours: np.ndarray) -> np.ndarray:
+        """Return the (H, W, 3) float32 0..255 fill of ``frame`` ((H, W, 3) uint8 BGR input).
+
+        Args:
+            styles: {keyframe number: weight}, weights summing to 1 (the blend by distance).
+            colours: (H, W, 3) float32 0..255, the colour model's fill (the keyframes' local colours).
+        """
+        ...
+
+
+#: Below this largest unseen share in a frame, a :class:`FillPainter` is not called (nothing it paints shows).
+FILL_PAINT_MIN = 0.02
 
 
 @dataclass(frozen=True)
@@ -84,26 +103,55 @@ def segments(frames: range, keys: Sequence[int]) -> list[tuple[int | None, int |
 
 
 def render_shot(source: FrameSource, frames: range, keyframes: dict[int, np.ndarray],
-                settings: PropagationSettings = PropagationSettings()) -> Iterator[tuple[int, np.ndarray]]:
+                settings: PropagationSettings = PropagationSettings(),
+                fill_painter: FillPainter | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (i, output frame (H, W, 3) uint8 BGR) for every frame of the shot ``frames`` (1-based), in order.
 
     ``keyframes``: {frame number: (H, W, 3) uint8 BGR painted image at the frames' size}; at least one inside.
+    ``fill_painter`` paints what no keyframe saw (default: the keyframes' colour model).
     """
+    for i, out, _ in render_shot_parts(source, frames, keyframes, settings, fill_painter):
+        yield i, out
+
+
+def render_shot_parts(source: FrameSource, frames: range, keyframes: dict[int, np.ndarray],
+                      settings: PropagationSettings = PropagationSettings(),
+                      fill_painter: FillPainter | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield (i, output frame, (H, W) float32 share in [0, 1] of it that no keyframe saw) as :func:`render_shot`."""
     pieces = segments(frames, list(keyframes))
     previous: tuple[int, np.ndarray] | None = None
+    seen = np.zeros(next(iter(keyframes.values())).shape[:2], np.float32)
     if frames.start in keyframes:  # the shot opens on a keyframe
         previous = (frames.start, keyframes[frames.start])
-        yield previous
+        yield *previous, seen
     for a, b in pieces:
-        for i, out in _segment(source, a, b, frames, keyframes, settings, previous):
+        for i, out, unseen in _segment(source, a, b, frames, keyframes, settings, previous, fill_painter):
             previous = (i, out)
-            yield i, out
+            yield i, out, seen if unseen is None else unseen
+
+
+def _styles(a: int | None, b: int | None, weight_b: float) -> dict[int, float]:
+    """Return {keyframe: weight} of the blend by distance (one keyframe at a shot's open end)."""
+    if a is None or b is None:
+        return {a if b is None else b: 1.0}
+    return {a: 1.0 - weight_b, b: weight_b}
+
+
+def _painted_fill(painter: FillPainter | None, frame: np.ndarray, look_a: Look | None, look_b: Look | None,
+                  styles: dict[int, float]) -> np.ndarray | None:
+    """Return the painter's fill of ``frame``, or None (the colour model's) without a painter or anything unseen."""
+    if painter is None or unseen_share(look_a, look_b).max() < FILL_PAINT_MIN:
+        return None
+    colours = sum(w * look.fill for w, look in zip(styles.values(), [x for x in (look_a, look_b) if x is not None],
+                                                   strict=True))
+    return np.asarray(painter(frame, styles, np.asarray(colours, np.float32)), np.float32)
 
 
 def _segment(source: FrameSource, a: int | None, b: int | None, frames: range, keyframes: dict[int, np.ndarray],
-             settings: PropagationSettings, previous: tuple[int, np.ndarray] | None) -> Iterator[
-        tuple[int, np.ndarray]]:
-    """Yield the frames strictly between keyframes a and b (an open end: the shot's border), then b itself."""
+             settings: PropagationSettings, previous: tuple[int, np.ndarray] | None,
+             fill_painter: FillPainter | None) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    """Yield the frames strictly between keyframes a and b (an open end: the shot's border), then b itself, each
+    with the share no keyframe saw (None for b)."""
     start = frames.start if a is None else a + 1
     stop = frames.stop if b is None else b
     between = range(start, stop)
@@ -114,15 +162,16 @@ def _segment(source: FrameSource, a: int | None, b: int | None, frames: range, k
     for i, look_a in forward:
         look_b = _unpack(from_b.pop(i)) if b is not None else None
         weight_b = blend_weight(i, a, b) if a is not None and b is not None else float(a is None)
-        image, fill_share = combine(look_a, look_b, weight_b, settings.detail)
+        fill = _painted_fill(fill_painter, source.frame(i), look_a, look_b, _styles(a, b, weight_b))
+        image, fill_share = combine(look_a, look_b, weight_b, settings.detail, fill)
         out = to_uint8(image)
         if previous is not None and previous[0] == i - 1 and settings.fill_smoothing > 0:
             flow, certainty = source.step(i, i - 1)
             out = blend_along_flow(out, previous[1], flow, certainty * fill_share, settings.fill_smoothing, "cubic")
         previous = (i, out)
-        yield i, out
+        yield i, out, fill_share
     if b is not None:
-        yield b, keyframes[b]
+        yield b, keyframes[b], None
 
 
 def _pack(look: Look) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
