@@ -5,9 +5,10 @@ uint8 BGR in and out, the conversions included) at two painted sizes: 384x216, w
 clip) is painted at stroke scale 1, and 768x432, where a 1080p clip is painted at stroke scale 0.5 (finer marks):
 
 - milliseconds per frame of every engine, best and median of interleaved rounds (each round runs every engine once,
-  so all see the same load from other jobs); the variants are onnxruntime on the int8 graph (today's default) and
-  on the float graph, TensorFlow float32, and (where bfloat16 is native) TensorFlow bfloat16, plus, in full mode,
-  TensorFlow float32 compiled with XLA;
+  so all see the same load from other jobs), and the median CPU milliseconds of the process per frame (all its
+  threads; it moves far less with other jobs' load than the wall clock does); the variants are onnxruntime on the
+  int8 graph (today's default) and on the float graph, TensorFlow float32, and (where bfloat16 is native)
+  TensorFlow bfloat16, plus, in full mode, TensorFlow float32 compiled with XLA;
 - the same rows with ``ONEDNN_MAX_CPU_ISA=AVX2`` set before TensorFlow loads (a subprocess), so that oneDNN runs an
   AVX2-only CPU's kernels. onnxruntime chooses its kernels from the CPU itself and ignores that switch, so its AVX2
   column is not measurable on an AVX-512 machine (``null``, with a note); its runs in that process are kept as a
@@ -22,14 +23,13 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import onnx
 
-from benchmarks.cpu_class import AVX2_NOTE, cpu_record, native_is_avx2, run_capped
+from benchmarks.cpu_class import AVX2_NOTE, cpu_record, native_is_avx2, run_capped, timed
 from foundation.cpu import native_bfloat16
 from media.video_io import ReadOptions, read_frames
 from transfer.arbitrary.magenta import TRANSFORM_FILE, load_magenta, model_file
@@ -92,13 +92,15 @@ def timing_rows(quick: bool, capped: bool = False) -> dict:
             for frame in frames[:2]:
                 paint(frame, vector)
         seconds: dict[str, list[float]] = {name: [] for name in painters}
+        cpu: dict[str, list[float]] = {name: [] for name in painters}
         for k in range(rounds):
             for name, paint in painters.items():
-                t = time.perf_counter()
-                paint(frames[k % len(frames)], vector)
-                seconds[name].append(time.perf_counter() - t)
+                wall, busy = timed(lambda paint=paint, frame=frames[k % len(frames)]: paint(frame, vector))
+                seconds[name].append(wall)
+                cpu[name].append(busy)
         out[size_name] = {name: {"best_ms": 1000 * min(s), "median_ms": 1000 * statistics.median(s),
-                                 "rounds": rounds} for name, s in seconds.items()}
+                                 "cpu_median_ms": 1000 * statistics.median(cpu[name]), "rounds": rounds}
+                          for name, s in seconds.items()}
     out["load_average_after"] = list(os.getloadavg())
     return out
 
@@ -141,9 +143,10 @@ def _summary(native: dict, avx2: dict) -> list[dict]:
             capped = (avx2.get(size_name) or {}).get(name)
             missing = "not measurable here" if name.startswith("onnxruntime") else "-"
             rows.append({"size": size_name, "engine": name, "native_best_ms": value["best_ms"],
-                         "native_median_ms": value["median_ms"],
+                         "native_median_ms": value["median_ms"], "native_cpu_ms": value["cpu_median_ms"],
                          "avx2_best_ms": capped["best_ms"] if capped else missing,
-                         "avx2_median_ms": capped["median_ms"] if capped else missing})
+                         "avx2_median_ms": capped["median_ms"] if capped else missing,
+                         "avx2_cpu_ms": capped["cpu_median_ms"] if capped else missing})
     return rows
 
 
