@@ -9,10 +9,14 @@ what enters at the border (``q`` outside the frame).
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+from media.video_io import ffmpeg_exe
 
 
 @dataclass(frozen=True)
@@ -84,3 +88,17 @@ def camera_clip(image: np.ndarray, n_frames: int, size: tuple[int, int] = (256, 
         qx, qy = xs + b[..., 0], ys + b[..., 1]
         masks.append((qx >= 0) & (qx <= w - 1) & (qy >= 0) & (qy <= h - 1))
     return KnownMotionClip(frames, back, fwd, masks)
+
+
+def lossless_clip(frames: list[np.ndarray], path: Path, fps: float = 25.0) -> Path:
+    """Write (H, W, 3) uint8 BGR ``frames`` as a lossless FFV1 ``.mkv`` (once; decoding gives them back bit for bit)
+    and return its path."""
+    if not path.is_file():
+        h, w = frames[0].shape[:2]
+        tmp = path.with_name(f".{path.name}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "bgr24",
+                        "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", "-c:v", "ffv1", "-f", "matroska", str(tmp)],
+                       input=b"".join(f.tobytes() for f in frames), check=True)
+        tmp.replace(path)
+    return path

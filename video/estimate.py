@@ -17,6 +17,7 @@ from transfer.features import preprocess
 from transfer.objective import LossWeights
 from transfer.pyramid import COARSE_SCALE, MIN_COARSE_SIDE, coarse_size
 from transfer.stylize import StyleSpec, build_objective
+from video.config import VideoConfig
 
 #: Loss evaluations per L-BFGS iteration: typical (measured, see the module docstring) and at most (a line search
 #: that backtracks more often than it did there).
@@ -30,14 +31,15 @@ MAX_OVERHEAD = 0.25
 @dataclass(frozen=True)
 class RunPlan:
     """What an optimisation-path run does: ``frames`` frames of ``height`` x ``width`` pixels; the first runs
-    ``coarse_iterations`` at half size then ``first_iterations`` at full size, every later one ``iterations``."""
+    ``coarse_iterations`` at half size then ``first_iterations`` at full size, every later one ``iterations``
+    (by default :class:`video.config.VideoConfig`'s)."""
 
     frames: int
     height: int
     width: int
-    first_iterations: int = 120
-    coarse_iterations: int = 40
-    iterations: int = 40
+    first_iterations: int = VideoConfig.first_iterations
+    coarse_iterations: int = VideoConfig.coarse_iterations
+    iterations: int = VideoConfig.iterations
 
     def coarse_shape(self) -> tuple[int, int] | None:
         """Return the first frame's coarse (height, width), or None when it runs single-scale."""
