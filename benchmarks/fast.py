@@ -34,6 +34,7 @@ from foundation.figures import save_figure
 from media.encode import encode_frames
 from media.flow import input_flows
 from media.metrics import warping_error
+from media.smoothing import smooth_frame
 from media.video_io import ReadOptions, ffmpeg_exe, iter_frames, read_frames
 from tests.synthetic import synthetic_clip
 from transfer.fast.data import PairOptions
@@ -42,7 +43,7 @@ from transfer.fast.network import NetworkSpec, build_network, load_network, save
 from transfer.fast.train import TrainConfig, train_style
 from video.evaluate import frame_losses, load_workdir_frames
 from video.fast_runner import FastVideoConfig, stylize_video_fast
-from video.fast_stylizer import compile_stylizer, smooth_frame
+from video.fast_stylizer import compile_stylizer
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import tensorflow as tf
 
 from foundation.errors import UserError
 from media.schedule import parse_schedule
-from media.smoothing import smooth_frame  # also imported from here by benchmarks/fast.py and tests/fast
+from media.smoothing import blend_along_flow, estimate_motion
 from video.loop import FrameItem
 
 
@@ -63,8 +64,10 @@ def scheduled_stylizer(stylizers: list, schedule_text: str | None, fps: float):
 class NetworkStylizer:
     """Runs ``network(frames (B, H, W, 3) uint8) -> (B, H, W, 3) uint8`` on batches, then the optional smoothing.
 
-    ``network_seconds`` and ``smooth_seconds`` add up the time of each step; ``check`` is the smoothing's
-    certainty (:data:`media.smoothing.CHECKS`).
+    The smoothing's flow depends only on the input frames, so it is estimated on a background thread while the
+    network paints the same batch (OpenCV and onnxruntime/TensorFlow release the GIL); on 2 cores that hides most
+    of the flow's cost. ``network_seconds`` adds up the network step; ``smooth_seconds`` the blend plus any wait
+    for the flow; ``check`` is the smoothing's certainty (:data:`media.smoothing.CHECKS`).
     """
 
     def __init__(self, network, batch_size: int, smoothing: float = 0.0, flow_method: str = "dis",
@@ -73,17 +76,28 @@ class NetworkStylizer:
         self.smoothing, self.flow_method, self.flow_scale, self.check = smoothing, flow_method, flow_scale, check
         self.network_seconds = self.smooth_seconds = 0.0
         self._prev: tuple[np.ndarray, np.ndarray] | None = None
+        self._flows = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smoothing-flow")
+
+    def _motions(self, items: list[FrameItem]) -> list[Future | None]:
+        """Start the motion estimates of the batch's frame pairs (None where a frame has no predecessor)."""
+        if self.smoothing <= 0:
+            return [None] * len(items)
+        previous = [self._prev[0] if self._prev is not None else None] + [item.frame for item in items[:-1]]
+        return [None if prev is None else self._flows.submit(estimate_motion, item.frame, prev, self.flow_method,
+                                                                self.flow_scale, self.check)
+                for item, prev in zip(items, previous, strict=True)]
 
     def stylize(self, items: list[FrameItem]) -> list[np.ndarray]:
+        motions = self._motions(items)
         t = time.perf_counter()
         styled = list(self.network(np.stack([item.frame for item in items])))
         self.network_seconds += time.perf_counter() - t
         outputs = []
-        for item, out in zip(items, styled, strict=True):
-            if self.smoothing > 0 and self._prev is not None:
+        for item, out, motion in zip(items, styled, motions, strict=True):
+            if motion is not None:
                 t = time.perf_counter()
-                out = smooth_frame(out, self._prev[1], item.frame, self._prev[0], self.smoothing, self.flow_method,
-                                   self.flow_scale, self.check)
+                found = motion.result()
+                out = blend_along_flow(out, self._prev[1], found.back, found.certainty, self.smoothing)
                 self.smooth_seconds += time.perf_counter() - t
             self._prev = (item.frame, out)
             outputs.append(out)

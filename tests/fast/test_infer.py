@@ -9,11 +9,11 @@ import pytest
 
 from foundation.errors import UserError
 from media.encode import encode_frames
+from media.smoothing import smooth_frame
 from media.video_io import ReadOptions, probe, read_frames
 from tests.synthetic import synthetic_clip
 from transfer.fast.network import NetworkSpec, build_network, save_network
 from video.fast_runner import FastVideoConfig, stylize_video_fast
-from video.fast_stylizer import smooth_frame
 
 TINY = NetworkSpec(channels=(4, 8, 8), residual_blocks=1, separable=True, internal_scale=2, edge_kernel=3)
 
