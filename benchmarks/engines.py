@@ -8,7 +8,8 @@ clip) is painted at stroke scale 1, and 768x432, where a 1080p clip is painted a
   so all see the same load from other jobs), and the median CPU milliseconds of the process per frame (all its
   threads; it moves far less with other jobs' load than the wall clock does); the variants are onnxruntime on the
   int8 graph (today's default) and on the float graph, TensorFlow float32, and (where bfloat16 is native)
-  TensorFlow bfloat16, plus, in full mode, TensorFlow float32 compiled with XLA;
+  TensorFlow bfloat16, plus, in full mode, TensorFlow float32 with the graph's own convs (not rearranged) and
+  compiled with XLA (native only: XLA's CPU code does not follow the oneDNN cap);
 - the same rows with ``ONEDNN_MAX_CPU_ISA=AVX2`` set before TensorFlow loads (a subprocess), so that oneDNN runs an
   AVX2-only CPU's kernels. onnxruntime chooses its kernels from the CPU itself and ignores that switch, so its AVX2
   column is not measurable on an AVX-512 machine (``null``, with a note); its runs in that process are kept as a
@@ -34,7 +35,7 @@ from foundation.cpu import native_bfloat16
 from media.video_io import ReadOptions, read_frames
 from transfer.arbitrary.magenta import TRANSFORM_FILE, load_magenta, model_file
 from transfer.arbitrary.magenta_graph import float_graph
-from transfer.arbitrary.magenta_tf import load_network
+from transfer.arbitrary.magenta_tf import TransferNetTF, load_network, read_weights
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CLIP = REPO / "demo" / "vtest.mp4"
@@ -55,6 +56,8 @@ def _painters(quick: bool, capped: bool) -> dict:
                 "tensorflow_float32": load_network(float_model, "float32")}
     if native_bfloat16():
         painters["tensorflow_bfloat16"] = load_network(float_model, "bfloat16")
+    if not quick:  # what the defaults of magenta_tf leave out, measured
+        painters["tensorflow_float32_graph_convs"] = TransferNetTF(read_weights(float_model.graph), rearranged=False)
     if not quick and not capped:
         painters["tensorflow_float32_xla"] = load_network(float_model, "float32", jit_compile=True)
     return painters
