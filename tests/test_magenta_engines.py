@@ -78,3 +78,21 @@ def test_engine_names(released):
         check_engine("tflite")
     with pytest.raises(UserError, match="unknown engine"):
         load_magenta(engine="cuda")
+
+
+def test_rearranged_convs_compute_the_graphs_sums(rng):
+    import tensorflow as tf
+
+    from transfer.arbitrary.magenta_tf import _upsample2, space_to_depth_kernel, subpixel_kernel
+
+    x = tf.constant(rng.normal(size=(1, 8, 12, 3)), tf.float32)
+    k9 = rng.normal(size=(9, 9, 3, 2)).astype(np.float32)
+    padded = tf.pad(x, [[0, 0], [4, 4], [4, 4], [0, 0]], "REFLECT")
+    direct = tf.nn.conv2d(padded, k9, 1, "VALID")
+    blocked = tf.nn.depth_to_space(tf.nn.conv2d(tf.nn.space_to_depth(padded, 4), space_to_depth_kernel(k9, 4), 1,
+                                                "VALID"), 4)
+    np.testing.assert_allclose(blocked.numpy(), direct.numpy(), atol=1e-4)
+    k3 = rng.normal(size=(3, 3, 3, 5)).astype(np.float32)
+    up = tf.nn.conv2d(tf.pad(_upsample2(x), [[0, 0], [1, 1], [1, 1], [0, 0]], "REFLECT"), k3, 1, "VALID")
+    sub = tf.nn.conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "SYMMETRIC"), subpixel_kernel(k3), 1, "VALID")
+    np.testing.assert_allclose(tf.nn.depth_to_space(sub, 2).numpy(), up.numpy(), atol=1e-4)
