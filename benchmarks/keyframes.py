@@ -19,12 +19,15 @@ midway frames over the keyframes', :func:`media.propagation.detail_energy`) for 
 the plain linear blend of the same carried keyframes and naive flow warping (the previous output warped frame to
 frame, the way smoothing carries a frame), ``warping_error_ratio`` (output over input, Lai et al.; on the known-
 motion clip also over a perfectly steady painted film: one stroke painting of the photograph filmed by the same
-camera, whose crisp marks the metric's bilinear warp penalises just as it does ours), ``seam_ratio`` (the larger
+camera, whose crisp marks the metric's bilinear warp penalises just as it does ours; and that ratio again with the
+keyframes carried by the exact flow, which leaves only the hand-over between two paintings; the issue's bound of
+1.5x the input's own applies to the real clips), ``seam_ratio`` (the larger
 warping error of the two steps around each midpoint over the clip's mean; also the input's own, and the output's
 step by step over the input's, which discounts a jump of the input itself), ``propagate_fps`` (frames per second of
 the propagation alone) and ``flow_seconds_per_frame`` (both DIS flows and their certainty). On the real clip,
 ``gram``: the Gram style loss of output frames against their nearest keyframe, over that of the per-frame ``--method
-arbitrary`` result (the keyframe as its painting) on the same frames. Writes ``keyframes_contact_sheet.jpg``
+arbitrary`` result (the keyframe as its painting) on the same frames, and ``fills``: candidates for what no
+keyframe saw compared (:mod:`benchmarks.keyframe_fills`). Writes ``keyframes_contact_sheet.jpg``
 (keyframe | midway | next keyframe | linear blend | naive warping).
 """
 
@@ -38,6 +41,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmarks.keyframe_fills import compare_fills
 from benchmarks.known_motion import camera_clip
 from benchmarks.shared import SHARED_DATA
 from media.encode import encode_frames
@@ -162,7 +166,24 @@ def _known_motion(n: int, gap: int) -> tuple[dict, list]:
     floor = float(np.nanmean(warping_error(steady.frames, clip.flows_back, clip.masks)))
     result["steady_painting_warping_error"] = floor
     result["warping_error_ratio_to_steady_painting"] = result["warping_error"] / floor
+    # the same keyframes carried by the exact flow: what remains is the hand-over between two paintings
+    exact = dict(render_shot(_ExactSource(clip), range(1, n + 1), keys))
+    exact_error = float(np.nanmean(warping_error([exact[i] for i in range(1, n + 1)], clip.flows_back, clip.masks)))
+    result["warping_error_ratio_to_steady_painting_exact_flow"] = exact_error / floor
     return result, _sheet_row("known motion", keys, ours, linear, naive)
+
+
+class _ExactSource:
+    """The camera clip's frames and its exact consecutive flows, with their forward-backward certainty."""
+
+    def __init__(self, clip):
+        self.clip, self.flow = clip, _exact_flow(clip)
+
+    def frame(self, i: int) -> np.ndarray:
+        return self.clip.frames[i - 1]
+
+    def step(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.flow(i, j), step_certainty(self.flow(i, j), self.flow(j, i))
 
 
 def camera_source(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -245,6 +266,21 @@ def _judged(out: list[np.ndarray], keys: dict, baselines: dict[str, dict], input
             "seam_ratio_relative_to_input": seam_ratio(relative, keys)}
 
 
+def _judge(source, frames: list[np.ndarray], keys: dict, flows: tuple):
+    """Return a function {frame: output} -> the whole-frame measures of a run on the real clip."""
+    ones = np.ones(frames[0].shape[:2], bool)
+
+    def judge(out: dict[int, np.ndarray]) -> dict:
+        ordered = [out[i] for i in range(1, len(frames) + 1)]
+        judged = _judged(ordered, keys, {}, frames, (*flows, None))
+        fid = fidelity(ordered, keys, lambda t, k: source.step(t, k)[0], lambda t, k: ones, source)
+        return {"fidelity_next_to_keyframes": fid["mean_abs_difference"],
+                **{k: judged[k] for k in ("sharpness_midway", "warping_error_ratio", "seam_ratio",
+                                          "seam_ratio_relative_to_input")}}
+
+    return judge
+
+
 def seam_ratio(errors: np.ndarray, keys: dict) -> float:
     """Return the largest warping error of the two steps around a midpoint between keyframes over the clip's mean.
 
@@ -278,7 +314,7 @@ def _real(work: Path, n: int, gap: int, quick: bool) -> tuple[dict, list | None]
         return {"skipped": "needs vtest.avi (../shared/data/video or samples/)"}, None
     inputs = [f for _, f in iter_frames(clip)]
     keys = {k: stroke_painting(inputs[k - 1], seed=k) for k in keyframe_numbers(len(inputs), gap)}
-    return through_runner(work, "real", clip, ReadOptions(), keys, quick, gram=True)
+    return through_runner(work, "real", clip, ReadOptions(), keys, quick, gram=True, fills=True)
 
 
 def _sample(work: Path, n: int) -> tuple[dict, list | None]:
@@ -308,7 +344,7 @@ def paintvid_image(folder: Path, frame: np.ndarray, k: int, style: Path) -> np.n
 
 
 def through_runner(work: Path, name: str, clip: Path, read: ReadOptions, keys: dict[int, np.ndarray], quick: bool,
-                   gram: bool) -> tuple[dict, list]:
+                   gram: bool, fills: bool = False) -> tuple[dict, list]:
     """Run ``paintvid video --keyframe``'s runner on ``clip`` with ``keys``; judge it with the input's own DIS flow."""
     paths = tuple(Keyframe(k, write_image(work / f"{name}_keys" / f"{k:04d}.png", image)) for k, image in keys.items())
     output = work / f"{name}_keyframes.mp4"
@@ -338,6 +374,8 @@ def through_runner(work: Path, name: str, clip: Path, read: ReadOptions, keys: d
     }
     if gram:
         measured["gram"] = gram_ratio(work, frames, out, {k.frame: k.path for k in paths}, quick)
+    if fills:
+        measured["fills"] = compare_fills(source, frames, keys, (back, fwd), _judge(source, frames, keys, (back, fwd)))
     return measured, _sheet_row(name, keys, dict(enumerate(out, start=1)), linear, naive)
 
 
@@ -424,9 +462,12 @@ def targets(results: dict) -> list[dict]:
             continue
         rows += [_target(clip, "fidelity next to keyframes (grey levels)", r["fidelity_next_to_keyframes"]
                          ["mean_abs_difference"], "<=", 4.0),
-                 _target(clip, "sharpness midway / keyframes", r["sharpness_midway"], ">=", 0.8),
-                 _target(clip, "warping error / input's", r["warping_error_ratio"], "<=", 1.5),
-                 _target(clip, "seam: midpoint steps / clip mean", r["seam_ratio"], "<=", 1.5),
+                 _target(clip, "sharpness midway / keyframes", r["sharpness_midway"], ">=", 0.8)]
+        if clip != "known_motion":  # the target is on real clips: a smooth, noiseless rendered photograph's own error
+            # is far below any painted film's (a perfectly steady one scores 4x it), so the camera clip is judged
+            # against the steady painted film instead (the row below)
+            rows.append(_target(clip, "warping error / input's", r["warping_error_ratio"], "<=", 1.5))
+        rows += [_target(clip, "seam: midpoint steps / clip mean", r["seam_ratio"], "<=", 1.5),
                  _target(clip, "seam, step by step over the input's", r["seam_ratio_relative_to_input"], "<=", 1.5),
                  _target(clip, "propagation fps at 640x360 (flow apart)", r["propagate_fps"], ">=", 2.0)]
         if "warping_error_ratio_to_steady_painting" in r:
