@@ -15,7 +15,8 @@ from video.estimate import (
 
 
 def test_demo_counts_every_iteration_of_every_frame():
-    plan = RunPlan(frames=20, height=288, width=384)  # make demo: 2 s of vtest at 384 px, the video defaults
+    # make demo: 2 s of vtest at 384 px, with a coarse-to-fine first frame
+    plan = RunPlan(frames=20, height=288, width=384, first_iterations=120, coarse_iterations=40, iterations=40)
     assert plan.coarse_shape() == (144, 192)
     assert full_size_iterations(plan) == 120 + 19 * 40
     est = estimate_seconds(plan, full_pass=1.0, coarse_pass=0.25)
@@ -43,3 +44,13 @@ def test_describe_rounds_minutes_up_and_names_the_cpu():
     text = Estimate(typical=61.0, upper=400.0).describe("Some CPU (avx2 class, 2 cores)")
     assert text == "about 2 min (at most 7 min) on Some CPU (avx2 class, 2 cores)"
     assert Estimate(typical=5.0, upper=10.0).describe("x").startswith("about 1 min (at most 1 min)")
+
+
+def test_plan_defaults_are_the_video_defaults():
+    from video.config import VideoConfig
+
+    plan = RunPlan(frames=3, height=96, width=128)
+    assert (plan.first_iterations, plan.coarse_iterations, plan.iterations) == (
+        VideoConfig.first_iterations, VideoConfig.coarse_iterations, VideoConfig.iterations)
+    single = RunPlan(frames=3, height=288, width=384, coarse_iterations=0)
+    assert single.coarse_shape() is None  # a painted first frame runs single-scale: no coarse pass to probe
