@@ -23,7 +23,7 @@ quarter less CPU time per 384x216 frame than the graph's own convs, natively and
 
 Precision (:func:`default_precision`): bfloat16 convolutions where the CPU computes them natively (AVX-512 BF16
 or AMX), float32 elsewhere, as fast mode chooses; bfloat16 paints within 0.6 grey levels on average of float32 (the
-int8 graph as released: 7.4). XLA (``jit_compile``) is available but off: it was slower.
+int8 graph as released: 7.4). XLA (``jit_compile``) is available but off: it did not pay.
 
 Contract of :class:`TransferNetTF`: frames ``(B, H, W, 3) uint8`` BGR (H, W multiples of 4) and a style vector
 ``(100,) float32`` -> ``(B, H, W, 3) uint8`` BGR; inside, RGB in [0, 1] as the ONNX graph takes it.
@@ -268,7 +268,8 @@ def load_network(model: onnx.ModelProto, precision: str | None = None, jit_compi
     """Return the :class:`TransferNetTF` of the float transfer graph ``model``
     (:func:`transfer.arbitrary.magenta_graph.float_graph`) in ``precision`` (default :func:`default_precision`).
 
-    ``jit_compile`` (XLA) is off by default: it ran the network 2x slower here (its CPU convolutions are not
-    oneDNN's), see the ``engines`` benchmark.
+    ``jit_compile`` (XLA) is off by default: it did not pay (the ``engines`` benchmark: with the graph's own convs
+    2x slower; rearranged, even at 384x216 and 5 % slower at 768x432), and its CPU code does not follow
+    ``ONEDNN_MAX_CPU_ISA``.
     """
     return TransferNetTF(read_weights(model.graph), precision or default_precision(), jit_compile)
