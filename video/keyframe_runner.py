@@ -45,6 +45,8 @@ FRAMES_KEPT = 64
 STEPS_KEPT = 8
 #: The content check compares a keyframe with the frames this many frames either side of its own.
 MATCH_WINDOW = 30
+#: Changes when the propagation makes other frames from the same inputs (a work directory's frames are redone).
+PROPAGATION_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ def stage_keys(config: KeyframeVideoConfig) -> dict[str, str]:
     flow = {"frames": frames, "flow": config.flow}
     stylize = {"flow": flow, "keyframes": [(k.frame, file_digest(k.path)) for k in config.keyframes],
                "fill_smoothing": config.fill_smoothing, "detail": config.detail,
+               "version": PROPAGATION_VERSION,
                "shots": {"config": config.shots, "file": file_digest(config.shots.file) if config.shots.file else None}}
     return {"frames": fingerprint(frames), "flow": fingerprint(flow), "stylize": fingerprint(stylize)}
 
