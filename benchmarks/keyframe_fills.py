@@ -110,7 +110,18 @@ def compare_fills(source, inputs: list[np.ndarray], keys: dict[int, np.ndarray],
         results[name] = {**judge(out), "warping_error_ratio_unseen": region_warping_ratio(
             [out[i] for i in range(1, n + 1)], inputs, flows, masks[1:]), "seconds_per_frame": seconds / n,
             "painter_calls": getattr(painter, "calls", 0), **_hold_out(source, keys, painter)}
+    results["verdict"] = verdict(results)
     return results
+
+
+def verdict(results: dict) -> dict:
+    """Return which candidate keeps the marks crispest (hold-out texture nearest the painter's own, 1), which is
+    steadiest where no keyframe saw (lowest warping error there) and which has the painter's colours (lowest
+    hold-out colour error)."""
+    rows = {name: results[name] for name in CANDIDATES if name in results}
+    return {"crispest": min(rows, key=lambda n: abs(np.log(rows[n]["hold_out_texture_ratio"]))),
+            "steadiest": min(rows, key=lambda n: rows[n]["warping_error_ratio_unseen"]),
+            "closest_colours": min(rows, key=lambda n: rows[n]["hold_out_colour_error"])}
 
 
 def _hold_out(source, keys: dict[int, np.ndarray], painter: FillPainter | None) -> dict:

@@ -77,6 +77,8 @@ def run(quick: bool, out_dir: Path) -> dict:
     results["known_motion"] = known
     sheet_rows.append(row)
     real, row = _real(work, n, gap, quick)
+    if "fills" in real:  # its own table in the report
+        results["fills"] = real.pop("fills")
     results["real"] = real
     if row is not None:
         sheet_rows.append(row)
