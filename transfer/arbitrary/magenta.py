@@ -177,7 +177,9 @@ def paint_frame(painter: MagentaPainter, frame: np.ndarray, vector: np.ndarray, 
 @lru_cache(maxsize=4)
 def load_magenta(threads: int | None = None, engine: str = Engine.ONNXRUNTIME) -> MagentaPainter:
     """Return the :class:`MagentaPainter` (sessions on ``threads`` cores, default all) whose transfer network runs
-    on ``engine`` (an :class:`Engine` name), cached per process.
+    on ``engine`` (an :class:`Engine` name), cached per process. The TensorFlow engine runs on TensorFlow's own
+    thread pool (all cores) whatever ``threads`` says; its precision follows
+    :func:`transfer.arbitrary.magenta_tf.default_precision`.
 
     Raises:
         UserError: an unknown engine, or the wheel's files are missing.
