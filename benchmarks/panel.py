@@ -69,7 +69,14 @@ from transfer.features import DEFAULT_PRECISION, FeatureExtractor, Precision, pr
 from transfer.stylize import StyleSpec
 from video.arbitrary_stylizer import frame_weights
 from video.config import VideoConfig
-from video.fast_runner import DEFAULT_SMOOTHING, PAINTER_CHECK, FastVideoConfig, auto_flow_scale, stylize_video_fast
+from video.fast_runner import (
+    DEFAULT_SMOOTHING,
+    PAINTER_CHECK,
+    PAINTER_WARP,
+    FastVideoConfig,
+    auto_flow_scale,
+    stylize_video_fast,
+)
 from video.fast_stylizer import NetworkStylizer
 from video.loop import FrameItem
 from video.painter_stylizer import painter_stylizer
@@ -174,7 +181,7 @@ def painted(painting: Path, frames: list[np.ndarray], smoothing: float | None, s
                                                                                                       None))
     default_blend, flow = DEFAULT_SMOOTHING["arbitrary"]
     stylizer = NetworkStylizer(run_batch, 4, default_blend if smoothing is None else smoothing, flow,
-                               auto_flow_scale(frames[0].shape[1]), PAINTER_CHECK)
+                               auto_flow_scale(frames[0].shape[1]), PAINTER_CHECK, PAINTER_WARP)
     out: list[np.ndarray] = []
     for start in range(0, len(frames), 4):
         out += stylizer.stylize([FrameItem(k + 1, frames[k]) for k in range(start, min(start + 4, len(frames)))])

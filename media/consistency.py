@@ -132,8 +132,8 @@ def quick_certainty(flow: np.ndarray, reverse: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(weights, (5, 5), SMOOTH_SIGMA, borderType=cv2.BORDER_REFLECT)
 
 
-def photometric_certainty(frame: np.ndarray, prev_frame: np.ndarray, back: np.ndarray, low: float = 6.0,
-                          high: float = 24.0) -> np.ndarray:
+def photometric_certainty(frame: np.ndarray, prev_frame: np.ndarray, back: np.ndarray, low: float = 10.0,
+                          high: float = 30.0) -> np.ndarray:
     """Return (H, W) float32 weights in [0, 1] from one flow: how well ``prev_frame`` warped by ``back`` matches
     ``frame``. 1 where the mean absolute colour difference (3x3 box-blurred, 0..255) is at most ``low``, 0 from
     ``high`` on and where ``p + back(p)`` leaves the image, linear between.

@@ -57,12 +57,15 @@ from video.upsample_sink import UpsamplingSink, peak_rss_mb
 
 #: Per method, the smoothing blend and its flow when the user names none. A per-style fast network is steady on
 #: its own (trained with its temporal loss for one painting), so off. The any-painting painter flickers like every
-#: per-frame network; in the panel benchmark (2 held-out paintings x 2 real clips, 4 frames at 256 px, 2 AVX-512 BF16
-#: cores) a blend of 0.8 along DIS flow took its warping error from 81x the input's own to 4.6x with the certainty of
-#: :data:`PAINTER_CHECK` (the peer stabilised by ``paintvid stabilize``: 23x) for a style gain of 0.76 instead of 0.80;
-#: ``dis-fast`` reached only 44x.
+#: per-frame network; in the panel benchmark (4 held-out paintings x 2 real clips, 24 frames at 320 px, 2 AVX-512
+#: BF16 cores) a blend of 0.9 along DIS flow, with :data:`PAINTER_CHECK`'s certainty and :data:`PAINTER_WARP`, took
+#: its warping error to 1.9x the input's own (0.8 with a bilinear warp: 4.9x) at a style gain of 0.78 (0.77).
 DEFAULT_SMOOTHING: dict[str, tuple[float, FlowMethod]] = {"fast": (0.0, FlowMethod.DIS),
-                                                          "arbitrary": (0.8, FlowMethod.DIS)}
+                                                          "arbitrary": (0.9, FlowMethod.DIS)}
+
+#: How the painter's smoothing warps the previous output: bicubic, so the marks carried from frame to frame stay
+#: crisp (a bilinear warp blurs them a little at every step, which the blend then spreads; same panel as above).
+PAINTER_WARP = "cubic"
 
 #: Smoothing estimates flow at about this width (px) unless told a scale: wide enough for the motion of people in
 #: a 640x360 frame, a quarter of the pixels there; smaller frames get full-size flow.
@@ -284,7 +287,8 @@ def stylize_video_fast(config: FastVideoConfig) -> VideoResult:
     check = PAINTER_CHECK if painted else "reference"
     width = frame_size(info.width, info.height, config.read.width)[0] if config.read.width else info.width
     stylizer = NetworkStylizer(network, config.batch_size, config.smoothing, config.flow_method,
-                               config.flow_scale or auto_flow_scale(width), check)
+                               config.flow_scale or auto_flow_scale(width), check,
+                               PAINTER_WARP if painted else "linear")
     start, duration = selected_span(info, config.read)
     writer = VideoSink(config.output, fps, side_by_side=config.side_by_side, preset=config.encoder_preset,
                        audio_from=config.video if config.audio else None, audio_start=start,

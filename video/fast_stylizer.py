@@ -67,12 +67,13 @@ class NetworkStylizer:
     The smoothing's flow depends only on the input frames, so it is estimated on a background thread while the
     network paints the same batch (OpenCV and onnxruntime/TensorFlow release the GIL); on 2 cores that hides most
     of the flow's cost. ``network_seconds`` adds up the network step; ``smooth_seconds`` the blend plus any wait
-    for the flow; ``check`` is the smoothing's certainty (:data:`media.smoothing.CHECKS`).
+    for the flow; ``check`` is the smoothing's certainty (:data:`media.smoothing.CHECKS`); ``interpolation`` that
+    of the warp of the previous output (``linear`` or ``cubic``, :func:`media.warp.warp`).
     """
 
     def __init__(self, network, batch_size: int, smoothing: float = 0.0, flow_method: str = "dis",
-                 flow_scale: float = 0.5, check: str = "reference"):
-        self.network, self.batch_size = network, batch_size
+                 flow_scale: float = 0.5, check: str = "reference", interpolation: str = "linear"):
+        self.network, self.batch_size, self.interpolation = network, batch_size, interpolation
         self.smoothing, self.flow_method, self.flow_scale, self.check = smoothing, flow_method, flow_scale, check
         self.network_seconds = self.smooth_seconds = 0.0
         self._prev: tuple[np.ndarray, np.ndarray] | None = None
@@ -97,7 +98,8 @@ class NetworkStylizer:
             if motion is not None:
                 t = time.perf_counter()
                 found = motion.result()
-                out = blend_along_flow(out, self._prev[1], found.back, found.certainty, self.smoothing)
+                out = blend_along_flow(out, self._prev[1], found.back, found.certainty, self.smoothing,
+                                       self.interpolation)
                 self.smooth_seconds += time.perf_counter() - t
             self._prev = (item.frame, out)
             outputs.append(out)

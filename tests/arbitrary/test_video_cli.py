@@ -52,7 +52,7 @@ def test_arbitrary_smooths_lightly_by_default_and_fast_does_not(setup):
     """The defaults differ per method; what the user names wins; the run record keeps the resolved values."""
     root, video, model, blue, _ = setup
     arbitrary = FastVideoConfig(video=video, model=model, output=root / "a.mp4", paintings=(blue,))
-    assert (arbitrary.smoothing, arbitrary.flow_method) == (0.8, FlowMethod.DIS)
+    assert (arbitrary.smoothing, arbitrary.flow_method) == (0.9, FlowMethod.DIS)
     fast = FastVideoConfig(video=video, model=root / "style.keras", output=root / "f.mp4")
     assert (fast.smoothing, fast.flow_method) == (0.0, FlowMethod.DIS)
     named = FastVideoConfig(video=video, model=model, output=root / "n.mp4", paintings=(blue,), smoothing=0.0,
@@ -62,7 +62,7 @@ def test_arbitrary_smooths_lightly_by_default_and_fast_does_not(setup):
     assert main(["video", str(video), str(blue), "--method", "arbitrary", "--model", str(model), "-o", str(out),
                  "--width", "64", "--quiet"]) == 0
     options = json.loads((root / "default.work" / "run.json").read_text())["config"]
-    assert options["smoothing"] == 0.8 and options["flow_method"] == "dis"
+    assert options["smoothing"] == 0.9 and options["flow_method"] == "dis"
 
 
 def test_schedule_moves_from_one_painting_to_the_other(setup):
