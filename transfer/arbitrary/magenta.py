@@ -150,7 +150,8 @@ class MagentaPainter:
 
     def paint(self, frames: np.ndarray, vector: np.ndarray) -> np.ndarray:
         """Return ``frames`` ((B, H, W, 3) uint8 BGR, H and W multiples of 4) painted with the style ``vector``
-        ((100,) float32), as (B, H, W, 3) uint8 BGR; one network call per frame (the graph's batch is 1)."""
+        ((100,) float32), as (B, H, W, 3) uint8 BGR; on onnxruntime one call per frame (the graph's batch is 1), on
+        TensorFlow the batch in one call."""
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[1] % SIZE_MULTIPLE or frames.shape[2] % 4:
             raise ValueError(f"frames must be (B, H, W, 3) with H, W multiples of {SIZE_MULTIPLE}, got {frames.shape}")
         if self.network is not None:
