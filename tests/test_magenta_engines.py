@@ -12,7 +12,15 @@ import pytest
 
 from foundation.errors import UserError
 from tests.conftest import stripes_image, textured_image
-from transfer.arbitrary.magenta import TRANSFORM_FILE, Engine, check_engine, load_magenta, model_file, paint_frame
+from transfer.arbitrary.magenta import (
+    DEFAULT_ENGINE,
+    TRANSFORM_FILE,
+    Engine,
+    check_engine,
+    load_magenta,
+    model_file,
+    paint_frame,
+)
 from transfer.arbitrary.magenta_graph import dequantize, float_graph
 from transfer.arbitrary.magenta_tf import load_network
 
@@ -72,7 +80,10 @@ def test_int8_graph_differs_from_the_float_one_by_its_rounding(vector):
 
 
 def test_engine_names(released):
-    assert load_magenta().engine is Engine.ONNXRUNTIME
+    painter = load_magenta()
+    assert painter.engine is DEFAULT_ENGINE is Engine.TENSORFLOW
+    assert painter.precision in ("float32", "bfloat16")
+    assert load_magenta(engine="onnxruntime").precision == "int8"
     assert check_engine("tensorflow") is Engine.TENSORFLOW
     with pytest.raises(UserError, match=r"unknown engine 'tflite'.*onnxruntime, onnxruntime-float, tensorflow"):
         check_engine("tflite")

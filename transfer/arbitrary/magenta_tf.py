@@ -134,6 +134,7 @@ class TransferNetTF:
                  rearranged: bool = True):
         if precision not in ("float32", "bfloat16"):
             raise ValueError(f"precision must be float32 or bfloat16, got {precision!r}")
+        self.precision = precision
         self.dtype = tf.bfloat16 if precision == "bfloat16" else tf.float32
         self.plans = {name: _plan(name, conv, rearranged, self.dtype) for name, conv in weights.convs.items()}
         self.rearranged = rearranged
