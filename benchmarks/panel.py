@@ -39,6 +39,7 @@ columns: input | painting | each method).
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -49,10 +50,10 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.arbitrary import Peer, heldout_paintings, ours, peer_status, stabilized
-from benchmarks.cpu_class import cpu_record
+from benchmarks.cpu_class import columns, cpu_record
 from benchmarks.fast import _clip_640x360
 from benchmarks.shared import SHARED_DATA
-from foundation.cpu import cpu_flags
+from foundation.cpu import ISA_CAP, cpu_flags
 from media.encode import encode_frames
 from media.flow import input_flows
 from media.image_io import read_image, resize_to_width
@@ -237,17 +238,28 @@ def means(rows: list[dict]) -> dict:
 
 
 def throughput(painting: Path, out_dir: Path, sizes: PanelSizes) -> dict:
+    """Return :func:`throughput_row` natively and with ``ONEDNN_MAX_CPU_ISA=AVX2``
+    (:func:`benchmarks.cpu_class.columns`): the painter's network runs on TensorFlow, so the cap reaches it (in
+    float32 there); OpenCV's flow and the decoder keep this CPU's own instructions."""
+    kwargs = {"painting": str(painting), "out_dir": str(out_dir), "frames": sizes.throughput_frames}
+    return columns("benchmarks.panel:throughput_row", kwargs)
+
+
+def throughput_row(painting: str, out_dir: str, frames: int) -> dict:
     """Return the painter's end-to-end fps at 640x360 (default smoothing, and smoothing off) on the same clip, and
-    the student's (default smoothing)."""
-    clip = _clip_640x360(out_dir / f"panel_clip_640x360_{sizes.throughput_frames}.mp4",
-                         frames=sizes.throughput_frames)
-    out: dict = {"clip": clip.name, "size": "640x360", "frames": sizes.throughput_frames}
+    the student's (default smoothing), with the engine and precision the painter ran on."""
+    out_dir = Path(out_dir)
+    clip = _clip_640x360(out_dir / f"panel_clip_640x360_{frames}.mp4", frames=frames)
+    painter = load_magenta()
+    out: dict = {"clip": clip.name, "size": "640x360", "frames": frames, "engine": painter.engine.value,
+                 "precision": painter.precision}
     engines = [("painter", None, None), ("painter_raw", 0.0, None)]
     engines += [("student", None, DEFAULT_STUDENT)] if DEFAULT_STUDENT.is_file() else []
+    tag = os.environ.get(ISA_CAP, "native").lower()
     for name, smoothing, model in engines:
-        work = out_dir / "panel_work"
+        work = out_dir / f"panel_work_{tag}"
         config = FastVideoConfig(video=clip, model=model, output=work / f"{name}.mp4", workdir=work / f"{name}.work",
-                                 paintings=(painting,), smoothing=smoothing, audio=False, progress=False)
+                                 paintings=(Path(painting),), smoothing=smoothing, audio=False, progress=False)
         (work / f"{name}.work" / "run.json").unlink(missing_ok=True)  # a rerun measures again
         result = stylize_video_fast(config)
         out[name] = {"fps": result.fps, "stage_seconds": result.stage_seconds}
