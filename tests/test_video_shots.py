@@ -70,7 +70,7 @@ def test_cuts_found_and_every_shot_starts_like_a_first_frame(one_worker):
     assert firsts == {1, 5, 14}
     for f in result.frames.values():
         starts = f["frame"] in firsts
-        assert f["init"] == ("content" if starts else "prev-warped"), f
+        assert f["init"] == (VideoConfig.first_init.value if starts else "prev-warped"), f
         assert f["iterations"] <= (5 if starts else 3)
     assert result.summary.first_frame_iterations == 5 and result.summary.mean_later_iterations <= 3
     # no flow, certainty or warp across a cut; inside a shot they exist

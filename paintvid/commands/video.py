@@ -90,7 +90,7 @@ def _temporal_options(g) -> None:
     g.add_argument("--init", choices=["prev-warped", "prev", "content", "random"], default="prev-warped",
                    help="start of frames after the first")
     g.add_argument("--temporal-weight", type=float, default=None,
-                   help="weight of the temporal loss (default 0.5; 0 with --init content = independent frames)")
+                   help="weight of the temporal loss (default 1; 0 with --init content = independent frames)")
     g.add_argument("--long-term", type=int_list, default=(1,), help="earlier frames in the temporal loss, e.g. 1,2,4")
     g.add_argument("--passes", type=int, default=1, help="multi-pass algorithm: number of alternating passes")
     g.add_argument("--pass-iterations", type=int, default=None, help="iterations per frame in passes after the first")
@@ -102,13 +102,13 @@ def _temporal_options(g) -> None:
 def _optimisation_options(g) -> None:
     # the defaults are video.config.VideoConfig's (not imported here: it would start TensorFlow for --help)
     g.add_argument("--first-init", choices=["painted", "content", "random"], default=None,
-                   help="start of a shot's first frame: the any-painting painter's rendering of it (painted), the "
-                        "frame itself (content, the default), or noise (random)")
-    g.add_argument("--first-iterations", type=int, default=120,
+                   help="start of a shot's first frame: the any-painting painter's rendering of it (painted, the "
+                        "default), the frame itself (content), or noise (random)")
+    g.add_argument("--first-iterations", type=int, default=60,
                    help="full-size iterations of a shot's first frame, after --coarse-iterations at half size")
-    g.add_argument("--coarse-iterations", type=int, default=40,
+    g.add_argument("--coarse-iterations", type=int, default=0,
                    help="half-size iterations before the first frame's full-size ones (0 = single-scale)")
-    g.add_argument("--iterations", type=int, default=40, help="iterations for later frames")
+    g.add_argument("--iterations", type=int, default=15, help="iterations for later frames")
     g.add_argument("--disocclusion", type=float, default=0.5,
                    help="a later frame whose warped start is certain on less than this share of pixels is "
                         "optimised like a first frame")
