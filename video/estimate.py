@@ -1,8 +1,9 @@
 """How long an optimisation-path video run will take on this CPU, from a short probe of the VGG pass.
 
 The run's time is almost all VGG loss-and-gradient passes (97 % of a 20-frame run of vtest at 320 px: 639 s of
-651 s stylising), about 1.15 per L-BFGS iteration (vtest at 256 px, 10 frames: 64 evaluations for a painted first
-frame's 60 iterations, 23-24 for a later frame's 20; with the coarse-to-fine first frame 167 for 160 and 43 for 40). A probe times a few passes at the working size and at the first frame's coarse size;
+651 s stylising), about 1.2 per L-BFGS iteration (vtest at 256 px, 10 frames, the defaults: 63-64 evaluations for
+the painted first frame's 60 iterations, 18-19 for a later frame's 15; 232 for 195 iterations in all; with the
+previous coarse-to-fine first frame 167 for 160 and 43 for 40). A probe times a few passes at the working size and at the first frame's coarse size;
 :func:`estimate_seconds` multiplies them by the run's iteration counts. Early stopping can only shorten the run.
 """
 
@@ -21,8 +22,8 @@ from video.config import VideoConfig
 
 #: Loss evaluations per L-BFGS iteration: typical (measured, see the module docstring) and at most (a line search
 #: that backtracks more often than it did there).
-EVALUATIONS_PER_ITERATION = 1.15
-MAX_EVALUATIONS_PER_ITERATION = 1.3
+EVALUATIONS_PER_ITERATION = 1.2
+MAX_EVALUATIONS_PER_ITERATION = 1.4
 #: Time outside the VGG pass (optimizer, flow, warping, encoding) as a share on top: typical and at most.
 OVERHEAD = 0.05
 MAX_OVERHEAD = 0.25
