@@ -128,6 +128,11 @@ COMMANDS = [
              ("--output-width", "100000", "--output-width 100000")),
             not_applicable={row: "the video-optimize rows check the inputs and the output of the same command"
                             for row in (*INPUT_ROWS, "readonly", "bad_out")}),
+    Command("video-first-init", "video {d}/v.avi {d}/s.png -o {out} --width 32 --frames 2 --iterations 1 "
+            "--first-iterations 1 --quiet", ".mp4", "results/out.mp4",
+            (("--first-init", "paint", "--first-init 'paint'"), ("--first-init", "-1", "--first-init '-1'")),
+            not_applicable={row: "the video-optimize rows check the inputs and the output of the same command"
+                            for row in (*INPUT_ROWS, "readonly", "bad_out")}),
     Command("image-output-width", "image {d}/c.png {d}/s.png -o {out} --width 32 --iterations 2 --quiet", ".jpg",
             "results/out.png",
             (("--output-width", "0", "--output-width 0"), ("--output-width", "16", "smaller than --width 32"),

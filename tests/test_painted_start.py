@@ -59,3 +59,10 @@ def test_video_first_frame_starts_from_the_painters_frame(tmp_path):
     expected = paint_frame(load_magenta(), inputs[0], style_vector([cv2.imread(str(style))], [1.0]), 1.0)
     assert np.abs(outputs[0].astype(int) - expected).max() <= 1
     assert report.frames["1:000001"]["init"] == "painted"
+
+
+def test_cli_first_init_choices_are_the_init_modes():
+    from paintvid.commands.video import FIRST_INITS
+    from transfer.stylize import InitMode
+
+    assert set(FIRST_INITS) == {m.value for m in InitMode}

@@ -99,9 +99,13 @@ def _temporal_options(g) -> None:
     g.add_argument("--flow-dir", default=None, help="folder of Middlebury .flo files to use instead of computing flow")
 
 
+#: ``--first-init`` values (transfer.stylize.InitMode's, not imported here: it would start TensorFlow for --help).
+FIRST_INITS = ("painted", "content", "random")
+
+
 def _optimisation_options(g) -> None:
     # the defaults are video.config.VideoConfig's (not imported here: it would start TensorFlow for --help)
-    g.add_argument("--first-init", choices=["painted", "content", "random"], default=None,
+    g.add_argument("--first-init", default=None, metavar="{painted,content,random}",
                    help="start of a shot's first frame: the any-painting painter's rendering of it (painted, the "
                         "default), the frame itself (content), or noise (random)")
     g.add_argument("--first-iterations", type=int, default=60,
@@ -157,6 +161,8 @@ def run(args: argparse.Namespace) -> None:
     if not args.styles:
         raise UserError("give at least one STYLE image (or --method fast --model PATH)")
     check_range("--lbfgs-memory", args.lbfgs_memory, 1, 1000)
+    if args.first_init not in (None, *FIRST_INITS):
+        raise UserError(f"--first-init {args.first_init!r} must be one of {', '.join(FIRST_INITS)}")
     require_files(args.video, *args.styles)
     check_outputs(args, [args.video, *args.styles])
     # deferred: the library (and TensorFlow) loads only once the options are checked
