@@ -3,8 +3,9 @@
 The run's time is almost all VGG loss-and-gradient passes (97 % of a 20-frame run of vtest at 320 px: 639 s of
 651 s stylising), about 1.2 per L-BFGS iteration (vtest at 256 px, 10 frames, the defaults: 63-64 evaluations for
 the painted first frame's 60 iterations, 18-19 for a later frame's 15; 232 for 195 iterations in all; with the
-previous coarse-to-fine first frame 167 for 160 and 43 for 40). A probe times a few passes at the working size and at the first frame's coarse size;
-:func:`estimate_seconds` multiplies them by the run's iteration counts. Early stopping can only shorten the run.
+previous coarse-to-fine first frame 167 for 160 and 43 for 40). A probe times a few passes at the working size and
+at the first frame's coarse size (when it has one); :func:`estimate_seconds` multiplies them by the run's iteration
+counts. Early stopping can only shorten the run.
 """
 
 from __future__ import annotations
