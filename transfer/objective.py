@@ -35,6 +35,12 @@ LAPLACIAN_WIDTH_DIVISOR = 64.0
 #: than the next 8 on average over the four sides, left 56.7 against 70.7; with the margin 0.6 brighter, left 62.8
 #: against 65.6). It costs the pixels it adds: a 384x288 pass took 1.21x as long in float32 under
 #: ONEDNN_MAX_CPU_ISA=AVX2 and 1.53x in bfloat16 on AVX-512 BF16 (2 Zen 4 cores, shared). 0 turns it off.
+#: Where that goes (process CPU seconds per pass at 384x288, back to back in one process, 2 Zen 4 cores): bfloat16
+#: 0.68 s without the margin, 0.97-1.00 s with it, 0.81-0.83 s for a 416x320 frame without it; float32 under
+#: ONEDNN_MAX_CPU_ISA=AVX2 1.39, 1.89 and 1.67 s. So the added pixels cost 1.19-1.21x and cropping the six feature
+#: maps (with their gradients) the rest. Padding with tf.pad(mode="SYMMETRIC") instead of the gather (1.44x) or
+#: casting to float32 before the crop (1.46x) did not change it; leaving the Gram layers uncropped (1.22x) would,
+#: but then the margin's mirrored cells count in the style statistics.
 DEFAULT_BORDER = 16
 
 
