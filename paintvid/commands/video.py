@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from foundation.errors import UserError
 from foundation.paths import check_output_dir, check_output_path
 from paintvid.commands.common import (
     FLOW_METHODS,
@@ -152,8 +153,6 @@ def read_options(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> None:
-    from foundation.errors import UserError
-
     if args.keyframe or args.keyframes:
         return run_keyframes(args)
     if args.method in ("fast", "arbitrary"):
@@ -161,8 +160,7 @@ def run(args: argparse.Namespace) -> None:
     if not args.styles:
         raise UserError("give at least one STYLE image (or --method fast --model PATH)")
     check_range("--lbfgs-memory", args.lbfgs_memory, 1, 1000)
-    if args.first_init not in (None, *FIRST_INITS):
-        raise UserError(f"--first-init {args.first_init!r} must be one of {', '.join(FIRST_INITS)}")
+    check_first_init(args.first_init)
     require_files(args.video, *args.styles)
     check_outputs(args, [args.video, *args.styles])
     # deferred: the library (and TensorFlow) loads only once the options are checked
@@ -214,6 +212,12 @@ def run(args: argparse.Namespace) -> None:
     result = stylize_video(config)
     print(f"{result.output}\t{result.n_frames} frames\tmean style loss {result.summary.mean_style_loss:.4g}"
           f"\t{result.summary.mean_seconds_per_frame:.1f} s/frame\t{len(result.shots)} shot(s)")
+
+
+def check_first_init(value: str | None) -> None:
+    """Raise UserError unless ``--first-init`` is unset or one of :data:`FIRST_INITS`."""
+    if value not in (None, *FIRST_INITS):
+        raise UserError(f"--first-init {value!r} must be one of {', '.join(FIRST_INITS)}")
 
 
 def check_outputs(args: argparse.Namespace, inputs: list[str]) -> None:
