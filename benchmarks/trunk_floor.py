@@ -3,10 +3,11 @@
 Filling the cache runs VGG16's blocks 1-4 once per image and view, and on two CPU cores that is most of
 ``make finetune``'s wall time. Measured here on one random ``(16, 224, 224, 3)`` batch, the three alternated twice:
 
-- ``trunk``: the trunk as :func:`classifier.model.build_trunk` builds it (bfloat16 convolutions, float32 texture
-  statistics), what the cache fill and ``paintvid classify`` run;
+- ``trunk``: the trunk as :func:`classifier.model.build_trunk` builds it on this CPU (bfloat16 convolutions where
+  the CPU computes bfloat16 natively, float32 elsewhere; float32 texture statistics), what the cache fill and
+  ``paintvid classify`` run;
 - ``float32``: the same trunk in float32;
-- ``convolutions``: the trunk's bfloat16 convolutions alone (every conv of blocks 1-4 still computed, the
+- ``convolutions``: the trunk's convolutions alone (every conv of blocks 1-4 still computed, the
   statistics left out), an upper bound for any faster way to compute the statistics.
 
 The views the recipe caches on ``../shared/data/images`` (:func:`classifier.finetune.cache_plan` on its own split),
@@ -25,6 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from benchmarks.cpu_class import columns
 from benchmarks.shared import SHARED_IMAGES
 from classifier import model as M
 from classifier.data import load_dataset
@@ -38,17 +40,20 @@ PREVIOUS_DEFAULT = {"crops": 1, "augment_variants": 1, "average_mirror": False}
 
 
 def run(quick: bool, out_dir: Path) -> dict:
-    """Return the trunk's rates and the cache-fill floors of both recipes on the shared images."""
+    """Return the trunk's rates and the cache-fill floors of both recipes on the shared images, natively and (under
+    ``avx2``) in a process with ``ONEDNN_MAX_CPU_ISA=AVX2``, where the trunk's default precision is float32."""
     if not SHARED_IMAGES.is_dir():
         return {"skipped": f"needs {SHARED_IMAGES} (not present on this machine)"}
     config = FinetuneConfig(data=SHARED_IMAGES, out=Path(out_dir) / "trunk_floor")
     size, batch, seconds = (64, 4, 0.5) if quick else (config.image_size, 16, 10.0)
-    return floors(config, trunk_rates(size, batch, seconds))
+    rates = columns("benchmarks.trunk_floor:trunk_rates", {"image_size": size, "batch": batch, "seconds": seconds})
+    return {**floors(config, rates["native"]), "avx2": floors(config, rates["avx2"]), "avx2_note": rates["note"]}
 
 
 def trunk_rates(image_size: int, batch: int, seconds: float) -> dict:
-    """Views per second of the trunk, the float32 trunk and the bfloat16 convolutions alone (module docstring) on
-    one random ``(batch, image_size, image_size, 3)`` VGG input, each timed for ``seconds`` twice, alternated."""
+    """Views per second of the trunk (its default precision on this CPU), the float32 trunk and the trunk's
+    convolutions alone (module docstring) on one random ``(batch, image_size, image_size, 3)`` VGG input, each
+    timed for ``seconds`` twice, alternated."""
     backbone = load_backbone("bundled")
     trunk = M.build_trunk(backbone, image_size)
     wide = M.build_trunk(backbone, image_size, precision="float32")
@@ -64,7 +69,8 @@ def trunk_rates(image_size: int, batch: int, seconds: float) -> dict:
     return {"image_size": image_size, "batch": batch, "views_per_second": mean,
             "runs": {name: [float(v) for v in r] for name, r in rate.items()},
             "statistics_share": 1.0 - mean["trunk"] / mean["convolutions"],
-            "bfloat16_speedup": mean["trunk"] / mean["float32"], "cpu": _cpu_flags()}
+            "default_precision": M.trunk_precision(), "speedup_over_float32": mean["trunk"] / mean["float32"],
+            "cpu": _cpu_flags()}
 
 
 def alternated_rates(calls: dict, x: np.ndarray, seconds: float, rounds: int = 2, output: int = 0) -> dict:

@@ -32,6 +32,7 @@ import numpy as np
 from keras import ops
 
 from foundation.atomic import atomic_write
+from foundation.cpu import native_bfloat16
 from foundation.errors import UserError
 
 TRUNK_OUTPUT = "block4_pool"
@@ -169,17 +170,21 @@ class HeadConfig:
     pooled: bool = False
 
 
-#: Compute precision of the frozen trunk: bfloat16 convolutions (float32 weights and statistics) ran 3.7x faster
-#: than float32 on this project's 2-core CPU (AVX512-BF16) with block-4 activations within 0.8 % on average.
-TRUNK_PRECISION = "mixed_bfloat16"
+def trunk_precision() -> str:
+    """Return the frozen trunk's Keras dtype policy on this CPU: ``mixed_bfloat16`` (bfloat16 convolutions, float32
+    weights and statistics) where oneDNN computes bfloat16 natively (:func:`foundation.cpu.native_bfloat16`), where
+    it ran 3.7x faster than float32 on 2 AVX-512 BF16 cores with block-4 activations within 0.8 % on average;
+    ``float32`` elsewhere, since emulated bfloat16 is several times slower than float32 on an AVX2-only CPU."""
+    return "mixed_bfloat16" if native_bfloat16() else "float32"
 
 
-def build_trunk(backbone, image_size: int, precision: str = TRUNK_PRECISION) -> keras.Model:
+def build_trunk(backbone, image_size: int, precision: str | None = None) -> keras.Model:
     """Return the frozen trunk for ``(image_size, image_size, 3)`` inputs, weights copied from ``backbone``.
 
-    ``precision`` is the Keras dtype policy of its layers (``mixed_bfloat16`` or ``float32``); its outputs are
-    cast to float32.
+    ``precision`` is the Keras dtype policy of its layers (``mixed_bfloat16`` or ``float32``; default
+    :func:`trunk_precision`); its outputs are cast to float32.
     """
+    precision = precision or trunk_precision()
     with _global_policy(precision):
         vgg = keras.applications.VGG16(include_top=False, weights=None, input_shape=(image_size, image_size, 3))
     for name in FROZEN_LAYERS:

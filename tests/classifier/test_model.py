@@ -12,6 +12,7 @@ from classifier.model import (
     ChannelCorrelation,
     ChannelStats,
     build_trunk,
+    trunk_precision,
 )
 
 
@@ -88,3 +89,16 @@ def test_views_are_averaged_in_log_odds():
     got = average_views([[0.9, 0.99, 0.3], [0.5, 0.2, 0.3]])
     np.testing.assert_allclose(got, [0.75, 1 / (1 + np.sqrt(0.01 / 0.99 * 0.8 / 0.2)), 0.3], rtol=1e-5)
     assert np.isfinite(average_views([[0.0, 1.0]])).all()  # certain views are clipped, not infinite
+
+
+def test_trunk_precision_follows_the_cpu_probe(monkeypatch):
+    """bfloat16 only where the CPU computes it natively: emulated, it is several times slower than float32."""
+    import classifier.model as M
+    from transfer.backbone import load_backbone
+
+    monkeypatch.setattr(M, "native_bfloat16", lambda: False)
+    assert trunk_precision() == "float32"
+    assert build_trunk(load_backbone("bundled"), 32).get_layer("block1_conv1").compute_dtype == "float32"
+    monkeypatch.setattr(M, "native_bfloat16", lambda: True)
+    assert trunk_precision() == "mixed_bfloat16"
+    assert build_trunk(load_backbone("bundled"), 32).get_layer("block1_conv1").compute_dtype == "bfloat16"
