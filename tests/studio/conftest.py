@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -17,6 +18,18 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 CLIP_FRAMES, CLIP_W, CLIP_H = 6, 64, 48
+
+
+def finished_job(job: Path, outputs: dict, frames: int) -> dict:
+    """Check a finished studio job without evaluation: its film has ``frames`` frames of the clip's 64x48, its
+    side-by-side is twice as wide; return its run record."""
+    from media.video_io import probe
+
+    assert outputs["evaluation"] is None
+    info = probe(job / outputs["video"])
+    assert (info.frame_count, info.width, info.height) == (frames, CLIP_W, CLIP_H)
+    assert probe(job / outputs["side_by_side"]).width == 2 * CLIP_W
+    return json.loads((job / outputs["run"]).read_text())
 
 
 @pytest.fixture(scope="session")
