@@ -69,8 +69,7 @@ def trunk_rates(image_size: int, batch: int, seconds: float) -> dict:
     return {"image_size": image_size, "batch": batch, "views_per_second": mean,
             "runs": {name: [float(v) for v in r] for name, r in rate.items()},
             "statistics_share": 1.0 - mean["trunk"] / mean["convolutions"],
-            "default_precision": M.trunk_precision(), "speedup_over_float32": mean["trunk"] / mean["float32"],
-            "cpu": _cpu_flags()}
+            "default_precision": M.trunk_precision(), "speedup_over_float32": mean["trunk"] / mean["float32"]}
 
 
 def alternated_rates(calls: dict, x: np.ndarray, seconds: float, rounds: int = 2, output: int = 0) -> dict:
@@ -103,13 +102,3 @@ def floors(config: FinetuneConfig, rates: dict) -> dict:
     return {**rates, "images": int(len(table)), "training_images": int(len(train_rows)),
             "target_seconds": TARGET_SECONDS, "recipes": recipes}
 
-
-def _cpu_flags() -> dict:
-    """The CPU's model name and whether it has the bfloat16 instructions oneDNN uses (AVX-512 BF16, AMX)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "")
-    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
-    return {"model": name, "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags}
